@@ -1,0 +1,167 @@
+/**
+ * Every limit, timeout and default of the server, in one place.
+ *
+ * Each constant says why it has its value and what other servers chose. All of them can be
+ * overridden through {@linkcode ServerLimits} in the options of `serve()`.
+ *
+ * @module
+ */
+
+/**
+ * Longest request line (method, target, version) in bytes; longer gets 414 URI Too Long.
+ * RFC 9112 §3 recommends supporting at least 8000 octets. nginx: 8 KiB
+ * (`large_client_header_buffers`), Node: part of its 16 KiB head limit, hyper: 8 KiB default.
+ */
+export const DEFAULT_MAX_REQUEST_LINE_BYTES = 8 * 1024;
+
+/**
+ * Largest header section (all field lines, excluding the request line) in bytes; larger gets 431.
+ * Node: 16 KiB (`--max-http-header-size`), nginx: 4 × 8 KiB, Go: 1 MiB, hyper: ~400 KiB buffer.
+ * 16 KiB is enough for real browsers with large cookies and keeps per-connection memory small.
+ */
+export const DEFAULT_MAX_HEADER_BYTES = 16 * 1024;
+
+/**
+ * Most header fields in one request (or in a chunked trailer section); more gets 431.
+ * hyper: 100, Node: 2000 (`maxHeadersCount`), h11: none. 100 is hyper's choice and browsers send
+ * fewer than 30.
+ */
+export const DEFAULT_MAX_HEADER_COUNT = 100;
+
+/**
+ * Largest request body in bytes (Content-Length or decoded chunked); larger gets 413.
+ * nginx: 1 MiB (`client_max_body_size`), Deno.serve/Node: unlimited. sockserve streams bodies
+ * in constant memory, so the default only protects handlers that buffer: 1 GiB.
+ */
+export const DEFAULT_MAX_BODY_BYTES = 1024 * 1024 * 1024;
+
+/**
+ * Longest chunk extension (`;name=value…`) on one chunk-size line. Extensions carry no meaning
+ * for sockserve; hyper caps their total at 16 KiB per message, we cap each line at 1 KiB and the
+ * total per message with {@linkcode DEFAULT_MAX_CHUNK_EXTENSIONS_TOTAL_BYTES}.
+ */
+export const DEFAULT_MAX_CHUNK_EXTENSION_BYTES = 1024;
+
+/**
+ * Total chunk-extension bytes in one message: stops a client from sending millions of tiny chunks
+ * each with an extension to burn CPU for free (hyper: 16 KiB, the same figure).
+ */
+export const DEFAULT_MAX_CHUNK_EXTENSIONS_TOTAL_BYTES = 16 * 1024;
+
+/** Largest trailer section of a chunked body in bytes (field count uses the header count). */
+export const DEFAULT_MAX_TRAILER_BYTES = 8 * 1024;
+
+/**
+ * Time allowed to receive a complete request head, from the first byte (or from the connection
+ * start). The slowloris defence: nginx 60 s (`client_header_timeout`), Node 60 s
+ * (`headersTimeout`), Go none by default. 10 s is ample for any real client.
+ */
+export const DEFAULT_HEADER_TIMEOUT_MS = 10_000;
+
+/**
+ * Time a keep-alive connection may sit idle between requests before it is closed.
+ * nginx 75 s, Node 5 s, Caddy 5 min, Apache 5 s. 5 s frees sockets quickly under load.
+ */
+export const DEFAULT_IDLE_TIMEOUT_MS = 5_000;
+
+/**
+ * Longest stall while reading a request body (time between two reads that bring data) or while
+ * writing a response (time a single write may wait for the client to read). nginx: 60 s
+ * (`client_body_timeout`, `send_timeout`).
+ */
+export const DEFAULT_BODY_TIMEOUT_MS = 30_000;
+
+/** Time `shutdown()` lets in-flight requests finish before their connections are closed. */
+export const DEFAULT_GRACE_PERIOD_MS = 10_000;
+
+/**
+ * Most open connections; further connections are accepted and closed at once so that the kernel
+ * backlog does not fill with clients that will never be served. nginx `worker_connections` 512.
+ */
+export const DEFAULT_MAX_CONNECTIONS = 10_000;
+
+/**
+ * How much of an unread request body the server will read and discard after the handler has
+ * answered, to keep the connection alive. Beyond this the connection is closed instead
+ * (Go: 256 KiB, hyper: similar).
+ */
+export const DEFAULT_MAX_DISCARD_BYTES = 256 * 1024;
+
+/** Size of the first read buffer of each connection; it grows only when a head needs more. */
+export const DEFAULT_READ_BUFFER_BYTES = 4 * 1024;
+
+/** Per-connection limits of the HTTP/1.1 framing (all sizes in bytes). */
+export interface FramingLimits {
+  /** See {@linkcode DEFAULT_MAX_REQUEST_LINE_BYTES}. */
+  maxRequestLineBytes: number;
+  /** See {@linkcode DEFAULT_MAX_HEADER_BYTES}. */
+  maxHeaderBytes: number;
+  /** See {@linkcode DEFAULT_MAX_HEADER_COUNT}. */
+  maxHeaderCount: number;
+  /** See {@linkcode DEFAULT_MAX_BODY_BYTES}. */
+  maxBodyBytes: number;
+  /** See {@linkcode DEFAULT_MAX_CHUNK_EXTENSION_BYTES}. */
+  maxChunkExtensionBytes: number;
+  /** See {@linkcode DEFAULT_MAX_CHUNK_EXTENSIONS_TOTAL_BYTES}. */
+  maxChunkExtensionsTotalBytes: number;
+  /** See {@linkcode DEFAULT_MAX_TRAILER_BYTES}. */
+  maxTrailerBytes: number;
+}
+
+/** Timeouts and connection limits of the server (times in milliseconds). */
+export interface ServerLimits extends FramingLimits {
+  /** See {@linkcode DEFAULT_HEADER_TIMEOUT_MS}. */
+  headerTimeoutMs: number;
+  /** See {@linkcode DEFAULT_IDLE_TIMEOUT_MS}. */
+  idleTimeoutMs: number;
+  /** See {@linkcode DEFAULT_BODY_TIMEOUT_MS}. */
+  bodyTimeoutMs: number;
+  /** See {@linkcode DEFAULT_GRACE_PERIOD_MS}. */
+  gracePeriodMs: number;
+  /** See {@linkcode DEFAULT_MAX_CONNECTIONS}. */
+  maxConnections: number;
+  /** See {@linkcode DEFAULT_MAX_DISCARD_BYTES}. */
+  maxDiscardBytes: number;
+  /** See {@linkcode DEFAULT_READ_BUFFER_BYTES}. */
+  readBufferBytes: number;
+}
+
+/** The framing limits with their defaults. */
+export const DEFAULT_FRAMING_LIMITS: Readonly<FramingLimits> = Object.freeze({
+  maxRequestLineBytes: DEFAULT_MAX_REQUEST_LINE_BYTES,
+  maxHeaderBytes: DEFAULT_MAX_HEADER_BYTES,
+  maxHeaderCount: DEFAULT_MAX_HEADER_COUNT,
+  maxBodyBytes: DEFAULT_MAX_BODY_BYTES,
+  maxChunkExtensionBytes: DEFAULT_MAX_CHUNK_EXTENSION_BYTES,
+  maxChunkExtensionsTotalBytes: DEFAULT_MAX_CHUNK_EXTENSIONS_TOTAL_BYTES,
+  maxTrailerBytes: DEFAULT_MAX_TRAILER_BYTES,
+});
+
+/** All server limits with their defaults. */
+export const DEFAULT_SERVER_LIMITS: Readonly<ServerLimits> = Object.freeze({
+  ...DEFAULT_FRAMING_LIMITS,
+  headerTimeoutMs: DEFAULT_HEADER_TIMEOUT_MS,
+  idleTimeoutMs: DEFAULT_IDLE_TIMEOUT_MS,
+  bodyTimeoutMs: DEFAULT_BODY_TIMEOUT_MS,
+  gracePeriodMs: DEFAULT_GRACE_PERIOD_MS,
+  maxConnections: DEFAULT_MAX_CONNECTIONS,
+  maxDiscardBytes: DEFAULT_MAX_DISCARD_BYTES,
+  readBufferBytes: DEFAULT_READ_BUFFER_BYTES,
+});
+
+/**
+ * Fills in defaults for any limit not given, and rejects values that make no sense (negative,
+ * NaN, fractional sizes) so that a typo in configuration fails loudly at start.
+ */
+export function resolveLimits(overrides: Partial<ServerLimits> = {}): ServerLimits {
+  const limits: ServerLimits = { ...DEFAULT_SERVER_LIMITS };
+  for (const [key, value] of Object.entries(overrides)) {
+    if (value === undefined) continue;
+    if (!(key in DEFAULT_SERVER_LIMITS)) throw new TypeError(`unknown limit: ${key}`);
+    if (typeof value !== "number" || !Number.isSafeInteger(value) || value < 0) {
+      throw new RangeError(`limit ${key} must be a non-negative integer, got ${String(value)}`);
+    }
+    limits[key as keyof ServerLimits] = value;
+  }
+  return limits;
+}

@@ -1,0 +1,319 @@
+import assert from "node:assert/strict";
+import {
+  type CliEnv,
+  defaultServeConfig,
+  EXIT_USAGE,
+  OPTIONS,
+  parseCommandLine,
+  parseDuration,
+  parseHeaderOption,
+  parsePort,
+  parseSize,
+  type ServeConfig,
+  USAGE_HINT,
+} from "../server/cli/config.ts";
+import { healthcheckUsage, usage } from "../server/cli/usage.ts";
+import { DEFAULT_SERVER_LIMITS } from "../server/limits.ts";
+
+function serveConfig(argv: string[], env: CliEnv = {}): ServeConfig {
+  const result = parseCommandLine(argv, env);
+  if (!result.ok) throw new Error(`expected success, got: ${result.message}`);
+  assert.equal(result.command.kind, "serve");
+  if (result.command.kind !== "serve") throw new Error("unreachable");
+  return result.command.config;
+}
+
+interface OkRow {
+  argv: string[];
+  env?: CliEnv;
+  expect: Partial<ServeConfig>;
+}
+
+const OK_ROWS: OkRow[] = [
+  { argv: [], expect: defaultServeConfig() },
+  { argv: ["public"], expect: { root: "public" } },
+  { argv: ["--port", "8080"], expect: { port: 8080 } },
+  { argv: ["--port=8080"], expect: { port: 8080 } },
+  { argv: ["-p", "8080"], expect: { port: 8080 } },
+  { argv: ["-p8080"], expect: { port: 8080 } },
+  { argv: ["-p=8080"], expect: { port: 8080 } },
+  { argv: ["--port", "0"], expect: { port: 0 } },
+  { argv: ["--port", "65535"], expect: { port: 65535 } },
+  { argv: ["--port", "1", "--port", "2"], expect: { port: 2 } },
+  { argv: ["--host", "127.0.0.1"], expect: { hostname: "127.0.0.1" } },
+  { argv: ["--host=::1"], expect: { hostname: "::1" } },
+  { argv: ["--cors"], expect: { cors: true } },
+  { argv: ["--spa"], expect: { spa: true } },
+  { argv: ["--no-dir-listing"], expect: { dirListing: false } },
+  { argv: ["--no-compression"], expect: { compression: false } },
+  { argv: ["--dotfiles", "allow"], expect: { dotfiles: "allow" } },
+  { argv: ["--dotfiles=deny"], expect: { dotfiles: "deny" } },
+  { argv: ["--log", "json"], expect: { log: "json" } },
+  { argv: ["--log=off"], expect: { log: "off" } },
+  { argv: ["--log", "common"], expect: { log: "common" } },
+  {
+    argv: ["--cache-control", "public, max-age=3600"],
+    expect: { cacheControl: "public, max-age=3600" },
+  },
+  { argv: ["--cache-control=no-cache"], expect: { cacheControl: "no-cache" } },
+  {
+    argv: ["--header", "X-Frame-Options: DENY", "-H", "X-A:b", "--header=X-Empty:"],
+    expect: { headers: [["X-Frame-Options", "DENY"], ["X-A", "b"], ["X-Empty", ""]] },
+  },
+  { argv: ["--grace-period", "30s"], expect: { gracePeriodMs: 30_000 } },
+  { argv: ["--grace-period=0"], expect: { gracePeriodMs: 0 } },
+  { argv: ["--grace-period", "1.5"], expect: { gracePeriodMs: 1500 } },
+  { argv: ["--workers", "4"], expect: { workers: 4 } },
+  { argv: ["--workers=auto"], expect: { workers: "auto" } },
+  { argv: ["--header-timeout", "5s"], expect: { limits: { headerTimeoutMs: 5000 } } },
+  { argv: ["--idle-timeout=250ms"], expect: { limits: { idleTimeoutMs: 250 } } },
+  { argv: ["--body-timeout", "2m"], expect: { limits: { bodyTimeoutMs: 120_000 } } },
+  { argv: ["--max-connections", "50"], expect: { limits: { maxConnections: 50 } } },
+  { argv: ["--max-body-size", "1MiB"], expect: { limits: { maxBodyBytes: 1024 * 1024 } } },
+  { argv: ["--max-body-size", "0"], expect: { limits: { maxBodyBytes: 0 } } },
+  { argv: ["--max-header-size", "32k"], expect: { limits: { maxHeaderBytes: 32 * 1024 } } },
+  { argv: ["--max-header-count", "20"], expect: { limits: { maxHeaderCount: 20 } } },
+  // "--" ends the options: a directory whose name starts with a dash.
+  { argv: ["--", "-odd-dir"], expect: { root: "-odd-dir" } },
+  { argv: ["--cors", "site", "--spa"], expect: { root: "site", cors: true, spa: true } },
+  // Environment variables, and flags beating them.
+  {
+    argv: [],
+    env: { PORT: "9000", HOST: "127.0.0.1" },
+    expect: { port: 9000, hostname: "127.0.0.1" },
+  },
+  { argv: ["--port", "8080"], env: { PORT: "9000" }, expect: { port: 8080 } },
+  { argv: ["--host", "::"], env: { HOST: "127.0.0.1" }, expect: { hostname: "::" } },
+  // A flag beats an invalid environment variable: the environment is not even read.
+  { argv: ["-p", "1234"], env: { PORT: "not-a-port" }, expect: { port: 1234 } },
+  // Empty counts as unset; unrelated variables are ignored.
+  { argv: [], env: { PORT: "", HOST: "" }, expect: { port: 8000, hostname: "0.0.0.0" } },
+  { argv: [], env: { LOG: "json", CORS: "1" }, expect: { log: "combined", cors: false } },
+];
+
+for (const row of OK_ROWS) {
+  const env = row.env ? ` env ${JSON.stringify(row.env)}` : "";
+  Deno.test(`parseCommandLine accepts ${JSON.stringify(row.argv)}${env}`, () => {
+    const config = serveConfig(row.argv, row.env);
+    const expected = { ...defaultServeConfig(), ...row.expect };
+    assert.deepEqual(config, expected);
+  });
+}
+
+interface ErrorRow {
+  argv: string[];
+  env?: CliEnv;
+  /** Text the one-line message must contain (the offending option or value). */
+  mentions: string[];
+}
+
+const ERROR_ROWS: ErrorRow[] = [
+  { argv: ["--bogus"], mentions: ["unknown option --bogus"] },
+  { argv: ["--bogus=1"], mentions: ["unknown option --bogus"] },
+  { argv: ["-x"], mentions: ["unknown option -x"] },
+  { argv: ["--Port", "80"], mentions: ["unknown option --Port"] },
+  { argv: ["--a\nb"], mentions: ['unknown option "--a\\nb"'] },
+  { argv: ["--port"], mentions: ["--port needs a value"] },
+  { argv: ["--port", "http"], mentions: ["--port", '"http"'] },
+  { argv: ["--port", "65536"], mentions: ["--port", "65536"] },
+  { argv: ["--port", "-1"], mentions: ["--port", "-1"] },
+  { argv: ["--port=8080.5"], mentions: ["--port", "8080.5"] },
+  { argv: ["-p", ""], mentions: ["-p"] },
+  { argv: ["--host", ""], mentions: ["--host"] },
+  { argv: ["--host", "a b"], mentions: ["--host"] },
+  { argv: ["--cors=yes"], mentions: ["--cors takes no value"] },
+  { argv: ["--spa=1"], mentions: ["--spa takes no value"] },
+  { argv: ["--dotfiles", "show"], mentions: ["--dotfiles", "allow, deny, ignore", '"show"'] },
+  { argv: ["--log", "verbose"], mentions: ["--log", "combined, common, json, off"] },
+  { argv: ["--log"], mentions: ["--log needs a value"] },
+  { argv: ["--header", "NoColon"], mentions: ["--header", "Name: value"] },
+  { argv: ["--header", ": value"], mentions: ["--header"] },
+  { argv: ["--header", "Bad Name: x"], mentions: ["--header", "invalid header name"] },
+  { argv: ["--header", "X-Evil: a\r\nSet-Cookie: b"], mentions: ["--header", "control character"] },
+  { argv: ["--cache-control", "max-age=1\r\nX: y"], mentions: ["--cache-control"] },
+  { argv: ["--cache-control", ""], mentions: ["--cache-control"] },
+  { argv: ["--grace-period", "soon"], mentions: ["--grace-period", '"soon"'] },
+  { argv: ["--grace-period", "-1s"], mentions: ["--grace-period"] },
+  { argv: ["--grace-period", "1y"], mentions: ["--grace-period"] },
+  { argv: ["--grace-period", "100000h"], mentions: ["--grace-period"] },
+  { argv: ["--header-timeout", "0"], mentions: ["--header-timeout", "at least 1"] },
+  { argv: ["--idle-timeout", "5 s"], mentions: ["--idle-timeout"] },
+  { argv: ["--max-body-size", "1T"], mentions: ["--max-body-size", '"1T"'] },
+  { argv: ["--max-body-size", "1.5MiB"], mentions: ["--max-body-size"] },
+  { argv: ["--max-connections", "0"], mentions: ["--max-connections", "at least 1"] },
+  { argv: ["--max-connections", "10k"], mentions: ["--max-connections", "whole number"] },
+  { argv: ["--workers", "0"], mentions: ["--workers", "auto"] },
+  { argv: ["--workers", "many"], mentions: ["--workers"] },
+  { argv: ["a", "b"], mentions: ['unexpected argument "b"'] },
+  { argv: [""], mentions: ["ROOT must not be empty"] },
+  { argv: [], env: { PORT: "eighty" }, mentions: ["PORT environment variable", '"eighty"'] },
+  { argv: [], env: { PORT: "70000" }, mentions: ["PORT environment variable"] },
+  { argv: [], env: { HOST: "bad host" }, mentions: ["HOST environment variable"] },
+  // The error is reported where it happens, before a later --help.
+  { argv: ["--bogus", "--help"], mentions: ["unknown option --bogus"] },
+];
+
+for (const row of ERROR_ROWS) {
+  const env = row.env ? ` env ${JSON.stringify(row.env)}` : "";
+  Deno.test(`parseCommandLine rejects ${JSON.stringify(row.argv)}${env} with exit 2`, () => {
+    const result = parseCommandLine(row.argv, row.env ?? {});
+    assert.equal(result.ok, false);
+    if (result.ok) return;
+    assert.equal(result.exitCode, EXIT_USAGE);
+    assert.ok(!result.message.includes("\n"), `one line: ${JSON.stringify(result.message)}`);
+    assert.ok(result.message.startsWith("sockserve: "), result.message);
+    assert.ok(result.message.endsWith(USAGE_HINT), result.message);
+    for (const text of row.mentions) {
+      assert.ok(
+        result.message.includes(text),
+        `${JSON.stringify(result.message)} mentions ${text}`,
+      );
+    }
+  });
+}
+
+Deno.test("--help and --version win wherever they appear after valid options", () => {
+  for (const argv of [["--help"], ["-h"], ["public", "--port", "1", "--help"]]) {
+    assert.deepEqual(parseCommandLine(argv, {}), { ok: true, command: { kind: "help" } });
+  }
+  for (const argv of [["--version"], ["-V"], ["--cors", "--version", "--bogus"]]) {
+    assert.deepEqual(parseCommandLine(argv, {}), { ok: true, command: { kind: "version" } });
+  }
+});
+
+Deno.test("healthcheck subcommand defaults to 127.0.0.1 on PORT or 8000 with a 3 s timeout", () => {
+  assert.deepEqual(parseCommandLine(["healthcheck"], {}), {
+    ok: true,
+    command: { kind: "healthcheck", url: "http://127.0.0.1:8000/", timeoutMs: 3000 },
+  });
+  assert.deepEqual(parseCommandLine(["healthcheck"], { PORT: "8080" }), {
+    ok: true,
+    command: { kind: "healthcheck", url: "http://127.0.0.1:8080/", timeoutMs: 3000 },
+  });
+  assert.deepEqual(
+    parseCommandLine(["healthcheck", "http://localhost:1234/health", "--timeout=500ms"], {}),
+    {
+      ok: true,
+      command: { kind: "healthcheck", url: "http://localhost:1234/health", timeoutMs: 500 },
+    },
+  );
+  assert.deepEqual(parseCommandLine(["healthcheck", "--timeout", "10s"], {}), {
+    ok: true,
+    command: { kind: "healthcheck", url: "http://127.0.0.1:8000/", timeoutMs: 10_000 },
+  });
+  assert.deepEqual(parseCommandLine(["healthcheck", "--help"], {}), {
+    ok: true,
+    command: { kind: "healthcheck-help" },
+  });
+});
+
+Deno.test("healthcheck subcommand rejects bad URLs, options and PORT with exit 2", () => {
+  const rows: [string[], CliEnv, string][] = [
+    [["healthcheck", "not a url"], {}, "invalid healthcheck URL"],
+    [["healthcheck", "ftp://127.0.0.1/"], {}, "must be http or https"],
+    [["healthcheck", "--timeout"], {}, "--timeout needs a value"],
+    [["healthcheck", "--timeout", "0"], {}, "invalid --timeout"],
+    [["healthcheck", "--verbose"], {}, "unknown healthcheck option --verbose"],
+    [["healthcheck", "http://a/", "http://b/"], {}, "unexpected argument"],
+    [["healthcheck"], { PORT: "x" }, "invalid PORT environment variable"],
+    [["healthcheck"], { PORT: "0" }, "invalid PORT environment variable"],
+  ];
+  for (const [argv, env, text] of rows) {
+    const result = parseCommandLine(argv, env);
+    assert.equal(result.ok, false, JSON.stringify(argv));
+    if (result.ok) continue;
+    assert.equal(result.exitCode, EXIT_USAGE);
+    assert.ok(result.message.includes(text), `${result.message} mentions ${text}`);
+  }
+});
+
+Deno.test("a directory named healthcheck can still be served as ./healthcheck", () => {
+  assert.equal(serveConfig(["./healthcheck"]).root, "./healthcheck");
+});
+
+Deno.test("every server limit has a command-line option", () => {
+  for (const key of Object.keys(DEFAULT_SERVER_LIMITS)) {
+    if (key === "gracePeriodMs") continue; // --grace-period sets config.gracePeriodMs
+    const option = OPTIONS.find((spec) => {
+      const config = defaultServeConfig();
+      return spec.section === "limits" && spec.apply(config, "100") === undefined &&
+        key in config.limits;
+    });
+    assert.ok(option, `no option sets limit ${key}`);
+  }
+});
+
+Deno.test("usage lists every option and fits in 100 columns", () => {
+  const text = usage("1.2.3");
+  assert.ok(text.startsWith("sockserve 1.2.3"));
+  for (const spec of OPTIONS) {
+    assert.ok(text.includes(`--${spec.name}`), `usage lists --${spec.name}`);
+    if (spec.short) assert.ok(text.includes(`-${spec.short}, --${spec.name}`));
+  }
+  for (const line of [...text.split("\n"), ...healthcheckUsage().split("\n")]) {
+    assert.ok(line.length <= 100, `line too long: ${line}`);
+  }
+});
+
+Deno.test("value parsers: ports, durations, sizes, headers", () => {
+  const ports: [string, number | undefined][] = [
+    ["0", 0],
+    ["80", 80],
+    ["080", 80],
+    ["65535", 65535],
+    ["65536", undefined],
+    ["", undefined],
+    [" 80", undefined],
+    ["0x50", undefined],
+    ["1e3", undefined],
+    ["123456", undefined],
+  ];
+  for (const [text, port] of ports) assert.equal(parsePort(text), port, text);
+
+  const durations: [string, number | undefined][] = [
+    ["0", 0],
+    ["10", 10_000],
+    ["10s", 10_000],
+    ["1.5s", 1500],
+    ["250ms", 250],
+    ["2m", 120_000],
+    ["1h", 3_600_000],
+    ["", undefined],
+    ["s", undefined],
+    ["1d", undefined],
+    ["-1", undefined],
+    ["1 s", undefined],
+    ["Infinity", undefined],
+    ["NaN", undefined],
+    ["600h", undefined], // beyond setTimeout's range
+  ];
+  for (const [text, ms] of durations) assert.equal(parseDuration(text), ms, text);
+
+  const sizes: [string, number | undefined][] = [
+    ["0", 0],
+    ["100", 100],
+    ["100b", 100],
+    ["16k", 16384],
+    ["16K", 16384],
+    ["16KiB", 16384],
+    ["16kb", 16384],
+    ["2m", 2 * 1024 ** 2],
+    ["1MiB", 1024 ** 2],
+    ["1g", 1024 ** 3],
+    ["1GiB", 1024 ** 3],
+    ["1t", undefined],
+    ["1.5k", undefined],
+    ["k", undefined],
+    ["-1", undefined],
+    ["99999999999999999999", undefined],
+  ];
+  for (const [text, bytes] of sizes) assert.equal(parseSize(text), bytes, text);
+
+  assert.deepEqual(parseHeaderOption("X-A: b c "), ["X-A", "b c"]);
+  assert.deepEqual(parseHeaderOption("Link:</a>; rel=preload"), ["Link", "</a>; rel=preload"]);
+  assert.deepEqual(parseHeaderOption("X-Time: 12:30"), ["X-Time", "12:30"]);
+  assert.equal(typeof parseHeaderOption("X-A"), "string");
+  assert.equal(typeof parseHeaderOption("X(A): b"), "string");
+  assert.equal(typeof parseHeaderOption("X-A: a\nb"), "string");
+  assert.equal(typeof parseHeaderOption("X-A: a\0b"), "string");
+});

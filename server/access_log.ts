@@ -1,0 +1,170 @@
+/**
+ * Access logs: one line per finished exchange, from the {@linkcode RequestRecord} that `serve()`
+ * passes to `onRequestEnd`.
+ *
+ * Formats:
+ * - `common`: the NCSA Common Log Format, exactly, for tools that parse it strictly:
+ *   `127.0.0.1 - - [24/Nov/2026:01:05:42 +0000] "GET / HTTP/1.1" 200 1234`
+ * - `combined`: Common plus the quoted Referer and User-Agent (Apache/nginx "combined"), then the
+ *   duration in milliseconds, like nginx's `$request_time` at the end of a custom format:
+ *   `… 200 1234 "https://ref/" "curl/8.5" 0.412ms`
+ * - `json`: one JSON object per line with every field of the record (for log collectors).
+ *
+ * Times are in UTC so that lines from several machines sort together. Anything a client sent
+ * (target, Referer, User-Agent) is escaped so that a request can never forge a log line: `"` and
+ * `\` get a backslash, control and non-ASCII characters become `\xHH`, as Apache does.
+ *
+ * @module
+ */
+
+import type { RequestRecord } from "./types.ts";
+
+/** Access log format names accepted by `--log` (besides `off`). */
+export type AccessLogFormat = "combined" | "common" | "json";
+
+const MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+
+function pad2(n: number): string {
+  return n < 10 ? `0${n}` : String(n);
+}
+
+/** `24/Nov/2026:01:05:42 +0000`, the Common Log Format's time, in UTC. */
+export function formatClfTime(date: Date): string {
+  return `${pad2(date.getUTCDate())}/${MONTHS[date.getUTCMonth()]}/${date.getUTCFullYear()}:${
+    pad2(date.getUTCHours())
+  }:${pad2(date.getUTCMinutes())}:${pad2(date.getUTCSeconds())} +0000`;
+}
+
+/**
+ * Escapes client-supplied text for a quoted log field: backslash and double quote get a
+ * backslash; bytes outside printable ASCII become `\xHH` (code points above U+00FF `\u{…}`).
+ */
+export function escapeLogField(text: string): string {
+  let out = "";
+  for (const char of text) {
+    const code = char.codePointAt(0) ?? 0;
+    if (char === '"' || char === "\\") out += `\\${char}`;
+    else if (code >= 0x20 && code < 0x7f) out += char;
+    else if (code <= 0xff) out += `\\x${code.toString(16).padStart(2, "0")}`;
+    else out += `\\u{${code.toString(16)}}`;
+  }
+  return out;
+}
+
+/** A header value as a log field: `-` when absent, as Apache and nginx write it. */
+function headerField(headers: Headers, name: string): string {
+  const value = headers.get(name);
+  return value === null ? "-" : escapeLogField(value);
+}
+
+/** Milliseconds with three decimals at most (`12ms`, `0.412ms`). */
+function formatMs(ms: number): string {
+  return `${Math.round(ms * 1000) / 1000}ms`;
+}
+
+function commonLine(record: RequestRecord): string {
+  const request = escapeLogField(`${record.method} ${record.target} ${record.httpVersion}`);
+  // CLF writes "-" for an empty body (Apache's %b).
+  const bytes = record.bodyBytes === 0 ? "-" : String(record.bodyBytes);
+  return `${escapeLogField(record.remoteAddr.hostname)} - - [${
+    formatClfTime(record.startTime)
+  }] "${request}" ${record.status} ${bytes}`;
+}
+
+/**
+ * Formats one access log line (without the newline).
+ *
+ * @example
+ * ```ts
+ * import { formatAccessLogLine } from "./access_log.ts";
+ * const line = formatAccessLogLine("common", {
+ *   remoteAddr: { transport: "tcp", hostname: "127.0.0.1", port: 50000 },
+ *   method: "GET",
+ *   target: "/",
+ *   httpVersion: "HTTP/1.1",
+ *   status: 200,
+ *   bodyBytes: 1234,
+ *   durationMs: 0.4,
+ *   startTime: new Date(0),
+ *   requestHeaders: new Headers(),
+ *   completed: true,
+ * });
+ * // 127.0.0.1 - - [01/Jan/1970:00:00:00 +0000] "GET / HTTP/1.1" 200 1234
+ * ```
+ */
+export function formatAccessLogLine(format: AccessLogFormat, record: RequestRecord): string {
+  switch (format) {
+    case "common":
+      return commonLine(record);
+    case "combined":
+      return `${commonLine(record)} "${headerField(record.requestHeaders, "referer")}" "${
+        headerField(record.requestHeaders, "user-agent")
+      }" ${formatMs(record.durationMs)}`;
+    case "json":
+      // JSON.stringify escapes control characters, so a client cannot break the line either.
+      return JSON.stringify({
+        time: record.startTime.toISOString(),
+        remote_addr: record.remoteAddr.hostname,
+        remote_port: record.remoteAddr.port,
+        method: record.method,
+        target: record.target,
+        protocol: record.httpVersion,
+        status: record.status,
+        bytes: record.bodyBytes,
+        duration_ms: Math.round(record.durationMs * 1000) / 1000,
+        referer: record.requestHeaders.get("referer"),
+        user_agent: record.requestHeaders.get("user-agent"),
+        completed: record.completed,
+      });
+  }
+}
+
+const encoder = new TextEncoder();
+
+/**
+ * Writes all of `bytes` with synchronous writes, so that the line is on its way before the next
+ * request is handled and nothing sits in a buffer when the process is killed.
+ */
+export function writeAllSync(writer: { writeSync(p: Uint8Array): number }, bytes: Uint8Array) {
+  let offset = 0;
+  while (offset < bytes.length) offset += writer.writeSync(bytes.subarray(offset));
+}
+
+/**
+ * Writes one line to stdout, unbuffered. Used for access log lines and the CLI's status lines.
+ *
+ * @example
+ * ```ts
+ * import { writeStdoutLine } from "./access_log.ts";
+ * writeStdoutLine("hello");
+ * ```
+ */
+export function writeStdoutLine(line: string): void {
+  writeAllSync(Deno.stdout, encoder.encode(`${line}\n`));
+}
+
+/**
+ * Makes an `onRequestEnd` callback that logs each exchange in `format`. The callback never
+ * throws (a log write that fails, e.g. on a closed stdout, must not take a connection down).
+ *
+ * @example
+ * ```ts
+ * import { createAccessLogger } from "./access_log.ts";
+ * import { serve } from "./mod.ts";
+ * const server = serve({ port: 0, onRequestEnd: createAccessLogger("combined") }, () =>
+ *   new Response("hi"));
+ * await server.shutdown();
+ * ```
+ */
+export function createAccessLogger(
+  format: AccessLogFormat,
+  writeLine: (line: string) => void = writeStdoutLine,
+): (record: RequestRecord) => void {
+  return (record) => {
+    try {
+      writeLine(formatAccessLogLine(format, record));
+    } catch {
+      // Losing a log line is better than failing the exchange that produced it.
+    }
+  };
+}

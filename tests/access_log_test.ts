@@ -1,0 +1,146 @@
+import assert from "node:assert/strict";
+import {
+  createAccessLogger,
+  escapeLogField,
+  formatAccessLogLine,
+  formatClfTime,
+  writeAllSync,
+} from "../server/access_log.ts";
+import type { RequestRecord } from "../server/types.ts";
+
+function record(overrides: Partial<RequestRecord> = {}): RequestRecord {
+  return {
+    remoteAddr: { transport: "tcp", hostname: "203.0.113.7", port: 51234 },
+    method: "GET",
+    target: "/index.html?x=1",
+    httpVersion: "HTTP/1.1",
+    status: 200,
+    bodyBytes: 1234,
+    durationMs: 0.41234,
+    startTime: new Date(Date.UTC(2026, 10, 4, 3, 5, 9)),
+    requestHeaders: new Headers({
+      "referer": "https://example.com/a",
+      "user-agent": "curl/8.5.0",
+    }),
+    completed: true,
+    ...overrides,
+  };
+}
+
+Deno.test("common format is exactly NCSA CLF", () => {
+  assert.equal(
+    formatAccessLogLine("common", record()),
+    '203.0.113.7 - - [04/Nov/2026:03:05:09 +0000] "GET /index.html?x=1 HTTP/1.1" 200 1234',
+  );
+});
+
+Deno.test("combined format adds referer, user agent and duration", () => {
+  assert.equal(
+    formatAccessLogLine("combined", record()),
+    '203.0.113.7 - - [04/Nov/2026:03:05:09 +0000] "GET /index.html?x=1 HTTP/1.1" 200 1234 ' +
+      '"https://example.com/a" "curl/8.5.0" 0.412ms',
+  );
+});
+
+Deno.test("absent headers and empty bodies are logged as -", () => {
+  const line = formatAccessLogLine(
+    "combined",
+    record({ method: "HEAD", status: 304, bodyBytes: 0, requestHeaders: new Headers() }),
+  );
+  assert.equal(
+    line,
+    '203.0.113.7 - - [04/Nov/2026:03:05:09 +0000] "HEAD /index.html?x=1 HTTP/1.1" 304 - "-" "-" ' +
+      "0.412ms",
+  );
+});
+
+Deno.test("json format carries every field and parses back", () => {
+  const line = formatAccessLogLine("json", record({ completed: false, durationMs: 12 }));
+  assert.deepEqual(JSON.parse(line), {
+    time: "2026-11-04T03:05:09.000Z",
+    remote_addr: "203.0.113.7",
+    remote_port: 51234,
+    method: "GET",
+    target: "/index.html?x=1",
+    protocol: "HTTP/1.1",
+    status: 200,
+    bytes: 1234,
+    duration_ms: 12,
+    referer: "https://example.com/a",
+    user_agent: "curl/8.5.0",
+    completed: false,
+  });
+  const bare = JSON.parse(formatAccessLogLine("json", record({ requestHeaders: new Headers() })));
+  assert.equal(bare.referer, null);
+  assert.equal(bare.user_agent, null);
+});
+
+Deno.test("client-supplied text cannot forge a line or break a quoted field", () => {
+  const hostile = record({
+    target: '/a"b\\c\x1b[31m\u00e9',
+    requestHeaders: new Headers({ "user-agent": 'x" 500 "evil', "referer": "r\u00ff" }),
+  });
+  for (const format of ["common", "combined", "json"] as const) {
+    const line = formatAccessLogLine(format, hostile);
+    assert.ok([...line].every((c) => c >= " "), `${format}: ${line}`);
+  }
+  const combined = formatAccessLogLine("combined", hostile);
+  assert.ok(combined.includes('"GET /a\\"b\\\\c\\x1b[31m\\xe9 HTTP/1.1"'), combined);
+  assert.ok(combined.includes('"r\\xff" "x\\" 500 \\"evil"'), combined);
+});
+
+Deno.test("escapeLogField table", () => {
+  const rows: [string, string][] = [
+    ["plain /path?q=1", "plain /path?q=1"],
+    ['"', '\\"'],
+    ["\\", "\\\\"],
+    ["\t\r\n", "\\x09\\x0d\\x0a"],
+    ["\x7f", "\\x7f"],
+    ["\u00e9", "\\xe9"],
+    ["\u20ac", "\\u{20ac}"],
+    ["\u{1f600}", "\\u{1f600}"],
+  ];
+  for (const [input, expected] of rows) assert.equal(escapeLogField(input), expected, input);
+});
+
+Deno.test("formatClfTime pads fields and uses UTC", () => {
+  assert.equal(formatClfTime(new Date(0)), "01/Jan/1970:00:00:00 +0000");
+  assert.equal(
+    formatClfTime(new Date(Date.UTC(2030, 11, 31, 23, 59, 58))),
+    "31/Dec/2030:23:59:58 +0000",
+  );
+});
+
+Deno.test("IPv6 peers are logged as their address", () => {
+  const line = formatAccessLogLine(
+    "common",
+    record({ remoteAddr: { transport: "tcp", hostname: "::1", port: 1 } }),
+  );
+  assert.ok(line.startsWith("::1 - - ["), line);
+});
+
+Deno.test("createAccessLogger writes one line per record and swallows write failures", () => {
+  const lines: string[] = [];
+  const log = createAccessLogger("common", (line) => lines.push(line));
+  log(record());
+  log(record({ status: 404 }));
+  assert.equal(lines.length, 2);
+  assert.ok(lines[1]?.includes('" 404 1234'));
+  const failing = createAccessLogger("json", () => {
+    throw new Error("stdout closed");
+  });
+  failing(record()); // must not throw
+});
+
+Deno.test("writeAllSync keeps writing after short writes", () => {
+  const written: number[] = [];
+  const writer = {
+    writeSync(p: Uint8Array): number {
+      const n = Math.min(3, p.length);
+      written.push(...p.subarray(0, n));
+      return n;
+    },
+  };
+  writeAllSync(writer, new TextEncoder().encode("hello world\n"));
+  assert.equal(new TextDecoder().decode(new Uint8Array(written)), "hello world\n");
+});

@@ -1,0 +1,43 @@
+# syntax=docker/dockerfile:1
+
+# sockserve container image: the standalone sockserve executable serving a static site.
+#
+#   docker build -t sockserve:0.1.0 .
+#   docker run --rm -p 8080:8080 sockserve:0.1.0                                # the demo site
+#   docker run --rm -p 8080:8080 -v "$PWD/site:/srv/www:ro" sockserve:0.1.0     # your site
+#
+# tests/deploy_test.ts checks this file against the code (version, user, port, signal, probe).
+
+# Build stage: the Deno release the project is tested with (.ci/run pins the same version), so the
+# executable in the image is built by the toolchain the test suite ran on.
+FROM denoland/deno:2.9.6 AS build
+WORKDIR /src
+COPY . .
+# Compile first: it fetches Deno's runtime (denort) into DENO_DIR, where the compile tests of the
+# suite below find it, so inside this build they build and run real executables instead of
+# reporting themselves skipped.
+RUN deno task compile
+# The whole suite: format, lint, type check, tests. `--build-arg RUN_TESTS=false` skips it for a
+# quick local rebuild; release images keep it on.
+ARG RUN_TESTS=true
+RUN if [ "$RUN_TESTS" = "true" ]; then deno task test; fi
+
+# Runtime stage: glibc and libgcc (all a Deno executable links against); no shell, no package
+# manager, nothing to exploit besides the server itself.
+FROM gcr.io/distroless/cc-debian12:nonroot AS runtime
+COPY --from=build /src/dist/sockserve /usr/local/bin/sockserve
+# The demo site; replace it with a volume at /srv/www or a COPY in an image built FROM this one.
+COPY --from=build /src/public /srv/www
+# distroless's "nonroot" user, given by number so that Kubernetes' runAsNonRoot can verify it.
+USER 65532:65532
+# HOST: every interface, or the published port would reach nothing.
+ENV PORT=8080 HOST=0.0.0.0
+EXPOSE 8080
+# SIGTERM starts sockserve's graceful shutdown (finish in-flight requests, then exit 0).
+STOPSIGNAL SIGTERM
+# The image has no curl: the executable probes itself. Docker's timeout is above the
+# subcommand's own (3 s), so a slow answer is reported by sockserve rather than killed.
+HEALTHCHECK --interval=10s --timeout=5s --start-period=5s --retries=3 \
+  CMD ["/usr/local/bin/sockserve", "healthcheck"]
+ENTRYPOINT ["/usr/local/bin/sockserve"]
+CMD ["/srv/www"]

@@ -1,0 +1,157 @@
+/**
+ * Start-up decisions of the command line: which directory to serve, whether it can be served,
+ * what to say when the port cannot be bound, and the line announcing the URL.
+ *
+ * The decisions are pure functions; {@linkcode checkRootDirectory} is the only one that touches
+ * the file system.
+ *
+ * @module
+ */
+
+import { isAbsolute, resolve } from "node:path";
+
+/** Exit code for a start-up failure that is not a usage error (bad ROOT, port in use). */
+export const EXIT_STARTUP_FAILURE = 1;
+
+/** What {@linkcode chooseRoot} needs to know about how the program runs. */
+export interface RootChoiceInput {
+  /** The ROOT argument, if one was given. */
+  rootArg: string | undefined;
+  /** `Deno.build.standalone`: true inside a `deno compile` executable. */
+  standalone: boolean;
+  /**
+   * Where an embedded site would be: `join(import.meta.dirname, "public")` of `main.ts`. Inside
+   * an executable built with `--include public`, that path points into the executable's
+   * embedded file system; a relative path would read the real disk instead.
+   */
+  embeddedSiteDir: string;
+  /** Whether {@linkcode RootChoiceInput.embeddedSiteDir} exists (only asked when standalone). */
+  embeddedSiteExists: boolean;
+  /** The current working directory. */
+  cwd: string;
+}
+
+/** The directory to serve and where it comes from. */
+export interface RootChoice {
+  /** Absolute path of the directory. */
+  path: string;
+  /** True when the site is the one embedded in the executable. */
+  embedded: boolean;
+}
+
+/**
+ * Decides which directory to serve:
+ * 1. a ROOT argument always wins, resolved against the working directory;
+ * 2. otherwise an executable that carries a site serves that embedded site;
+ * 3. otherwise the working directory (also under `deno run`, even though `public/` sits next to
+ *    `main.ts` there: only an executable has a site of its own).
+ *
+ * @example
+ * ```ts
+ * import { chooseRoot } from "./startup.ts";
+ * chooseRoot({
+ *   rootArg: undefined,
+ *   standalone: true,
+ *   embeddedSiteDir: "/tmp/deno-compile-sockserve/public",
+ *   embeddedSiteExists: true,
+ *   cwd: "/home/me",
+ * }); // { path: "/tmp/deno-compile-sockserve/public", embedded: true }
+ * ```
+ */
+export function chooseRoot(input: RootChoiceInput): RootChoice {
+  if (input.rootArg !== undefined) {
+    return { path: resolve(input.cwd, input.rootArg), embedded: false };
+  }
+  if (input.standalone && input.embeddedSiteExists && isAbsolute(input.embeddedSiteDir)) {
+    return { path: input.embeddedSiteDir, embedded: true };
+  }
+  return { path: resolve(input.cwd), embedded: false };
+}
+
+/**
+ * Checks that `path` is a directory the process may read. Returns an error message for the
+ * user, or `undefined` when the directory can be served.
+ *
+ * @example
+ * ```ts
+ * import { checkRootDirectory } from "./startup.ts";
+ * const problem = await checkRootDirectory("/no/such/dir");
+ * // "sockserve: ROOT /no/such/dir does not exist"
+ * ```
+ */
+export async function checkRootDirectory(path: string): Promise<string | undefined> {
+  let info: Deno.FileInfo;
+  try {
+    info = await Deno.stat(path);
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return `sockserve: ROOT ${path} does not exist`;
+    if (error instanceof Deno.errors.NotCapable) {
+      return `sockserve: no permission to read ${path}: run deno with --allow-read=${path}`;
+    }
+    if (error instanceof Deno.errors.PermissionDenied) {
+      return `sockserve: ROOT ${path} is not readable by this user`;
+    }
+    if (error instanceof Deno.errors.NotADirectory) {
+      return `sockserve: ROOT ${path} is not a directory`;
+    }
+    return `sockserve: cannot open ROOT ${path}: ${errorText(error)}`;
+  }
+  if (!info.isDirectory) return `sockserve: ROOT ${path} is not a directory`;
+  return undefined;
+}
+
+function errorText(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+/** `host:port` with brackets around IPv6 addresses, as in URLs. */
+export function hostPort(hostname: string, port: number): string {
+  return hostname.includes(":") ? `[${hostname}]:${port}` : `${hostname}:${port}`;
+}
+
+/**
+ * The one-line message for a failure to bind the listening socket: no stack trace, and a hint
+ * at the usual fix.
+ *
+ * @example
+ * ```ts
+ * import { describeListenError } from "./startup.ts";
+ * describeListenError(new Deno.errors.AddrInUse("Address already in use"), "0.0.0.0", 8000);
+ * // "sockserve: cannot listen on 0.0.0.0:8000: the address is already in use ..."
+ * ```
+ */
+export function describeListenError(error: unknown, hostname: string, port: number): string {
+  const where = hostPort(hostname, port);
+  if (error instanceof Deno.errors.AddrInUse) {
+    return `sockserve: cannot listen on ${where}: the address is already in use ` +
+      `(another server is running there; choose another port with --port)`;
+  }
+  if (error instanceof Deno.errors.NotCapable) {
+    return `sockserve: no permission to open a network listener: run deno with --allow-net`;
+  }
+  if (error instanceof Deno.errors.PermissionDenied) {
+    return `sockserve: permission denied to listen on ${where}` +
+      (port > 0 && port < 1024
+        ? ": ports below 1024 need root or CAP_NET_BIND_SERVICE (or use --port 8080)"
+        : "");
+  }
+  if (error instanceof Deno.errors.AddrNotAvailable) {
+    return `sockserve: cannot listen on ${where}: no such address on this machine (check --host)`;
+  }
+  return `sockserve: cannot listen on ${where}: ${errorText(error)}`;
+}
+
+/**
+ * The line printed once the server listens: version, directory and URL.
+ *
+ * @example
+ * ```ts
+ * import { startLine } from "./startup.ts";
+ * startLine("0.1.0", { path: "/srv/site", embedded: false }, "0.0.0.0", 8000);
+ * // "sockserve 0.1.0 serving /srv/site at http://0.0.0.0:8000/"
+ * ```
+ */
+export function startLine(version: string, root: RootChoice, hostname: string, port: number) {
+  const what = root.embedded ? `the embedded site (${root.path})` : root.path;
+  return `sockserve ${version} serving ${what} at http://${hostPort(hostname, port)}/`;
+}

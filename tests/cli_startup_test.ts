@@ -1,0 +1,88 @@
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import {
+  checkRootDirectory,
+  chooseRoot,
+  describeListenError,
+  hostPort,
+  type RootChoiceInput,
+  startLine,
+} from "../server/cli/startup.ts";
+
+const BASE: RootChoiceInput = {
+  rootArg: undefined,
+  standalone: false,
+  embeddedSiteDir: "/tmp/deno-compile-sockserve/public",
+  embeddedSiteExists: true,
+  cwd: "/home/me/site",
+};
+
+Deno.test("chooseRoot: table of ROOT argument, standalone and embedded site", () => {
+  const rows: [Partial<RootChoiceInput>, string, boolean][] = [
+    // deno run without ROOT: the working directory, never the public/ next to main.ts.
+    [{}, "/home/me/site", false],
+    [{ rootArg: "public" }, "/home/me/site/public", false],
+    [{ rootArg: "../other" }, "/home/me/other", false],
+    [{ rootArg: "/srv/www" }, "/srv/www", false],
+    // An executable that carries a site serves it when no ROOT is given…
+    [{ standalone: true }, "/tmp/deno-compile-sockserve/public", true],
+    // …and the directory on disk when one is.
+    [{ standalone: true, rootArg: "dist" }, "/home/me/site/dist", false],
+    [{ standalone: true, rootArg: "." }, "/home/me/site", false],
+    // An executable built without --include public has no embedded site.
+    [{ standalone: true, embeddedSiteExists: false }, "/home/me/site", false],
+    // A relative embedded path would read the real disk: never used.
+    [{ standalone: true, embeddedSiteDir: "public" }, "/home/me/site", false],
+  ];
+  for (const [input, path, embedded] of rows) {
+    assert.deepEqual(chooseRoot({ ...BASE, ...input }), { path, embedded }, JSON.stringify(input));
+  }
+});
+
+Deno.test("checkRootDirectory: a directory passes; missing paths and files are named", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "sockserve_root_" });
+  try {
+    const file = join(dir, "file.txt");
+    await Deno.writeTextFile(file, "x");
+    assert.equal(await checkRootDirectory(dir), undefined);
+    assert.equal(
+      await checkRootDirectory(join(dir, "missing")),
+      `sockserve: ROOT ${join(dir, "missing")} does not exist`,
+    );
+    assert.equal(await checkRootDirectory(file), `sockserve: ROOT ${file} is not a directory`);
+    const below = join(file, "below");
+    const message = await checkRootDirectory(below);
+    assert.ok(message?.includes(below), message);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("describeListenError: one line with a hint, never a stack trace", () => {
+  const rows: [unknown, string, number, string][] = [
+    [new Deno.errors.AddrInUse("Address in use"), "0.0.0.0", 8000, "already in use"],
+    [new Deno.errors.PermissionDenied("denied"), "0.0.0.0", 80, "CAP_NET_BIND_SERVICE"],
+    [new Deno.errors.PermissionDenied("denied"), "0.0.0.0", 8080, "permission denied"],
+    [new Deno.errors.NotCapable("Requires net access"), "0.0.0.0", 80, "--allow-net"],
+    [new Deno.errors.AddrNotAvailable("nope"), "10.9.9.9", 80, "check --host"],
+    [new Error("weird failure"), "::1", 80, "[::1]:80: weird failure"],
+  ];
+  for (const [error, host, port, text] of rows) {
+    const message = describeListenError(error, host, port);
+    assert.ok(message.startsWith("sockserve: "), message);
+    assert.ok(message.includes(text), `${message} mentions ${text}`);
+    assert.ok(!message.includes("\n") && !message.includes("    at "), message);
+  }
+});
+
+Deno.test("startLine names the version, the directory and a URL with IPv6 brackets", () => {
+  assert.equal(
+    startLine("0.1.0", { path: "/srv/site", embedded: false }, "0.0.0.0", 8000),
+    "sockserve 0.1.0 serving /srv/site at http://0.0.0.0:8000/",
+  );
+  assert.equal(
+    startLine("0.1.0", { path: "/x/public", embedded: true }, "::1", 80),
+    "sockserve 0.1.0 serving the embedded site (/x/public) at http://[::1]:80/",
+  );
+  assert.equal(hostPort("127.0.0.1", 1), "127.0.0.1:1");
+});

@@ -21,3 +21,4 @@ export type {
   Server,
 } from "./types.ts";
 export * from "./limits.ts";
+export { createFileServer, type FileServerOptions } from "./static/file_server.ts";

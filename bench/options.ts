@@ -1,0 +1,271 @@
+/**
+ * Scenarios and command-line options of `deno task bench` (pure: parsing only).
+ *
+ * @module
+ */
+
+import {
+  LOAD_SCENARIO_IDS,
+  type LoadScenarioId,
+  type ScenarioId,
+  SERVER_NAMES,
+  type ServerName,
+} from "./report.ts";
+
+/** One wrk scenario. */
+export interface LoadScenario {
+  /** S1…S5. */
+  id: LoadScenarioId;
+  /** Short title for the table and chart. */
+  title: string;
+  /** Which kind of server process it needs. */
+  mode: "hello" | "static";
+  /** Path requested. */
+  path: string;
+  /** Concurrent connections. */
+  connections: number;
+  /** Extra request headers. */
+  headers: string[];
+  /** Lua script: plain summary, or 16 pipelined requests per write. */
+  script: "report" | "pipeline";
+}
+
+/** Name of the 1 KiB file the static scenarios serve (an HTML page, the common case). */
+export const SMALL_FILE_NAME = "small.html";
+/** Size of {@linkcode SMALL_FILE_NAME}. */
+export const SMALL_FILE_BYTES = 1024;
+/** Name of the 10 MiB file of S4. */
+export const LARGE_FILE_NAME = "large.bin";
+/** Size of {@linkcode LARGE_FILE_NAME}. */
+export const LARGE_FILE_BYTES = 10 * 1024 * 1024;
+
+/**
+ * Connections of the keep-alive scenarios: issue 5's figure, enough to keep a one-core server
+ * saturated without measuring mostly queueing.
+ */
+const KEEP_ALIVE_CONNECTIONS = 64;
+
+/**
+ * Connections of S4: each response is 10 MiB, so a few connections saturate loopback and 64
+ * would only add memory pressure from buffered bodies.
+ */
+const LARGE_FILE_CONNECTIONS = 8;
+
+/** The load scenarios of issue 5. */
+export const LOAD_SCENARIOS: readonly LoadScenario[] = [
+  {
+    id: "S1",
+    title: "hello, keep-alive",
+    mode: "hello",
+    path: "/",
+    connections: KEEP_ALIVE_CONNECTIONS,
+    headers: [],
+    script: "report",
+  },
+  {
+    id: "S2",
+    title: "hello, new connection each",
+    mode: "hello",
+    path: "/",
+    connections: KEEP_ALIVE_CONNECTIONS,
+    // wrk reconnects whenever the server closes, which "Connection: close" makes it do.
+    headers: ["Connection: close"],
+    script: "report",
+  },
+  {
+    id: "S3",
+    title: "1 KiB static file",
+    mode: "static",
+    path: `/${SMALL_FILE_NAME}`,
+    connections: KEEP_ALIVE_CONNECTIONS,
+    headers: [],
+    script: "report",
+  },
+  {
+    id: "S4",
+    title: "10 MiB static file",
+    mode: "static",
+    path: `/${LARGE_FILE_NAME}`,
+    connections: LARGE_FILE_CONNECTIONS,
+    headers: [],
+    script: "report",
+  },
+  {
+    id: "S5",
+    title: "16 pipelined per write",
+    mode: "hello",
+    path: "/",
+    connections: KEEP_ALIVE_CONNECTIONS,
+    headers: [],
+    script: "pipeline",
+  },
+];
+
+/** Title of M1 in the table and chart. */
+export const IDLE_SCENARIO_TITLE = "idle keep-alive memory";
+
+/** Idle connections held in M1 (issue 5). */
+export const DEFAULT_IDLE_CONNECTIONS = 1000;
+/** Rounds per scenario: three gives a median that one noisy round cannot move. */
+export const DEFAULT_ROUNDS = 3;
+/** Seconds per measured run: long enough for hundreds of thousands of requests. */
+export const DEFAULT_DURATION_SEC = 5;
+/** Seconds of warm-up per server and scenario, so that the JIT has compiled the hot path. */
+export const DEFAULT_WARMUP_SEC = 2;
+/** `--quick`: one short round, to check that everything runs. */
+export const QUICK = { rounds: 1, durationSec: 2, warmupSec: 1 } as const;
+
+/** The parsed command line. */
+export interface BenchOptions {
+  /** Rounds per scenario. */
+  rounds: number;
+  /** Seconds per measured run. */
+  durationSec: number;
+  /** Seconds of warm-up per server and scenario. */
+  warmupSec: number;
+  /** Servers to measure (those not installed are skipped with a message). */
+  servers: ServerName[];
+  /** Scenarios to run. */
+  scenarios: ScenarioId[];
+  /** Idle connections of M1. */
+  idleConnections: number;
+  /** wrk threads. */
+  wrkThreads: number;
+  /** Directory for latest.json and latest.svg. */
+  outDir: string;
+  /** Rewrite the generated tables in README.md. */
+  updateReadme: boolean;
+  /** Print usage and exit. */
+  help: boolean;
+}
+
+/** Usage text of `deno task bench`. */
+export const USAGE = `Usage: deno task bench [options]
+
+Runs sockserve, Deno.serve, node:http and nginx (when installed) side by side on loopback,
+each server pinned to core 0 and wrk to core 1, and writes bench/results/latest.{json,svg}.
+
+Options:
+  --quick                 1 round × ${QUICK.durationSec} s after ${QUICK.warmupSec} s warm-up
+  --rounds N              rounds per scenario (default ${DEFAULT_ROUNDS})
+  --duration S            seconds per measured run (default ${DEFAULT_DURATION_SEC})
+  --warmup S              seconds of warm-up per server and scenario (default ${DEFAULT_WARMUP_SEC})
+  --servers a,b           among ${SERVER_NAMES.join(", ")}
+                          (default: all but deno-raw-loop)
+  --scenarios S1,M1       among ${[...LOAD_SCENARIO_IDS, "M1"].join(", ")} (default: all)
+  --idle-connections N    connections held in M1 (default ${DEFAULT_IDLE_CONNECTIONS})
+  --wrk-threads N         wrk threads (default 1: wrk has one core)
+  --out DIR               where latest.json and latest.svg go (default bench/results)
+  --update-readme         replace the generated tables in README.md
+  --help                  this text
+
+Needs wrk and taskset (apt-get install wrk util-linux); nginx is measured when installed
+(apt-get install nginx), node:http when node is on PATH.`;
+
+/** Servers measured when `--servers` is not given. */
+export const DEFAULT_SERVERS: readonly ServerName[] = [
+  "sockserve",
+  "deno-serve",
+  "node-http",
+  "nginx",
+];
+
+function positiveInteger(flag: string, text: string | undefined): number {
+  const value = Number(text);
+  if (text === undefined || !Number.isSafeInteger(value) || value < 1) {
+    throw new Error(`${flag} needs a positive integer, got ${text ?? "nothing"}`);
+  }
+  return value;
+}
+
+function listOf<T extends string>(flag: string, text: string | undefined, allowed: readonly T[]) {
+  if (text === undefined || text === "") throw new Error(`${flag} needs a comma-separated list`);
+  const items = text.split(",").map((item) => item.trim());
+  for (const item of items) {
+    if (!(allowed as readonly string[]).includes(item)) {
+      throw new Error(`${flag}: unknown ${item} (expected one of ${allowed.join(", ")})`);
+    }
+  }
+  return items as T[];
+}
+
+/**
+ * Parses the command line; throws an Error with a one-line message on bad input.
+ *
+ * @example
+ * ```ts
+ * parseBenchArgs(["--quick", "--servers", "sockserve,deno-serve"]);
+ * ```
+ */
+export function parseBenchArgs(argv: readonly string[]): BenchOptions {
+  const options: BenchOptions = {
+    rounds: DEFAULT_ROUNDS,
+    durationSec: DEFAULT_DURATION_SEC,
+    warmupSec: DEFAULT_WARMUP_SEC,
+    servers: [...DEFAULT_SERVERS],
+    scenarios: [...LOAD_SCENARIO_IDS, "M1"],
+    idleConnections: DEFAULT_IDLE_CONNECTIONS,
+    wrkThreads: 1,
+    outDir: "bench/results",
+    updateReadme: false,
+    help: false,
+  };
+  const args = [...argv];
+  while (args.length > 0) {
+    const raw = args.shift() as string;
+    const equals = raw.indexOf("=");
+    const flag = raw.startsWith("--") && equals > 0 ? raw.slice(0, equals) : raw;
+    const inline = raw.startsWith("--") && equals > 0 ? raw.slice(equals + 1) : undefined;
+    const value = () => inline ?? args.shift();
+    switch (flag) {
+      case "--quick":
+        options.rounds = QUICK.rounds;
+        options.durationSec = QUICK.durationSec;
+        options.warmupSec = QUICK.warmupSec;
+        break;
+      case "--rounds":
+        options.rounds = positiveInteger(flag, value());
+        break;
+      case "--duration":
+        options.durationSec = positiveInteger(flag, value());
+        break;
+      case "--warmup": {
+        const text = value();
+        const seconds = Number(text);
+        if (text === undefined || !Number.isSafeInteger(seconds) || seconds < 0) {
+          throw new Error(`--warmup needs a non-negative integer, got ${text ?? "nothing"}`);
+        }
+        options.warmupSec = seconds;
+        break;
+      }
+      case "--servers":
+        options.servers = listOf(flag, value(), SERVER_NAMES);
+        break;
+      case "--scenarios":
+        options.scenarios = listOf<ScenarioId>(flag, value(), [...LOAD_SCENARIO_IDS, "M1"]);
+        break;
+      case "--idle-connections":
+        options.idleConnections = positiveInteger(flag, value());
+        break;
+      case "--wrk-threads":
+        options.wrkThreads = positiveInteger(flag, value());
+        break;
+      case "--out": {
+        const dir = value();
+        if (dir === undefined || dir === "") throw new Error("--out needs a directory");
+        options.outDir = dir;
+        break;
+      }
+      case "--update-readme":
+        options.updateReadme = true;
+        break;
+      case "--help":
+      case "-h":
+        options.help = true;
+        break;
+      default:
+        throw new Error(`unknown option ${raw}`);
+    }
+  }
+  return options;
+}

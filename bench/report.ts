@@ -1,0 +1,495 @@
+/**
+ * The shape of a benchmark result and the pure functions that turn it into a table, a Markdown
+ * section and an SVG chart. No I/O here, so `tests/bench_smoke_test.ts` can check the output from
+ * a fixed fake result.
+ *
+ * @module
+ */
+
+/** The servers the load benchmark knows how to start. */
+export const SERVER_NAMES = [
+  "sockserve",
+  "deno-serve",
+  "node-http",
+  "nginx",
+  "deno-raw-loop",
+] as const;
+
+/** One of {@linkcode SERVER_NAMES}. */
+export type ServerName = typeof SERVER_NAMES[number];
+
+/** The server every ratio is measured against. */
+export const REFERENCE_SERVER: ServerName = "deno-serve";
+
+/** The load scenarios, in report order. */
+export const LOAD_SCENARIO_IDS = ["S1", "S2", "S3", "S4", "S5"] as const;
+
+/** One of {@linkcode LOAD_SCENARIO_IDS}. */
+export type LoadScenarioId = typeof LOAD_SCENARIO_IDS[number];
+
+/** A load scenario or the idle-memory scenario. */
+export type ScenarioId = LoadScenarioId | "M1";
+
+/** What one wrk run measured against one server. */
+export interface LoadSample {
+  /** 1-based round number; the reference server ran in the same round. */
+  round: number;
+  /** Completed responses per second. */
+  requestsPerSec: number;
+  /** 99th-percentile latency in milliseconds (per request; per batch of 16 in S5). */
+  p99LatencyMs: number;
+  /** Response bytes (head and body) per second, in MB (10^6 bytes). */
+  mbPerSec: number;
+  /** Server CPU time (user + system, all threads) per completed response, in microseconds. */
+  cpuMicrosPerRequest: number;
+  /** Completed responses in the run. */
+  requests: number;
+  /** Socket errors, timeouts and non-2xx/3xx responses wrk counted. */
+  errors: number;
+  /** requestsPerSec divided by the reference server's in the same round (null if it had none). */
+  ratioToReference: number | null;
+}
+
+/** All rounds of one server in one load scenario, or why it was skipped. */
+export interface LoadResult {
+  /** Which scenario. */
+  scenario: LoadScenarioId;
+  /** Which server. */
+  server: ServerName;
+  /** One sample per round (empty when skipped). */
+  samples: LoadSample[];
+  /** Set when the server could not be measured in this scenario, with the reason. */
+  skipped?: string;
+}
+
+/** Idle keep-alive memory of one server (scenario M1). */
+export interface MemoryResult {
+  /** Which server. */
+  server: ServerName;
+  /** Idle keep-alive connections held open, each after one completed request. */
+  connections: number;
+  /** Server RSS in KiB before the connections were opened. */
+  baselineRssKiB: number;
+  /** Server RSS in KiB with all connections open and idle. */
+  loadedRssKiB: number;
+  /** (loaded − baseline) / connections. */
+  kibPerConnection: number;
+  /** File descriptors the server gained (a check that the connections really were held). */
+  fdsGained: number;
+  /** kibPerConnection divided by the reference server's (lower is better). */
+  ratioToReference: number | null;
+  /** Set when the server could not be measured, with the reason. */
+  skipped?: string;
+}
+
+/** The machine and tool versions a result was measured with. */
+export interface MachineInfo {
+  /** CPU model name from /proc/cpuinfo. */
+  cpuModel: string;
+  /** Logical CPUs online. */
+  cores: number;
+  /** Kernel release. */
+  kernel: string;
+  /** Versions of the programs involved (missing ones are absent). */
+  versions: Record<string, string>;
+}
+
+/** Settings of a run. */
+export interface RunSettings {
+  /** Rounds per scenario. */
+  rounds: number;
+  /** Seconds per measured wrk run. */
+  durationSec: number;
+  /** Seconds of warm-up per server and scenario (not measured). */
+  warmupSec: number;
+  /** Whether the server and wrk were pinned to separate cores with taskset. */
+  pinned: boolean;
+}
+
+/** Description of a scenario as it appears in the report. */
+export interface ScenarioInfo {
+  /** S1…S5 or M1. */
+  id: ScenarioId;
+  /** Short human title. */
+  title: string;
+  /** Concurrent connections (M1: idle connections held). */
+  connections: number;
+}
+
+/** A whole benchmark run, as written to `bench/results/latest.json`. */
+export interface BenchResult {
+  /** ISO timestamp of the start of the run. */
+  date: string;
+  /** Where it ran. */
+  machine: MachineInfo;
+  /** How it ran. */
+  settings: RunSettings;
+  /** The scenarios that were run, in order. */
+  scenarios: ScenarioInfo[];
+  /** Load results (S1–S5). */
+  load: LoadResult[];
+  /** Idle memory results (M1). */
+  memory: MemoryResult[];
+  /** Free-form remarks: skipped servers, missing tools, caveats. */
+  notes: string[];
+}
+
+/** Medians of one server in one load scenario. */
+export interface LoadSummary {
+  /** Which scenario. */
+  scenario: LoadScenarioId;
+  /** Which server. */
+  server: ServerName;
+  /** Median req/s over the rounds. */
+  requestsPerSec: number;
+  /** Median of the per-round ratios to the reference (null when there is none). */
+  ratio: number | null;
+  /** Median p99 latency, ms. */
+  p99LatencyMs: number;
+  /** Median MB/s. */
+  mbPerSec: number;
+  /** Median server CPU µs per response. */
+  cpuMicrosPerRequest: number;
+  /** Sum of errors over all rounds. */
+  errors: number;
+}
+
+/**
+ * The median of a list of numbers (mean of the middle two for an even count); NaN when empty.
+ *
+ * @example
+ * ```ts
+ * median([3, 1, 2]); // 2
+ * ```
+ */
+export function median(values: readonly number[]): number {
+  if (values.length === 0) return NaN;
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = Math.floor(sorted.length / 2);
+  const upper = sorted[middle] as number;
+  if (sorted.length % 2 === 1) return upper;
+  return ((sorted[middle - 1] as number) + upper) / 2;
+}
+
+/**
+ * Reduces the rounds of every measured (server, scenario) pair to medians. Skipped pairs and
+ * pairs without samples are left out.
+ *
+ * @example
+ * ```ts
+ * const rows = summarizeLoad(result.load);
+ * ```
+ */
+export function summarizeLoad(load: readonly LoadResult[]): LoadSummary[] {
+  const summaries: LoadSummary[] = [];
+  for (const entry of load) {
+    if (entry.skipped !== undefined || entry.samples.length === 0) continue;
+    const ratios = entry.samples
+      .map((sample) => sample.ratioToReference)
+      .filter((ratio): ratio is number => ratio !== null);
+    summaries.push({
+      scenario: entry.scenario,
+      server: entry.server,
+      requestsPerSec: median(entry.samples.map((sample) => sample.requestsPerSec)),
+      ratio: ratios.length > 0 ? median(ratios) : null,
+      p99LatencyMs: median(entry.samples.map((sample) => sample.p99LatencyMs)),
+      mbPerSec: median(entry.samples.map((sample) => sample.mbPerSec)),
+      cpuMicrosPerRequest: median(entry.samples.map((sample) => sample.cpuMicrosPerRequest)),
+      errors: entry.samples.reduce((sum, sample) => sum + sample.errors, 0),
+    });
+  }
+  return summaries;
+}
+
+function formatNumber(value: number, fractionDigits: number): string {
+  if (!Number.isFinite(value)) return "–";
+  return value.toLocaleString("en-US", {
+    minimumFractionDigits: fractionDigits,
+    maximumFractionDigits: fractionDigits,
+  });
+}
+
+function formatRatio(ratio: number | null): string {
+  return ratio === null || !Number.isFinite(ratio) ? "–" : `${ratio.toFixed(2)}×`;
+}
+
+/** A one-line description of the machine, for titles. */
+export function describeMachine(machine: MachineInfo): string {
+  return `${machine.cpuModel}, ${machine.cores} cores, Linux ${machine.kernel}`;
+}
+
+/**
+ * Renders the result as Markdown tables (one for S1–S5, one for M1) preceded by the date and
+ * machine. The same text is printed on stdout and pasted into the README.
+ *
+ * @example
+ * ```ts
+ * console.log(renderMarkdownTables(result));
+ * ```
+ */
+export function renderMarkdownTables(result: BenchResult): string {
+  const lines: string[] = [];
+  const titles = new Map(result.scenarios.map((scenario) => [scenario.id, scenario]));
+  lines.push(
+    `Measured ${result.date.slice(0, 16).replace("T", " ")} UTC on ${
+      describeMachine(result.machine)
+    }; ${result.settings.rounds} rounds × ${result.settings.durationSec} s after ` +
+      `${result.settings.warmupSec} s warm-up, ${
+        result.settings.pinned ? "server on core 0 and wrk on core 1 (taskset)" : "not pinned"
+      }. Medians over the rounds; ratio = req/s ÷ Deno.serve's in the same round.`,
+  );
+  lines.push("");
+  const summaries = summarizeLoad(result.load);
+  if (summaries.length > 0) {
+    lines.push(
+      "| Scenario | Server | req/s | vs Deno.serve | p99 latency | MB/s | server CPU/req | errors |",
+    );
+    lines.push("|---|---|--:|--:|--:|--:|--:|--:|");
+    for (const row of summaries) {
+      const scenario = titles.get(row.scenario);
+      const label = scenario === undefined ? row.scenario : `${row.scenario} ${scenario.title}`;
+      lines.push(
+        `| ${label} | ${row.server} | ${formatNumber(row.requestsPerSec, 0)} | ${
+          formatRatio(row.ratio)
+        } | ${formatNumber(row.p99LatencyMs, 2)} ms | ${formatNumber(row.mbPerSec, 1)} | ${
+          formatNumber(row.cpuMicrosPerRequest, 1)
+        } µs | ${row.errors} |`,
+      );
+    }
+    lines.push("");
+  }
+  const skipped = [
+    ...result.load.filter((entry) => entry.skipped !== undefined).map((entry) =>
+      `${entry.scenario} ${entry.server}: ${entry.skipped}`
+    ),
+    ...result.memory.filter((entry) => entry.skipped !== undefined).map((entry) =>
+      `M1 ${entry.server}: ${entry.skipped}`
+    ),
+  ];
+  const memory = result.memory.filter((entry) => entry.skipped === undefined);
+  if (memory.length > 0) {
+    const connections = memory[0]?.connections ?? 0;
+    lines.push(
+      `| M1 idle keep-alive (${connections} connections) | KiB per connection | vs Deno.serve | ` +
+        "RSS before | RSS with connections | fds gained |",
+    );
+    lines.push("|---|--:|--:|--:|--:|--:|");
+    for (const row of memory) {
+      lines.push(
+        `| ${row.server} | ${formatNumber(row.kibPerConnection, 1)} | ${
+          formatRatio(row.ratioToReference)
+        } | ${formatNumber(row.baselineRssKiB / 1024, 1)} MiB | ${
+          formatNumber(row.loadedRssKiB / 1024, 1)
+        } MiB | ${row.fdsGained} |`,
+      );
+    }
+    lines.push("");
+  }
+  if (skipped.length > 0 || result.notes.length > 0) {
+    for (const note of [...result.notes, ...skipped.map((text) => `skipped ${text}`)]) {
+      lines.push(`- ${note}`);
+    }
+    lines.push("");
+  }
+  return lines.join("\n");
+}
+
+/** Escapes text for an SVG text node or attribute value. */
+export function escapeXml(text: string): string {
+  return text.replaceAll("&", "&amp;").replaceAll("<", "&lt;").replaceAll(">", "&gt;")
+    .replaceAll('"', "&quot;").replaceAll("'", "&apos;");
+}
+
+/** Bar colours per server, chosen to stay distinguishable in grey scale too. */
+const SERVER_COLORS: Record<ServerName, string> = {
+  "sockserve": "#d9480f",
+  "deno-serve": "#1c7ed6",
+  "node-http": "#37b24d",
+  "nginx": "#495057",
+  "deno-raw-loop": "#ae3ec9",
+};
+
+const CHART_WIDTH = 960;
+const CHART_HEIGHT = 440;
+const CHART_MARGIN = { top: 78, right: 20, bottom: 56, left: 56 };
+
+/**
+ * Draws a grouped bar chart of the ratio to Deno.serve per scenario and server (S1–S5 by req/s,
+ * M1 by KiB per idle connection, where lower is better), with the date and machine in the title.
+ * Hand-written SVG, no dependencies.
+ *
+ * @example
+ * ```ts
+ * await Deno.writeTextFile("bench/results/latest.svg", renderSvgChart(result));
+ * ```
+ */
+export function renderSvgChart(result: BenchResult): string {
+  const groups: { id: ScenarioId; bars: { server: ServerName; ratio: number }[] }[] = [];
+  for (const scenario of result.scenarios) {
+    const bars: { server: ServerName; ratio: number }[] = [];
+    if (scenario.id === "M1") {
+      for (const entry of result.memory) {
+        if (entry.ratioToReference !== null && Number.isFinite(entry.ratioToReference)) {
+          bars.push({ server: entry.server, ratio: entry.ratioToReference });
+        }
+      }
+    } else {
+      for (const row of summarizeLoad(result.load)) {
+        if (row.scenario === scenario.id && row.ratio !== null && Number.isFinite(row.ratio)) {
+          bars.push({ server: row.server, ratio: row.ratio });
+        }
+      }
+    }
+    groups.push({ id: scenario.id, bars });
+  }
+  const servers = SERVER_NAMES.filter((server) =>
+    groups.some((group) => group.bars.some((bar) => bar.server === server))
+  );
+  const maxRatio = Math.max(1.2, ...groups.flatMap((group) => group.bars.map((bar) => bar.ratio)));
+  const axisMax = niceCeiling(maxRatio);
+  const plotWidth = CHART_WIDTH - CHART_MARGIN.left - CHART_MARGIN.right;
+  const plotHeight = CHART_HEIGHT - CHART_MARGIN.top - CHART_MARGIN.bottom;
+  const yOf = (ratio: number) => CHART_MARGIN.top + plotHeight * (1 - ratio / axisMax);
+  const groupWidth = plotWidth / Math.max(1, groups.length);
+  const barWidth = Math.min(28, (groupWidth * 0.8) / Math.max(1, servers.length));
+
+  const parts: string[] = [];
+  const title = `Ratio to Deno.serve, same round (higher is better; M1 memory: lower is better)`;
+  const subtitle = `${result.date.slice(0, 10)} · ${describeMachine(result.machine)} · ` +
+    `1 server core, wrk on the other`;
+  parts.push(
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${CHART_WIDTH}" height="${CHART_HEIGHT}" ` +
+      `viewBox="0 0 ${CHART_WIDTH} ${CHART_HEIGHT}" font-family="sans-serif" font-size="12">`,
+  );
+  parts.push(`<title>${escapeXml(`${title} — ${subtitle}`)}</title>`);
+  parts.push(`<rect width="${CHART_WIDTH}" height="${CHART_HEIGHT}" fill="#ffffff"/>`);
+  parts.push(
+    `<text x="${CHART_WIDTH / 2}" y="22" text-anchor="middle" font-size="16" font-weight="bold">${
+      escapeXml(title)
+    }</text>`,
+  );
+  parts.push(
+    `<text x="${CHART_WIDTH / 2}" y="42" text-anchor="middle" fill="#495057">${
+      escapeXml(subtitle)
+    }</text>`,
+  );
+  // Legend, one swatch per server that has at least one bar.
+  let legendX = CHART_MARGIN.left;
+  for (const server of servers) {
+    parts.push(
+      `<rect x="${legendX}" y="54" width="12" height="12" fill="${SERVER_COLORS[server]}"/>`,
+    );
+    parts.push(`<text x="${legendX + 16}" y="64">${escapeXml(server)}</text>`);
+    legendX += 24 + server.length * 7;
+  }
+  // Horizontal grid lines and labels.
+  const step = gridStep(axisMax);
+  for (let tick = 0; tick <= axisMax + 1e-9; tick += step) {
+    const y = round2(yOf(tick));
+    parts.push(
+      `<line x1="${CHART_MARGIN.left}" x2="${
+        CHART_WIDTH - CHART_MARGIN.right
+      }" y1="${y}" y2="${y}" stroke="#e9ecef"/>`,
+    );
+    parts.push(
+      `<text x="${CHART_MARGIN.left - 6}" y="${y + 4}" text-anchor="end">${
+        formatTick(tick)
+      }×</text>`,
+    );
+  }
+  // The parity line: Deno.serve itself.
+  const parityY = round2(yOf(1));
+  parts.push(
+    `<line x1="${CHART_MARGIN.left}" x2="${
+      CHART_WIDTH - CHART_MARGIN.right
+    }" y1="${parityY}" y2="${parityY}" stroke="#1c7ed6" stroke-dasharray="6 4"/>`,
+  );
+  groups.forEach((group, groupIndex) => {
+    const groupX = CHART_MARGIN.left + groupWidth * groupIndex;
+    const barsWidth = barWidth * group.bars.length;
+    let barX = groupX + (groupWidth - barsWidth) / 2;
+    for (const bar of group.bars) {
+      const y = round2(yOf(bar.ratio));
+      const height = round2(CHART_MARGIN.top + plotHeight - y);
+      parts.push(
+        `<rect x="${round2(barX)}" y="${y}" width="${round2(barWidth - 2)}" height="${height}" ` +
+          `fill="${SERVER_COLORS[bar.server]}"><title>${
+            escapeXml(`${group.id} ${bar.server}: ${bar.ratio.toFixed(2)}×`)
+          }</title></rect>`,
+      );
+      parts.push(
+        `<text x="${round2(barX + (barWidth - 2) / 2)}" y="${
+          round2(y - 4)
+        }" text-anchor="middle" font-size="10">${bar.ratio.toFixed(2)}</text>`,
+      );
+      barX += barWidth;
+    }
+    const scenario = result.scenarios.find((entry) => entry.id === group.id);
+    parts.push(
+      `<text x="${round2(groupX + groupWidth / 2)}" y="${
+        CHART_HEIGHT - CHART_MARGIN.bottom + 18
+      }" text-anchor="middle" font-weight="bold">${escapeXml(group.id)}</text>`,
+    );
+    parts.push(
+      `<text x="${round2(groupX + groupWidth / 2)}" y="${
+        CHART_HEIGHT - CHART_MARGIN.bottom + 34
+      }" text-anchor="middle" font-size="10" fill="#495057">${
+        escapeXml(scenario?.title ?? "")
+      }</text>`,
+    );
+  });
+  parts.push(
+    `<line x1="${CHART_MARGIN.left}" x2="${CHART_WIDTH - CHART_MARGIN.right}" y1="${
+      CHART_MARGIN.top + plotHeight
+    }" y2="${CHART_MARGIN.top + plotHeight}" stroke="#212529"/>`,
+  );
+  parts.push("</svg>");
+  return parts.join("\n") + "\n";
+}
+
+function round2(value: number): number {
+  return Math.round(value * 100) / 100;
+}
+
+/** The smallest of 1, 2, 2.5, 5 × 10^k that is ≥ value (the chart's top). */
+function niceCeiling(value: number): number {
+  const exponent = Math.floor(Math.log10(value));
+  const base = 10 ** exponent;
+  for (const factor of [1, 1.5, 2, 2.5, 3, 4, 5, 6, 8, 10]) {
+    if (factor * base >= value) return factor * base;
+  }
+  return 10 * base;
+}
+
+function gridStep(axisMax: number): number {
+  if (axisMax <= 2) return 0.25;
+  if (axisMax <= 4) return 0.5;
+  if (axisMax <= 10) return 1;
+  return niceCeiling(axisMax / 8);
+}
+
+function formatTick(tick: number): string {
+  return Number.isInteger(tick) ? String(tick) : tick.toFixed(2).replace(/0$/, "");
+}
+
+/** Markers around the generated part of the README's "Benchmarks" section. */
+export const README_BEGIN_MARKER = "<!-- bench:begin (generated by `deno task bench`) -->";
+/** See {@linkcode README_BEGIN_MARKER}. */
+export const README_END_MARKER = "<!-- bench:end -->";
+
+/**
+ * Replaces the text between the README markers with the new tables; returns the README
+ * unchanged if the markers are missing (the section is written by hand around them).
+ *
+ * @example
+ * ```ts
+ * const updated = replaceReadmeTables(readme, renderMarkdownTables(result));
+ * ```
+ */
+export function replaceReadmeTables(readme: string, tables: string): string {
+  const begin = readme.indexOf(README_BEGIN_MARKER);
+  const end = readme.indexOf(README_END_MARKER);
+  if (begin < 0 || end < begin) return readme;
+  return readme.slice(0, begin + README_BEGIN_MARKER.length) + "\n\n" + tables.trimEnd() +
+    "\n\n" + readme.slice(end);
+}

@@ -1,0 +1,600 @@
+/**
+ * `deno task bench`: the load benchmark of issue 5. Starts each server as its own process pinned
+ * to core 0, drives it with wrk pinned to core 1, and reports medians and the ratio to
+ * Deno.serve measured in the same round. Installs nothing: missing tools are named and the
+ * scenarios that need them are skipped.
+ *
+ * Progress goes to stderr; the result table to stdout; files to bench/results/.
+ *
+ * @module
+ */
+// deno-lint-ignore-file no-console
+
+import { dirname, join, resolve } from "node:path";
+import {
+  IDLE_SCENARIO_TITLE,
+  LARGE_FILE_BYTES,
+  LARGE_FILE_NAME,
+  LOAD_SCENARIOS,
+  type LoadScenario,
+  parseBenchArgs,
+  SMALL_FILE_BYTES,
+  SMALL_FILE_NAME,
+  USAGE,
+} from "./options.ts";
+import {
+  type BenchResult,
+  type LoadResult,
+  type LoadSample,
+  type MachineInfo,
+  type MemoryResult,
+  REFERENCE_SERVER,
+  renderMarkdownTables,
+  renderSvgChart,
+  replaceReadmeTables,
+  type ScenarioInfo,
+  type ServerName,
+} from "./report.ts";
+import {
+  commandOutput,
+  countOpenFds,
+  hasProgram,
+  type LaunchSpec,
+  oneLine,
+  pause,
+  readCpuSeconds,
+  readRssKiB,
+  type ServerProcess,
+  startServer,
+  wrapCommand,
+} from "./processes.ts";
+import { runWrk, totalErrors, type WrkSummary } from "./wrk.ts";
+import { freePort, NGINX_BINARY, nginxConfig } from "./nginx.ts";
+
+const BENCH_DIR = import.meta.dirname as string;
+const REPO_DIR = dirname(BENCH_DIR);
+
+/** Core the servers run on, and the core wrk (and the M1 client) run on. */
+const SERVER_CORE = 0;
+const CLIENT_CORE = 1;
+
+/** Pause after a server starts or a load run ends, so the next reading starts from quiet. */
+const SETTLE_MS = 500;
+
+/** nginx `worker_connections`: above M1's 1,000 idle connections plus wrk's. */
+const NGINX_WORKER_CONNECTIONS = 4096;
+
+/** Longest the M1 client may take to open its connections and report. */
+const IDLE_CLIENT_TIMEOUT_MS = 60_000;
+
+type Mode = "hello" | "static";
+
+function log(message: string): void {
+  console.error(`[bench] ${message}`);
+}
+
+/** What is installed, decided once at start. */
+interface Tools {
+  wrk: boolean;
+  taskset: boolean;
+  node: boolean;
+  nginx: string | null;
+}
+
+async function detectTools(): Promise<Tools> {
+  const [wrk, taskset, node, nginxOnPath] = await Promise.all([
+    hasProgram("wrk"),
+    hasProgram("taskset"),
+    hasProgram("node"),
+    hasProgram("nginx"),
+  ]);
+  let nginx: string | null = nginxOnPath ? "nginx" : null;
+  if (nginx === null && await hasProgram(NGINX_BINARY)) nginx = NGINX_BINARY;
+  return { wrk, taskset, node, nginx };
+}
+
+async function machineInfo(tools: Tools): Promise<MachineInfo> {
+  let cpuModel = "unknown CPU";
+  try {
+    const cpuinfo = await Deno.readTextFile("/proc/cpuinfo");
+    cpuModel = /^model name\s*:\s*(.+)$/m.exec(cpuinfo)?.[1]?.trim() ?? cpuModel;
+  } catch {
+    // Not Linux; the benchmark needs /proc anyway and will say so.
+  }
+  const versions: Record<string, string> = { deno: Deno.version.deno };
+  if (tools.node) versions.node = (await commandOutput("node", ["--version"])) ?? "?";
+  if (tools.nginx !== null) {
+    const text = (await commandOutput(tools.nginx, ["-v"])) ?? "";
+    versions.nginx = /nginx\/(\S+)/.exec(text)?.[1] ?? text;
+  }
+  if (tools.wrk) {
+    const text = (await commandOutput("wrk", ["-v"])) ?? "";
+    versions.wrk = /wrk (\S+)/.exec(text)?.[1] ?? text.split("\n")[0] ?? "";
+  }
+  return { cpuModel, cores: navigator.hardwareConcurrency, kernel: Deno.osRelease(), versions };
+}
+
+/** The argv that starts one server in one mode, or why it cannot run here. */
+async function launchSpec(
+  server: ServerName,
+  mode: Mode,
+  filesDir: string,
+  tempDir: string,
+  tools: Tools,
+  core: number | null,
+): Promise<LaunchSpec | string> {
+  const modeArgs = mode === "hello" ? ["hello"] : ["static", filesDir];
+  const readyPath = mode === "hello" ? "/" : `/${SMALL_FILE_NAME}`;
+  const denoScript = (file: string) => [
+    Deno.execPath(),
+    "run",
+    "--no-prompt",
+    "--allow-net=127.0.0.1",
+    `--allow-read`,
+    join(BENCH_DIR, "servers", file),
+    ...modeArgs,
+  ];
+  switch (server) {
+    case "sockserve":
+      return { name: server, command: denoScript("sockserve.ts"), readyPath, core, cwd: REPO_DIR };
+    case "deno-serve":
+      return { name: server, command: denoScript("deno_serve.ts"), readyPath, core, cwd: REPO_DIR };
+    case "deno-raw-loop":
+      if (mode !== "hello") return "it only answers Hello, World! (a ceiling, not a file server)";
+      return {
+        name: server,
+        command: denoScript("deno_raw_loop.ts"),
+        readyPath,
+        core,
+        cwd: REPO_DIR,
+      };
+    case "node-http":
+      if (!tools.node) return "node is not installed (apt-get install nodejs)";
+      return {
+        name: server,
+        command: ["node", join(BENCH_DIR, "servers", "node_http.mjs"), ...modeArgs],
+        readyPath,
+        core,
+      };
+    case "nginx": {
+      if (tools.nginx === null) return "nginx is not installed (apt-get install nginx)";
+      const prefix = await Deno.makeTempDir({ dir: tempDir, prefix: `nginx-${mode}-` });
+      const port = freePort();
+      const configPath = join(prefix, "nginx.conf");
+      await Deno.writeTextFile(
+        configPath,
+        nginxConfig({
+          prefix,
+          port,
+          mode,
+          root: filesDir,
+          workerConnections: NGINX_WORKER_CONNECTIONS,
+        }),
+      );
+      return {
+        name: server,
+        command: [tools.nginx, "-p", prefix, "-c", configPath, "-e", join(prefix, "error.log")],
+        fixedPort: port,
+        readyPath,
+        core,
+      };
+    }
+  }
+}
+
+/** Servers started by this run, so that an interrupt can stop them. */
+const running = new Set<ServerProcess>();
+
+async function startOrReason(spec: LaunchSpec | string): Promise<ServerProcess | string> {
+  if (typeof spec === "string") return spec;
+  try {
+    const server = await startServer(spec);
+    running.add(server);
+    return server;
+  } catch (error) {
+    return error instanceof Error ? error.message : String(error);
+  }
+}
+
+async function stopServer(server: ServerProcess): Promise<void> {
+  await server.stop();
+  running.delete(server);
+}
+
+async function writeStaticFiles(dir: string): Promise<void> {
+  // Printable, compressible-looking content like a real page; the large file a repeating pattern.
+  const page = "<!doctype html><title>bench</title>\n" + "x".repeat(SMALL_FILE_BYTES);
+  await Deno.writeTextFile(join(dir, SMALL_FILE_NAME), page.slice(0, SMALL_FILE_BYTES));
+  const large = new Uint8Array(LARGE_FILE_BYTES);
+  for (let i = 0; i < large.length; i++) large[i] = (i * 31 + (i >> 10)) & 0xff;
+  await Deno.writeFile(join(dir, LARGE_FILE_NAME), large);
+}
+
+interface RunContext {
+  tempDir: string;
+  filesDir: string;
+  tools: Tools;
+  serverCore: number | null;
+  clientCore: number | null;
+  scripts: { report: string; pipeline: string };
+  wrkThreads: number;
+}
+
+async function measure(
+  server: ServerProcess,
+  scenario: LoadScenario,
+  durationSec: number,
+  context: RunContext,
+): Promise<{ summary: WrkSummary; cpuSeconds: number }> {
+  const before = await readCpuSeconds(server.pid);
+  const summary = await runWrk({
+    port: server.port,
+    path: scenario.path,
+    connections: scenario.connections,
+    durationSec,
+    threads: context.wrkThreads,
+    script: context.scripts[scenario.script],
+    headers: scenario.headers,
+    core: context.clientCore,
+  });
+  const after = await readCpuSeconds(server.pid);
+  return { summary, cpuSeconds: after - before };
+}
+
+function toSample(
+  round: number,
+  summary: WrkSummary,
+  cpuSeconds: number,
+): LoadSample {
+  const seconds = summary.durationUs / 1e6;
+  return {
+    round,
+    requestsPerSec: seconds > 0 ? summary.requests / seconds : 0,
+    p99LatencyMs: summary.p99Us / 1000,
+    mbPerSec: seconds > 0 ? summary.bytes / seconds / 1e6 : 0,
+    cpuMicrosPerRequest: summary.requests > 0 ? (cpuSeconds * 1e6) / summary.requests : 0,
+    requests: summary.requests,
+    errors: totalErrors(summary),
+    ratioToReference: null,
+  };
+}
+
+/** Runs the load scenarios of one mode against every server that starts. */
+async function runMode(
+  mode: Mode,
+  scenarios: LoadScenario[],
+  servers: ServerName[],
+  options: { rounds: number; durationSec: number; warmupSec: number },
+  context: RunContext,
+): Promise<LoadResult[]> {
+  const results: LoadResult[] = [];
+  const started = new Map<ServerName, ServerProcess>();
+  for (const name of servers) {
+    const spec = await launchSpec(
+      name,
+      mode,
+      context.filesDir,
+      context.tempDir,
+      context.tools,
+      context.serverCore,
+    );
+    const server = await startOrReason(spec);
+    if (typeof server === "string") {
+      log(`${name} (${mode}) skipped: ${server}`);
+      for (const scenario of scenarios) {
+        results.push({ scenario: scenario.id, server: name, samples: [], skipped: server });
+      }
+    } else {
+      log(`${name} (${mode}) listening on ${server.port}, PID ${server.pid}`);
+      started.set(name, server);
+    }
+  }
+  try {
+    await pause(SETTLE_MS);
+    for (const scenario of scenarios) {
+      const entries = new Map<ServerName, LoadResult>();
+      for (const [name] of started) {
+        const entry: LoadResult = { scenario: scenario.id, server: name, samples: [] };
+        entries.set(name, entry);
+        results.push(entry);
+      }
+      if (options.warmupSec > 0) {
+        for (const [name, server] of started) {
+          log(`${scenario.id} warm-up ${name} (${options.warmupSec} s)`);
+          try {
+            await measure(server, scenario, options.warmupSec, context);
+          } catch (error) {
+            log(`${scenario.id} warm-up of ${name} failed: ${String(error)}`);
+          }
+        }
+      }
+      const order = [...started.keys()];
+      for (let round = 1; round <= options.rounds; round++) {
+        // Rotate the order each round so that no server always runs first (or last).
+        const rotated = order.map((_, i) => order[(i + round - 1) % order.length] as ServerName);
+        for (const name of rotated) {
+          const server = started.get(name) as ServerProcess;
+          const entry = entries.get(name) as LoadResult;
+          if (entry.skipped !== undefined) continue;
+          try {
+            const { summary, cpuSeconds } = await measure(
+              server,
+              scenario,
+              options.durationSec,
+              context,
+            );
+            const sample = toSample(round, summary, cpuSeconds);
+            entry.samples.push(sample);
+            log(
+              `${scenario.id} round ${round} ${name}: ${
+                Math.round(sample.requestsPerSec)
+              } req/s, ` +
+                `p99 ${sample.p99LatencyMs.toFixed(2)} ms, ${sample.mbPerSec.toFixed(1)} MB/s, ` +
+                `${sample.cpuMicrosPerRequest.toFixed(1)} µs CPU/req, ${sample.errors} errors`,
+            );
+            if (sample.requests === 0) {
+              entry.skipped = oneLine(
+                `no response completed (${sample.errors} errors); stderr: ${server.stderrTail()}`,
+              );
+            }
+          } catch (error) {
+            entry.skipped = oneLine(error instanceof Error ? error.message : String(error));
+            log(`${scenario.id} ${name} failed: ${entry.skipped}`);
+          }
+          await pause(SETTLE_MS / 5);
+        }
+        const reference = entries.get(REFERENCE_SERVER)?.samples.find((s) => s.round === round);
+        for (const entry of entries.values()) {
+          const sample = entry.samples.find((s) => s.round === round);
+          if (sample !== undefined && reference !== undefined && reference.requestsPerSec > 0) {
+            sample.ratioToReference = sample.requestsPerSec / reference.requestsPerSec;
+          }
+        }
+      }
+    }
+  } finally {
+    for (const server of started.values()) await stopServer(server);
+  }
+  return results;
+}
+
+/** M1: RSS growth of a fresh server while it holds N idle keep-alive connections. */
+async function measureIdleMemory(
+  name: ServerName,
+  connections: number,
+  context: RunContext,
+): Promise<MemoryResult> {
+  const empty = {
+    server: name,
+    connections,
+    baselineRssKiB: 0,
+    loadedRssKiB: 0,
+    kibPerConnection: 0,
+    fdsGained: 0,
+    ratioToReference: null,
+  };
+  const spec = await launchSpec(
+    name,
+    "hello",
+    context.filesDir,
+    context.tempDir,
+    context.tools,
+    context.serverCore,
+  );
+  const server = await startOrReason(spec);
+  if (typeof server === "string") return { ...empty, skipped: server };
+  try {
+    await pause(SETTLE_MS);
+    const baselineRssKiB = await readRssKiB(server.pid);
+    const baselineFds = await countOpenFds(server.pid);
+    const argv = wrapCommand([
+      Deno.execPath(),
+      "run",
+      "--no-prompt",
+      "--allow-net=127.0.0.1",
+      join(BENCH_DIR, "idle_client.ts"),
+      String(server.port),
+      String(connections),
+      "/",
+    ], context.clientCore);
+    const client = new Deno.Command(argv[0] as string, {
+      args: argv.slice(1),
+      stdin: "piped",
+      stdout: "piped",
+      stderr: "inherit",
+      signal: AbortSignal.timeout(IDLE_CLIENT_TIMEOUT_MS),
+    }).spawn();
+    const reader = client.stdout.pipeThrough(new TextDecoderStream()).getReader();
+    let text = "";
+    while (!/HOLDING \d+ FAILED \d+/.test(text)) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      text += value;
+    }
+    const match = /HOLDING (\d+) FAILED (\d+)/.exec(text);
+    let result: MemoryResult;
+    if (match === null) {
+      result = { ...empty, skipped: "the idle client did not report its connections" };
+    } else {
+      const held = Number(match[1]);
+      await pause(SETTLE_MS);
+      const loadedRssKiB = await readRssKiB(server.pid);
+      const fdsGained = (await countOpenFds(server.pid)) - baselineFds;
+      result = {
+        ...empty,
+        connections: held,
+        baselineRssKiB,
+        loadedRssKiB,
+        kibPerConnection: held > 0 ? (loadedRssKiB - baselineRssKiB) / held : 0,
+        fdsGained,
+      };
+      if (Number(match[2]) > 0) {
+        result.skipped = `only ${held} of ${connections} connections completed a request`;
+      }
+    }
+    await client.stdin.close();
+    await reader.cancel().catch(() => {});
+    await client.status;
+    return result;
+  } finally {
+    await stopServer(server);
+  }
+}
+
+async function main(): Promise<number> {
+  let options;
+  try {
+    options = parseBenchArgs(Deno.args);
+  } catch (error) {
+    console.error(`bench: ${error instanceof Error ? error.message : String(error)}\n\n${USAGE}`);
+    return 2;
+  }
+  if (options.help) {
+    console.log(USAGE);
+    return 0;
+  }
+  if (Deno.build.os !== "linux") {
+    console.error("bench: needs Linux (/proc for CPU time and memory, taskset for pinning)");
+    return 1;
+  }
+  const tools = await detectTools();
+  const notes: string[] = [];
+  const loadScenarios = LOAD_SCENARIOS.filter((s) => options.scenarios.includes(s.id));
+  if (!tools.wrk && loadScenarios.length > 0) {
+    const message = "wrk is not installed (apt-get install wrk): S1–S5 skipped";
+    log(message);
+    notes.push(message);
+  }
+  const pinned = tools.taskset && navigator.hardwareConcurrency >= 2;
+  if (!pinned) {
+    const message = tools.taskset
+      ? "only one CPU: server and wrk share it, so the numbers understate every server"
+      : "taskset is not installed (apt-get install util-linux): server and wrk are not pinned";
+    log(message);
+    notes.push(message);
+  }
+  if (options.servers.includes("deno-serve")) {
+    notes.push(
+      "Deno.serve static scenarios use a minimal handler (stat, then read small files whole and " +
+        "stream large ones); the standard library's file server is not measured because JSR " +
+        "is unreachable from the machine.",
+    );
+  } else {
+    notes.push("Deno.serve was not measured, so there are no ratios.");
+  }
+  const machine = await machineInfo(tools);
+  const date = new Date().toISOString();
+  const tempDir = await Deno.makeTempDir({ prefix: "sockserve-bench-" });
+  const filesDir = join(tempDir, "files");
+  await Deno.mkdir(filesDir);
+  const onInterrupt = () => {
+    log("interrupted: stopping servers");
+    Promise.all([...running].map((server) => server.stop()))
+      .finally(() => Deno.remove(tempDir, { recursive: true }).catch(() => {}))
+      .finally(() => Deno.exit(130));
+  };
+  Deno.addSignalListener("SIGINT", onInterrupt);
+  try {
+    await writeStaticFiles(filesDir);
+    const pipelineScript = join(tempDir, "pipeline_report.lua");
+    await Deno.writeTextFile(
+      pipelineScript,
+      (await Deno.readTextFile(join(BENCH_DIR, "wrk", "pipeline.lua"))) + "\n" +
+        (await Deno.readTextFile(join(BENCH_DIR, "wrk", "report.lua"))),
+    );
+    const context: RunContext = {
+      tempDir,
+      filesDir,
+      tools,
+      serverCore: pinned ? SERVER_CORE : null,
+      clientCore: pinned ? CLIENT_CORE : null,
+      scripts: { report: join(BENCH_DIR, "wrk", "report.lua"), pipeline: pipelineScript },
+      wrkThreads: options.wrkThreads,
+    };
+    const load: LoadResult[] = [];
+    if (tools.wrk) {
+      for (const mode of ["hello", "static"] as const) {
+        const scenarios = loadScenarios.filter((scenario) => scenario.mode === mode);
+        if (scenarios.length === 0) continue;
+        load.push(...await runMode(mode, scenarios, options.servers, options, context));
+      }
+    }
+    const memory: MemoryResult[] = [];
+    if (options.scenarios.includes("M1")) {
+      for (const name of options.servers) {
+        log(`M1 ${name}: ${options.idleConnections} idle keep-alive connections`);
+        const result = await measureIdleMemory(name, options.idleConnections, context);
+        if (result.skipped === undefined) {
+          log(
+            `M1 ${name}: ${result.kibPerConnection.toFixed(1)} KiB per connection ` +
+              `(${result.fdsGained} fds gained)`,
+          );
+        } else {
+          log(`M1 ${name} skipped: ${result.skipped}`);
+        }
+        memory.push(result);
+      }
+      const reference = memory.find((entry) =>
+        entry.server === REFERENCE_SERVER && entry.skipped === undefined
+      );
+      for (const entry of memory) {
+        if (
+          entry.skipped === undefined && reference !== undefined && reference.kibPerConnection > 0
+        ) {
+          entry.ratioToReference = entry.kibPerConnection / reference.kibPerConnection;
+        }
+      }
+    }
+    const scenarios: ScenarioInfo[] = [
+      ...loadScenarios.filter(() => tools.wrk).map((scenario) => ({
+        id: scenario.id,
+        title: scenario.title,
+        connections: scenario.connections,
+      })),
+      ...(options.scenarios.includes("M1")
+        ? [{ id: "M1" as const, title: IDLE_SCENARIO_TITLE, connections: options.idleConnections }]
+        : []),
+    ];
+    const result: BenchResult = {
+      date,
+      machine,
+      settings: {
+        rounds: options.rounds,
+        durationSec: options.durationSec,
+        warmupSec: options.warmupSec,
+        pinned,
+      },
+      scenarios,
+      load,
+      memory,
+      notes,
+    };
+    const tables = renderMarkdownTables(result);
+    console.log(tables);
+    const outDir = resolve(REPO_DIR, options.outDir);
+    await Deno.mkdir(outDir, { recursive: true });
+    await Deno.writeTextFile(join(outDir, "latest.json"), JSON.stringify(result, null, 2) + "\n");
+    await Deno.writeTextFile(join(outDir, "latest.svg"), renderSvgChart(result));
+    log(`wrote ${join(options.outDir, "latest.json")} and ${join(options.outDir, "latest.svg")}`);
+    if (options.updateReadme) {
+      const readmePath = join(REPO_DIR, "README.md");
+      const readme = await Deno.readTextFile(readmePath);
+      const updated = replaceReadmeTables(readme, tables);
+      if (updated === readme) {
+        log("README.md has no bench markers (or nothing changed); not updated");
+      } else {
+        await Deno.writeTextFile(readmePath, updated);
+        log("updated the tables in README.md");
+      }
+    }
+    return 0;
+  } finally {
+    Deno.removeSignalListener("SIGINT", onInterrupt);
+    for (const server of [...running]) await stopServer(server);
+    await Deno.remove(tempDir, { recursive: true }).catch(() => {});
+  }
+}
+
+if (import.meta.main) {
+  Deno.exit(await main());
+}

@@ -1,0 +1,74 @@
+// The node:http baseline, run with the machine's `node` (not Deno's compatibility layer).
+// Usage: node node_http.mjs hello|static <dir>. Prints `LISTENING <port>` once bound to
+// 127.0.0.1 on a port chosen by the OS. Static files: stat, then read small files whole and
+// stream large ones, the same minimal handler as deno_serve.ts.
+// deno-lint-ignore-file no-console
+import { createServer } from "node:http";
+import { createReadStream } from "node:fs";
+import { readFile, stat } from "node:fs/promises";
+import { join, normalize } from "node:path";
+
+const READ_WHOLE_MAX_BYTES = 64 * 1024;
+const HELLO = Buffer.from("Hello, World!");
+const CONTENT_TYPES = { ".html": "text/html; charset=utf-8", ".txt": "text/plain; charset=utf-8" };
+
+const [mode, root] = process.argv.slice(2);
+if (!(mode === "hello" || (mode === "static" && root !== undefined))) {
+  console.error("usage: node node_http.mjs hello | static <dir>");
+  process.exit(2);
+}
+
+function resolvePath(urlPath) {
+  let decoded;
+  try {
+    decoded = decodeURIComponent(urlPath.split("?")[0]);
+  } catch {
+    return null;
+  }
+  const relative = normalize(decoded).replace(/^\/+/, "");
+  if (relative === "" || relative.startsWith("..") || decoded.includes("\0")) return null;
+  return join(root, relative);
+}
+
+function notFound(response) {
+  response.writeHead(404, { "content-type": "text/plain", "content-length": "9" });
+  response.end("Not Found");
+}
+
+async function serveFile(request, response) {
+  const path = resolvePath(request.url);
+  if (path === null) return notFound(response);
+  let info;
+  try {
+    info = await stat(path);
+  } catch {
+    return notFound(response);
+  }
+  if (!info.isFile()) return notFound(response);
+  const extension = path.slice(path.lastIndexOf("."));
+  response.writeHead(200, {
+    "content-type": CONTENT_TYPES[extension] ?? "application/octet-stream",
+    "content-length": String(info.size),
+  });
+  if (info.size <= READ_WHOLE_MAX_BYTES) {
+    response.end(await readFile(path));
+  } else {
+    createReadStream(path).pipe(response);
+  }
+}
+
+const server = createServer(
+  mode === "hello"
+    ? (_request, response) => {
+      response.writeHead(200, {
+        "content-type": "text/plain;charset=UTF-8",
+        "content-length": String(HELLO.length),
+      });
+      response.end(HELLO);
+    }
+    : (request, response) => {
+      serveFile(request, response).catch(() => response.destroy());
+    },
+);
+server.listen(0, "127.0.0.1", () => console.log(`LISTENING ${server.address().port}`));
+process.on("SIGTERM", () => process.exit(0));

@@ -52,8 +52,8 @@ export const DEFAULT_MAX_CHUNK_EXTENSIONS_TOTAL_BYTES = 16 * 1024;
 export const DEFAULT_MAX_TRAILER_BYTES = 8 * 1024;
 
 /**
- * Time allowed to receive a complete request head, from the first byte (or from the connection
- * start). The slowloris defence: nginx 60 s (`client_header_timeout`), Node 60 s
+ * Time allowed to receive a complete request head, from its first byte (or from the connection
+ * start, for the first request); 0 disables (as for every timeout here). The slowloris defence: nginx 60 s (`client_header_timeout`), Node 60 s
  * (`headersTimeout`), Go none by default. 10 s is ample for any real client.
  */
 export const DEFAULT_HEADER_TIMEOUT_MS = 10_000;
@@ -70,6 +70,20 @@ export const DEFAULT_IDLE_TIMEOUT_MS = 5_000;
  * (`client_body_timeout`, `send_timeout`).
  */
 export const DEFAULT_BODY_TIMEOUT_MS = 30_000;
+
+/**
+ * Longest time a handler may take to produce its `Response` (not to stream its body); past it the
+ * client gets 503 and the connection is closed. nginx `proxy_read_timeout` is 60 s. 0 disables.
+ */
+export const DEFAULT_HANDLER_TIMEOUT_MS = 60_000;
+
+/**
+ * After an error response the server half-closes and reads (and drops) what the client still
+ * sends for this long before closing, so that the kernel does not answer unread bytes with a
+ * reset that would destroy the error response in flight (RFC 9112 §9.6; nginx `lingering_timeout`
+ * 5 s, `lingering_time` 30 s). 2 s is enough on any live connection.
+ */
+export const DEFAULT_LINGER_TIMEOUT_MS = 2_000;
 
 /** Time `shutdown()` lets in-flight requests finish before their connections are closed. */
 export const DEFAULT_GRACE_PERIOD_MS = 10_000;
@@ -116,6 +130,10 @@ export interface ServerLimits extends FramingLimits {
   idleTimeoutMs: number;
   /** See {@linkcode DEFAULT_BODY_TIMEOUT_MS}. */
   bodyTimeoutMs: number;
+  /** See {@linkcode DEFAULT_HANDLER_TIMEOUT_MS}. */
+  handlerTimeoutMs: number;
+  /** See {@linkcode DEFAULT_LINGER_TIMEOUT_MS}. */
+  lingerTimeoutMs: number;
   /** See {@linkcode DEFAULT_GRACE_PERIOD_MS}. */
   gracePeriodMs: number;
   /** See {@linkcode DEFAULT_MAX_CONNECTIONS}. */
@@ -143,6 +161,8 @@ export const DEFAULT_SERVER_LIMITS: Readonly<ServerLimits> = Object.freeze({
   headerTimeoutMs: DEFAULT_HEADER_TIMEOUT_MS,
   idleTimeoutMs: DEFAULT_IDLE_TIMEOUT_MS,
   bodyTimeoutMs: DEFAULT_BODY_TIMEOUT_MS,
+  handlerTimeoutMs: DEFAULT_HANDLER_TIMEOUT_MS,
+  lingerTimeoutMs: DEFAULT_LINGER_TIMEOUT_MS,
   gracePeriodMs: DEFAULT_GRACE_PERIOD_MS,
   maxConnections: DEFAULT_MAX_CONNECTIONS,
   maxDiscardBytes: DEFAULT_MAX_DISCARD_BYTES,

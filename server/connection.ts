@@ -1,0 +1,762 @@
+/**
+ * One TCP connection: read, feed the parser, call the handler, write, keep alive.
+ *
+ * The connection is a loop over requests. For each request head it builds a web `Request`
+ * (its body a stream read from the socket on demand), calls the handler, and writes the
+ * `Response`, then decides from RFC 9112 §9.3 whether to go on. Timeouts are deadlines checked by
+ * the server's {@linkcode Clock}; when one passes, the socket is closed, which ends any pending
+ * read or write.
+ *
+ * @module
+ */
+
+import type { Clock } from "./clock.ts";
+import { HttpError } from "./http1/errors.ts";
+import type { RequestHead } from "./http1/request_parser.ts";
+import { RequestParser } from "./http1/request_parser.ts";
+import {
+  CONTINUE_RESPONSE,
+  encodeChunk,
+  encodeLatin1,
+  LAST_CHUNK,
+  mayCarryContentLength,
+  type ResponseFraming,
+  responseHasBody,
+  serializeErrorResponse,
+  serializeResponseHead,
+  STATUS_REASONS,
+  writeLatin1,
+} from "./http1/response_writer.ts";
+import type { ServerLimits } from "./limits.ts";
+import { bodySource } from "./response_body.ts";
+import type { Handler, RequestRecord, ServeHandlerInfo } from "./types.ts";
+
+/** Responses up to this size are copied behind their head and sent in one write. */
+const SINGLE_WRITE_MAX_BYTES = 64 * 1024;
+
+/** Pipelined responses are gathered into one write up to this size. */
+const PIPELINE_BATCH_MAX_BYTES = 64 * 1024;
+
+/** Read buffer used while a request body is streamed (larger reads, fewer syscalls). */
+const BODY_READ_BUFFER_BYTES = 64 * 1024;
+
+/** Most bytes read and dropped while lingering before close. */
+const LINGER_MAX_BYTES = 256 * 1024;
+
+/**
+ * Methods a web `Request` cannot carry: the fetch standard forbids CONNECT, TRACE and TRACK,
+ * and normalizes the case of six standard methods, so `get` would reach the handler as `GET`
+ * although methods are case-sensitive (RFC 9110 §9.1). All of these get 501 from the server.
+ */
+function isUnrepresentableMethod(method: string): boolean {
+  switch (method) {
+    case "GET":
+    case "HEAD":
+    case "POST":
+    case "PUT":
+    case "DELETE":
+    case "OPTIONS":
+      return false;
+  }
+  const upper = method.toUpperCase();
+  return upper === "CONNECT" || upper === "TRACE" || upper === "TRACK" || upper === "GET" ||
+    upper === "HEAD" || upper === "POST" || upper === "PUT" || upper === "DELETE" ||
+    upper === "OPTIONS";
+}
+
+/** What a connection needs from its server. */
+export interface ConnectionContext {
+  readonly limits: ServerLimits;
+  readonly handler: Handler;
+  readonly onError: (error: unknown) => Response | Promise<Response>;
+  readonly onRequestEnd: ((record: RequestRecord) => void) | undefined;
+  readonly clock: Clock;
+  /** Authority used for the URL of an HTTP/1.0 request that has no Host. */
+  readonly defaultAuthority: string;
+  /** True once the server is shutting down: finish the current exchange, then close. */
+  readonly draining: boolean;
+}
+
+/** Where the connection is; decides which timeout applies. */
+const enum Phase {
+  /** Waiting for the first byte of a request. */
+  Idle,
+  /** Receiving a request head. */
+  Head,
+  /** Handler running; the client may be sending a body. */
+  Handler,
+  /** Reading a request body for the handler or to discard it. */
+  Body,
+  /** Writing a response. */
+  Write,
+  /** Lingering before close. */
+  Linger,
+  Closed,
+}
+
+/** Per-request state shared between the body stream, the handler and the writer. */
+interface Exchange {
+  readonly head: RequestHead;
+  readonly abort: AbortController;
+  /** The request body has been read to its end (or there was none). */
+  bodyDone: boolean;
+  /** A parse error inside the body; answered instead of the handler's response when possible. */
+  bodyError: HttpError | null;
+  /** 100 Continue has been sent, or was not needed. */
+  continueSent: boolean;
+  /** A body read is in progress (the handler's pull or our discard). */
+  bodyRead: Promise<Uint8Array | null> | null;
+  /** Bytes of the response head and body written. */
+  bodyBytesWritten: number;
+  headWritten: boolean;
+}
+
+/**
+ * Serves one accepted TCP connection until it closes.
+ *
+ * @example
+ * ```ts ignore
+ * const connection = new Connection(conn, context);
+ * await connection.run();
+ * ```
+ */
+export class Connection {
+  readonly #conn: Deno.TcpConn;
+  readonly #context: ConnectionContext;
+  readonly #limits: ServerLimits;
+  readonly #parser: RequestParser;
+  readonly #readBuffer: Uint8Array;
+  #bodyReadBuffer: Uint8Array | null = null;
+  readonly #remoteAddr: Deno.NetAddr;
+
+  #phase = Phase.Idle;
+  /** Clock time at which the current phase times out; 0 for none. */
+  #deadline = 0;
+  #pendingRead: Promise<number | null> | null = null;
+  #pendingReadBuffer: Uint8Array | null = null;
+  /** The peer closed its sending side (EOF) or reset the connection. */
+  #peerClosed = false;
+  #exchange: Exchange | null = null;
+  #handlerTimedOut: (() => void) | null = null;
+  /** Responses of pipelined requests waiting to be written in one go. */
+  #batch: Uint8Array[] = [];
+  #batchBytes = 0;
+  #closed = false;
+
+  constructor(conn: Deno.TcpConn, context: ConnectionContext) {
+    this.#conn = conn;
+    this.#context = context;
+    this.#limits = context.limits;
+    this.#parser = new RequestParser(context.limits);
+    this.#readBuffer = new Uint8Array(context.limits.readBufferBytes);
+    this.#remoteAddr = conn.remoteAddr;
+  }
+
+  /** True while waiting for a new request with nothing received: safe to close at shutdown. */
+  get isIdle(): boolean {
+    return this.#phase === Phase.Idle && this.#parser.isIdle && this.#batchBytes === 0;
+  }
+
+  /** Serves requests until the connection ends. Never rejects. */
+  async run(): Promise<void> {
+    try {
+      this.#setDeadline(Phase.Head, this.#limits.headerTimeoutMs);
+      await this.#serve();
+    } catch {
+      // A broken connection (reset, closed by a timeout) ends here; nothing to report.
+    } finally {
+      this.#exchange?.abort.abort();
+      this.close();
+    }
+  }
+
+  /** Closes the socket now. Pending reads and writes fail, and `run()` finishes. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#phase = Phase.Closed;
+    this.#deadline = 0;
+    try {
+      this.#conn.close();
+    } catch {
+      // Already closed.
+    }
+  }
+
+  /** Called by the server on every clock tick. */
+  checkDeadline(now: number): void {
+    if (this.#deadline === 0 || now < this.#deadline) return;
+    this.#deadline = 0;
+    switch (this.#phase) {
+      case Phase.Head:
+        // RFC 9110 §15.5.9: 408 tells the client why; then close (slowloris defence).
+        this.#writeErrorAndClose(408);
+        break;
+      case Phase.Handler:
+        this.#handlerTimedOut?.();
+        break;
+      default:
+        this.close();
+    }
+  }
+
+  #setDeadline(phase: Phase, timeoutMs: number): void {
+    this.#phase = phase;
+    this.#deadline = timeoutMs > 0 ? this.#context.clock.now + timeoutMs : 0;
+  }
+
+  async #serve(): Promise<void> {
+    for (;;) {
+      let event;
+      try {
+        event = this.#parser.next();
+      } catch (error) {
+        await this.#flushBatch();
+        await this.#failRequest(error instanceof HttpError ? error.status : 400);
+        return;
+      }
+      if (event.type === "need-data") {
+        await this.#flushBatch();
+        if (this.#context.draining && this.#parser.isIdle) return;
+        if (this.#phase === Phase.Idle && !this.#parser.isIdle) {
+          this.#setDeadline(Phase.Head, this.#limits.headerTimeoutMs);
+        }
+        const n = await this.#read();
+        if (n === null) {
+          // EOF. Bytes of an incomplete head get a 400 (RFC 9112 §8: an incomplete message).
+          if (!this.#parser.isIdle && !this.#closed) await this.#failRequest(400);
+          return;
+        }
+        if (this.#phase === Phase.Idle) this.#setDeadline(Phase.Head, this.#limits.headerTimeoutMs);
+        continue;
+      }
+      if (event.type !== "head") continue; // Body events are consumed by the exchange.
+      const keepAlive = await this.#serveRequest(event.head);
+      if (!keepAlive || this.#closed) {
+        await this.#flushBatch();
+        return;
+      }
+      this.#setDeadline(Phase.Idle, this.#limits.idleTimeoutMs);
+    }
+  }
+
+  /** Starts (or takes over) a socket read; resolves to the byte count, null at EOF or error. */
+  #startRead(buffer: Uint8Array): Promise<number | null> {
+    this.#pendingReadBuffer = buffer;
+    this.#pendingRead = this.#conn.read(buffer).then(
+      (n) => {
+        if (n === null) this.#peerClosed = true;
+        return n;
+      },
+      () => {
+        this.#peerClosed = true;
+        return null;
+      },
+    );
+    return this.#pendingRead;
+  }
+
+  /** Reads once (finishing a read started earlier, if any) and feeds the parser. */
+  async #read(buffer: Uint8Array = this.#readBuffer): Promise<number | null> {
+    if (this.#peerClosed && this.#pendingRead === null) return null;
+    const pending = this.#pendingRead ?? this.#startRead(buffer);
+    const n = await pending;
+    const used = this.#pendingReadBuffer!;
+    this.#pendingRead = null;
+    this.#pendingReadBuffer = null;
+    if (n === null || this.#closed) return null;
+    this.#parser.feed(used.subarray(0, n));
+    return n;
+  }
+
+  /** Serves one request; returns whether the connection may be kept for another. */
+  async #serveRequest(head: RequestHead): Promise<boolean> {
+    const startTime = Date.now();
+    const startMs = performance.now();
+    const abort = new AbortController();
+    const exchange: Exchange = {
+      head,
+      abort,
+      bodyDone: head.framing.kind === "none",
+      bodyError: null,
+      continueSent: !head.expectContinue,
+      bodyRead: null,
+      bodyBytesWritten: 0,
+      headWritten: false,
+    };
+    this.#exchange = exchange;
+    const completed = Promise.withResolvers<void>();
+    completed.promise.catch(() => {});
+
+    let response: Response;
+    let close = !head.keepAlive;
+    const earlyStatus = this.#serverAnswer(head);
+    if (earlyStatus !== 0) {
+      response = plainResponse(earlyStatus);
+      if (earlyStatus >= 400) close = true;
+    } else {
+      let request: Request | null = null;
+      try {
+        request = this.#buildRequest(exchange);
+      } catch {
+        response = plainResponse(400);
+        close = true;
+      }
+      if (request !== null) {
+        if (exchange.bodyDone) this.#watchPeer(exchange);
+        const info: ServeHandlerInfo = {
+          remoteAddr: this.#remoteAddr,
+          completed: completed.promise,
+        };
+        response = await this.#callHandler(request, info);
+        this.#setDeadline(Phase.Write, 0);
+      } else {
+        response = plainResponse(400);
+      }
+    }
+
+    // A request body that failed to parse (bad chunk, too large) decides the answer if the
+    // handler's response has not started.
+    if (exchange.bodyError !== null) {
+      response = plainResponse(exchange.bodyError.status);
+      close = true;
+    }
+    if (!exchange.bodyDone && !this.#canDiscardBody(exchange)) close = true;
+    if (this.#context.draining || this.#peerClosed) close = true;
+    if (response.headers.get("connection")?.toLowerCase().includes("close")) close = true;
+
+    let wroteAll = false;
+    try {
+      wroteAll = await this.#writeResponse(exchange, response, close);
+    } catch (error) {
+      if (error instanceof HttpError && !exchange.headWritten) {
+        // The handler's response could not be serialized (for example a CR in a header).
+        this.#reportError(error);
+        await this.#writeNow(serializeErrorResponse(500, this.#context.clock.date, true));
+        exchange.bodyBytesWritten = 0;
+      }
+      close = true;
+      abort.abort();
+    }
+    if (!wroteAll) close = true;
+
+    if (!close && !exchange.bodyDone) {
+      // The handler ignored (part of) the body: read and drop it to keep the connection.
+      try {
+        await this.#discardBody(exchange);
+      } catch {
+        close = true;
+      }
+    }
+    this.#exchange = null;
+    completed.resolve();
+    this.#context.onRequestEnd?.({
+      remoteAddr: this.#remoteAddr,
+      method: head.method,
+      target: head.target,
+      httpVersion: head.minorVersion === 1 ? "HTTP/1.1" : "HTTP/1.0",
+      status: response.status,
+      bodyBytes: exchange.bodyBytesWritten,
+      durationMs: performance.now() - startMs,
+      startTime: new Date(startTime),
+      requestHeaders: new Headers(head.fields.toPairs()),
+      completed: wroteAll,
+    });
+    if (close && wroteAll) await this.#lingerIfNeeded(exchange);
+    return !close;
+  }
+
+  /** Requests the server answers itself (status), or 0 to call the handler. */
+  #serverAnswer(head: RequestHead): number {
+    // CONNECT is for proxies (RFC 9110 §9.3.6); TRACE/TRACK and case variants of standard
+    // methods cannot be represented as a web Request.
+    if (isUnrepresentableMethod(head.method)) return 501;
+    // OPTIONS * asks about the server as a whole (RFC 9110 §9.3.7): it is here and speaks HTTP.
+    if (head.targetForm === "asterisk") return 200;
+    return 0;
+  }
+
+  #buildRequest(exchange: Exchange): Request {
+    const head = exchange.head;
+    const url = head.targetForm === "absolute"
+      ? head.target
+      : `http://${head.host ?? this.#context.defaultAuthority}${head.target}`;
+    const method = head.method;
+    const canHaveBody = method !== "GET" && method !== "HEAD";
+    const body = !exchange.bodyDone && canHaveBody ? this.#bodyStream(exchange) : null;
+    return new Request(url, {
+      method,
+      headers: head.fields.toPairs(),
+      body,
+      signal: exchange.abort.signal,
+    });
+  }
+
+  /** The request body as a pull stream: each read by the handler is one socket read at most. */
+  #bodyStream(exchange: Exchange): ReadableStream<Uint8Array> {
+    return new ReadableStream<Uint8Array>({
+      pull: async (controller) => {
+        try {
+          const chunk = await this.#readBodyChunk(exchange);
+          if (chunk === null) {
+            controller.close();
+            this.#watchPeer(exchange);
+          } else {
+            controller.enqueue(chunk);
+          }
+        } catch (error) {
+          controller.error(error);
+        }
+      },
+    }, { highWaterMark: 0 });
+  }
+
+  /** Reads the next piece of the request body; null at its end. Serialized per exchange. */
+  #readBodyChunk(exchange: Exchange): Promise<Uint8Array | null> {
+    const previous = exchange.bodyRead ?? Promise.resolve(null);
+    const next = previous.then(() => this.#readBodyChunkNow(exchange));
+    exchange.bodyRead = next.catch(() => null);
+    return next;
+  }
+
+  async #readBodyChunkNow(exchange: Exchange): Promise<Uint8Array | null> {
+    if (exchange.bodyDone) return null;
+    if (exchange.bodyError !== null) throw exchange.bodyError;
+    if (!exchange.continueSent) {
+      // RFC 9110 §10.1.1: the client waits for 100 before sending the body; send it now that
+      // the handler wants the body, unless a final response has started.
+      exchange.continueSent = true;
+      if (!exchange.headWritten) await this.#writeNow(CONTINUE_RESPONSE);
+    }
+    for (;;) {
+      let event;
+      try {
+        event = this.#parser.next();
+      } catch (error) {
+        exchange.bodyError = error instanceof HttpError ? error : new HttpError(400, "bad body");
+        throw exchange.bodyError;
+      }
+      if (event.type === "data") return event.data.slice();
+      if (event.type === "end") {
+        exchange.bodyDone = true;
+        return null;
+      }
+      if (event.type === "need-data") {
+        const phase = this.#phase;
+        this.#setDeadline(Phase.Body, this.#limits.bodyTimeoutMs);
+        this.#bodyReadBuffer ??= new Uint8Array(BODY_READ_BUFFER_BYTES);
+        const n = await this.#read(this.#bodyReadBuffer);
+        this.#phase = phase;
+        if (phase === Phase.Handler) {
+          this.#setDeadline(Phase.Handler, this.#limits.handlerTimeoutMs);
+        }
+        if (n === null) {
+          exchange.abort.abort();
+          throw new HttpError(400, "connection closed in the middle of the request body");
+        }
+        continue;
+      }
+      throw new HttpError(400, "unexpected event in body");
+    }
+  }
+
+  /** Whether the unread rest of a body is small enough to read and drop after the response. */
+  #canDiscardBody(exchange: Exchange): boolean {
+    if (!exchange.continueSent) return false; // The client is waiting for 100; it sent nothing.
+    const framing = exchange.head.framing;
+    return framing.kind === "length" && framing.length <= this.#limits.maxDiscardBytes;
+  }
+
+  async #discardBody(exchange: Exchange): Promise<void> {
+    let discarded = 0;
+    while (!exchange.bodyDone) {
+      const chunk = await this.#readBodyChunk(exchange);
+      if (chunk === null) break;
+      discarded += chunk.length;
+      if (discarded > this.#limits.maxDiscardBytes) throw new Error("body too large to discard");
+    }
+  }
+
+  /**
+   * Once the request is fully received, a read is started at once: it notices a client that
+   * goes away (aborting `request.signal`) and is the next request's read otherwise.
+   */
+  #watchPeer(exchange: Exchange): void {
+    if (this.#pendingRead !== null || this.#parser.hasBufferedBytes || this.#peerClosed) {
+      if (this.#peerClosed) exchange.abort.abort();
+      return;
+    }
+    this.#startRead(this.#readBuffer).then((n) => {
+      if (n === null && this.#exchange === exchange) exchange.abort.abort();
+    });
+  }
+
+  async #callHandler(request: Request, info: ServeHandlerInfo): Promise<Response> {
+    this.#setDeadline(Phase.Handler, this.#limits.handlerTimeoutMs);
+    const timedOut = new Promise<"timeout">((resolve) => {
+      this.#handlerTimedOut = () => resolve("timeout");
+    });
+    try {
+      const result = await Promise.race([
+        (async () => await this.#context.handler(request, info))(),
+        timedOut,
+      ]);
+      if (result === "timeout") {
+        this.#reportError(
+          new Error(`handler did not respond within ${this.#limits.handlerTimeoutMs} ms`),
+        );
+        return plainResponse(503);
+      }
+      if (!(result instanceof Response)) {
+        throw new TypeError("handler did not return a Response");
+      }
+      return result;
+    } catch (error) {
+      try {
+        const fallback = await this.#context.onError(error);
+        if (fallback instanceof Response) return fallback;
+      } catch (onErrorError) {
+        this.#reportError(onErrorError);
+      }
+      return plainResponse(500);
+    } finally {
+      this.#handlerTimedOut = null;
+    }
+  }
+
+  #reportError(error: unknown): void {
+    try {
+      void this.#context.onError(error);
+    } catch {
+      // onError must not break the connection.
+    }
+  }
+
+  /** Writes the response; returns false when it could not be written completely. */
+  async #writeResponse(exchange: Exchange, response: Response, close: boolean): Promise<boolean> {
+    const head = exchange.head;
+    const status = response.status;
+    const hasBody = responseHasBody(head.method, status);
+    const source = bodySource(response);
+    const handlerLength = parseLength(response.headers.get("content-length"));
+    const keepAliveHeader = head.minorVersion === 0 && !close;
+    const date = this.#context.clock.date;
+
+    if (!hasBody || source.kind !== "stream") {
+      // Everything is in memory: head and body in one buffer.
+      if (source.kind === "stream") source.stream.cancel().catch(() => {});
+      const bytes = source.kind === "bytes" ? source.bytes : null;
+      let framing: ResponseFraming;
+      let announcedLength: number | undefined;
+      if (hasBody) {
+        framing = { kind: "length", length: bytes?.length ?? 0 };
+      } else {
+        framing = { kind: "none" };
+        if (mayCarryContentLength(status)) {
+          announcedLength = head.method === "HEAD" && bytes !== null
+            ? bytes.length
+            : handlerLength ?? undefined;
+        }
+      }
+      const headText = serializeResponseHead({
+        status,
+        statusText: response.statusText,
+        headers: response.headers,
+        framing,
+        ...(announcedLength === undefined ? {} : { announcedLength }),
+        close,
+        keepAliveHeader,
+        date,
+      });
+      const bodyBytes = hasBody && bytes !== null ? bytes : null;
+      exchange.headWritten = true;
+      const total = headText.length + (bodyBytes?.length ?? 0);
+      if (total <= SINGLE_WRITE_MAX_BYTES) {
+        const out = new Uint8Array(total);
+        const offset = writeLatin1(headText, out, 0);
+        if (bodyBytes !== null) out.set(bodyBytes, offset);
+        if (!close && this.#parser.hasBufferedBytes) this.#queue(out);
+        else {
+          await this.#flushBatch();
+          await this.#writeNow(out);
+        }
+      } else {
+        await this.#flushBatch();
+        await this.#writeNow(encodeLatin1(headText));
+        if (bodyBytes !== null) await this.#writeNow(bodyBytes);
+      }
+      exchange.bodyBytesWritten = bodyBytes?.length ?? 0;
+      return true;
+    }
+
+    // A stream: Content-Length when known, else chunked (HTTP/1.1) or close-delimited (1.0).
+    const knownLength = handlerLength ?? source.length;
+    let framing: ResponseFraming;
+    if (knownLength !== null) framing = { kind: "length", length: knownLength };
+    else if (head.minorVersion === 1) framing = { kind: "chunked" };
+    else {
+      framing = { kind: "close" };
+      close = true;
+    }
+    const headBytes = encodeLatin1(serializeResponseHead({
+      status,
+      statusText: response.statusText,
+      headers: response.headers,
+      framing,
+      close,
+      keepAliveHeader: head.minorVersion === 0 && !close,
+      date,
+    }));
+    await this.#flushBatch();
+    exchange.headWritten = true;
+    await this.#writeNow(headBytes);
+    const reader = source.stream.getReader();
+    let written = 0;
+    try {
+      for (;;) {
+        const { done, value } = await reader.read();
+        if (done) break;
+        if (!(value instanceof Uint8Array)) throw new TypeError("response body chunk is not bytes");
+        if (value.length === 0) continue;
+        if (framing.kind === "length") {
+          const room = framing.length - written;
+          if (value.length > room) {
+            // More bytes than announced: send what was promised and close (never desync).
+            if (room > 0) await this.#writeNow(value.subarray(0, room));
+            written += room;
+            exchange.bodyBytesWritten = written;
+            reader.cancel().catch(() => {});
+            return false;
+          }
+          await this.#writeNow(value);
+        } else if (framing.kind === "chunked") {
+          await this.#writeNow(encodeChunk(value));
+        } else {
+          await this.#writeNow(value);
+        }
+        written += value.length;
+        exchange.bodyBytesWritten = written;
+      }
+    } catch (error) {
+      reader.cancel(error).catch(() => {});
+      exchange.abort.abort();
+      if (!this.#closed) this.#reportError(error);
+      return false;
+    }
+    if (framing.kind === "length" && written !== framing.length) return false;
+    if (framing.kind === "chunked") await this.#writeNow(LAST_CHUNK);
+    return framing.kind !== "close";
+  }
+
+  #queue(bytes: Uint8Array): void {
+    this.#batch.push(bytes);
+    this.#batchBytes += bytes.length;
+    if (this.#batchBytes >= PIPELINE_BATCH_MAX_BYTES) void this.#flushBatch();
+  }
+
+  async #flushBatch(): Promise<void> {
+    if (this.#batchBytes === 0) return;
+    const parts = this.#batch;
+    const size = this.#batchBytes;
+    this.#batch = [];
+    this.#batchBytes = 0;
+    if (parts.length === 1) return await this.#writeNow(parts[0]!);
+    const out = new Uint8Array(size);
+    let offset = 0;
+    for (const part of parts) {
+      out.set(part, offset);
+      offset += part.length;
+    }
+    await this.#writeNow(out);
+  }
+
+  /** Writes all bytes, with the write-stall deadline. */
+  async #writeNow(bytes: Uint8Array): Promise<void> {
+    const phase = this.#phase;
+    const deadline = this.#deadline;
+    let offset = 0;
+    while (offset < bytes.length) {
+      this.#setDeadline(Phase.Write, this.#limits.bodyTimeoutMs);
+      offset += await this.#conn.write(offset === 0 ? bytes : bytes.subarray(offset));
+    }
+    this.#phase = phase;
+    this.#deadline = deadline;
+  }
+
+  /** Answers a request that could not be parsed, then closes. */
+  async #failRequest(status: number): Promise<void> {
+    const startMs = performance.now();
+    try {
+      await this.#writeNow(serializeErrorResponse(status, this.#context.clock.date, true));
+    } catch {
+      return;
+    }
+    this.#context.onRequestEnd?.({
+      remoteAddr: this.#remoteAddr,
+      method: "-",
+      target: "-",
+      httpVersion: "HTTP/1.1",
+      status,
+      bodyBytes: 0,
+      durationMs: performance.now() - startMs,
+      startTime: new Date(),
+      requestHeaders: new Headers(),
+      completed: true,
+    });
+    await this.#linger();
+  }
+
+  #writeErrorAndClose(status: number): void {
+    const bytes = serializeErrorResponse(status, this.#context.clock.date, true);
+    this.#phase = Phase.Linger;
+    this.#conn.write(bytes).catch(() => 0).finally(() => this.close());
+  }
+
+  async #lingerIfNeeded(exchange: Exchange): Promise<void> {
+    if (this.#peerClosed) return;
+    if (this.#parser.hasBufferedBytes || !exchange.bodyDone || exchange.bodyError !== null) {
+      await this.#linger();
+    }
+  }
+
+  /**
+   * Half-closes, then reads and drops whatever the client still sends until it closes too, for
+   * a bounded time and size: closing with unread input would make the kernel send a reset that
+   * can destroy the response before the client reads it (RFC 9112 §9.6).
+   */
+  async #linger(): Promise<void> {
+    if (this.#closed) return;
+    try {
+      await this.#conn.closeWrite();
+    } catch {
+      return;
+    }
+    this.#setDeadline(Phase.Linger, this.#limits.lingerTimeoutMs);
+    let dropped = 0;
+    const buffer = this.#bodyReadBuffer ?? this.#readBuffer;
+    while (dropped < LINGER_MAX_BYTES && !this.#closed) {
+      const n = await (this.#pendingRead ?? this.#conn.read(buffer).catch(() => null));
+      this.#pendingRead = null;
+      if (n === null) return;
+      dropped += n;
+    }
+  }
+}
+
+/** A short fixed answer from the server itself: status and reason, never internal details. */
+function plainResponse(status: number): Response {
+  return new Response(status >= 400 ? `${status} ${STATUS_REASONS[status] ?? "Error"}\n` : null, {
+    status,
+    headers: { "content-type": "text/plain; charset=utf-8" },
+  });
+}
+
+/** A Content-Length from the handler, if it is one valid decimal. */
+function parseLength(value: string | null): number | null {
+  if (value === null || value.length === 0 || value.length > 15) return null;
+  for (let i = 0; i < value.length; i++) {
+    const code = value.charCodeAt(i);
+    if (code < 0x30 || code > 0x39) return null;
+  }
+  return Number(value);
+}

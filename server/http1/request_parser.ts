@@ -1,0 +1,644 @@
+/**
+ * Incremental HTTP/1.1 request parser: bytes in, events out. No I/O, no clock, no `Deno`.
+ *
+ * Rules this file enforces (RFC 9112 unless noted):
+ * - Lines end in CRLF. A bare LF is rejected, not accepted (§2.2 lets a recipient accept it; we
+ *   take the strict choice because lenient line endings are a request-smuggling vector between a
+ *   proxy and a server that disagree). A bare CR anywhere is rejected (§2.2 MUST).
+ * - Up to {@linkcode MAX_LEADING_EMPTY_LINES} empty lines before a request line are ignored
+ *   (§2.2 SHOULD, for clients that send an extra CRLF after a body).
+ * - Request line: `method SP request-target SP HTTP-version`, exactly one SP each (§3).
+ *   HTTP/1.0 and HTTP/1.1 are served; any other well-formed version gets 505.
+ * - Field lines: `name ":" OWS value OWS` (§5). Whitespace before the colon, obs-fold and
+ *   whitespace before the first field are rejected (§5.1, §5.2, §2.2), as are CTLs in values.
+ * - Host: exactly one on HTTP/1.1, at most one on HTTP/1.0, and a valid value (§3.2).
+ * - Body framing by {@linkcode decideRequestFraming}, chunked bodies by a resumable state machine
+ *   that can stop at any byte (§7.1).
+ *
+ * Linear time: each call resumes where the last one stopped. Completed lines are consumed at once;
+ * only a partial line is kept (copied into the parser's own buffer), and the search for its end
+ * resumes after the bytes already searched.
+ *
+ * Buffer contract: bytes given to {@linkcode RequestParser.feed} are borrowed until `next()`
+ * returns `NEED_DATA`; `data` events are views that stay valid only until the next `feed()`.
+ *
+ * @module
+ */
+
+import { badRequest, HttpError } from "./errors.ts";
+import { FieldList, fieldName } from "./fields.ts";
+import { decideRequestFraming, type RequestFraming } from "./message_framing.ts";
+import {
+  COLON,
+  CR,
+  DQUOTE,
+  EQUALS,
+  FIELD_VALUE_BYTE,
+  HEX_VALUE,
+  HTAB,
+  latin1,
+  LF,
+  QDTEXT,
+  QUOTED_PAIR_BYTE,
+  SEMICOLON,
+  SP,
+  TARGET_BYTE,
+  TCHAR,
+  trimOws,
+} from "./syntax.ts";
+import { DEFAULT_FRAMING_LIMITS, type FramingLimits } from "../limits.ts";
+
+/** Empty lines ignored before a request line (RFC 9112 §2.2 asks for "at least one"). */
+export const MAX_LEADING_EMPTY_LINES = 8;
+
+/** Longest chunk-size, in hex digits: 16 digits is 64 bits; more can only be an overflow probe. */
+const MAX_CHUNK_SIZE_DIGITS = 16;
+
+/** The four request-target forms of RFC 9112 §3.2. */
+export type TargetForm = "origin" | "absolute" | "authority" | "asterisk";
+
+/** A parsed request head. */
+export interface RequestHead {
+  /** Method token, case preserved (methods are case-sensitive, RFC 9110 §9.1). */
+  readonly method: string;
+  /** The request-target exactly as received. */
+  readonly target: string;
+  /** Which of the four forms the target has. */
+  readonly targetForm: TargetForm;
+  /** Minor version: 0 for HTTP/1.0, 1 for HTTP/1.1. */
+  readonly minorVersion: 0 | 1;
+  /** All header fields in received order. */
+  readonly fields: FieldList;
+  /** The Host field value, or null when absent (only possible on HTTP/1.0). */
+  readonly host: string | null;
+  /** How the body is framed. */
+  readonly framing: RequestFraming;
+  /** Whether the client wants the connection kept open (RFC 9112 §9.3). */
+  readonly keepAlive: boolean;
+  /** `Expect: 100-continue` on an HTTP/1.1 request. */
+  readonly expectContinue: boolean;
+}
+
+/** Events returned by {@linkcode RequestParser.next}. */
+export type ParseEvent =
+  | { readonly type: "head"; readonly head: RequestHead }
+  | { readonly type: "data"; readonly data: Uint8Array }
+  | { readonly type: "end"; readonly trailers: FieldList | null }
+  | { readonly type: "need-data" };
+
+/** The single "need more bytes" event. */
+export const NEED_DATA: ParseEvent = Object.freeze({ type: "need-data" });
+
+const enum State {
+  RequestLine,
+  Headers,
+  BodyLength,
+  ChunkSize,
+  ChunkData,
+  ChunkDataEnd,
+  Trailers,
+  MessageEnd,
+  Failed,
+}
+
+const KNOWN_METHODS = ["GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS", "PATCH", "CONNECT"];
+
+/** Host = uri-host [ ":" port ] (RFC 9110 §7.2, RFC 3986 §3.2.2), IP-literal or reg-name. */
+const HOST_PATTERN = /^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9\-._~!$&'()*+,;=%]+)(?::[0-9]*)?$/;
+
+/** authority-form for CONNECT: uri-host ":" port (RFC 9112 §3.2.3). */
+const AUTHORITY_PATTERN = /^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9\-._~!$&'()*+,;=%]+):[0-9]+$/;
+
+/** absolute-form: scheme "://" … ; only http and https are origin schemes we serve. */
+const ABSOLUTE_PATTERN = /^https?:\/\/[^/?]+/i;
+
+/**
+ * An incremental request parser for one connection; it parses any number of requests in a row.
+ *
+ * @example
+ * ```ts
+ * import { RequestParser } from "./request_parser.ts";
+ * const parser = new RequestParser();
+ * parser.feed(new TextEncoder().encode("GET / HTTP/1.1\r\nHost: a\r\n\r\n"));
+ * const event = parser.next();
+ * if (event.type === "head") console.log(event.head.method, event.head.target); // GET /
+ * console.log(parser.next().type); // "end"
+ * ```
+ */
+export class RequestParser {
+  readonly #limits: FramingLimits;
+  #state = State.RequestLine;
+  #failure: HttpError | null = null;
+
+  // Unconsumed input: bytes [#start, #end) of #buffer. #ownsBuffer says whether #buffer is ours
+  // (a copy of a partial line) or borrowed from the caller.
+  #buffer: Uint8Array = new Uint8Array(0);
+  #start = 0;
+  #end = 0;
+  #ownsBuffer = false;
+  #ownBuffer: Uint8Array | null = null;
+  /** Bytes after #start already searched for LF without success. */
+  #scanned = 0;
+
+  // Per-message state.
+  #emptyLines = 0;
+  #method = "";
+  #target = "";
+  #targetForm: TargetForm = "origin";
+  #minorVersion: 0 | 1 = 1;
+  #fields = new FieldList();
+  #headerBytes = 0;
+  #hosts: string[] = [];
+  #contentLength: string[] = [];
+  #transferEncoding: string[] = [];
+  #connectionClose = false;
+  #connectionKeepAlive = false;
+  #expectContinue = false;
+  #remaining = 0;
+  #bodyBytes = 0;
+  #extensionBytes = 0;
+  #trailers: FieldList | null = null;
+
+  constructor(limits: Partial<FramingLimits> = {}) {
+    this.#limits = { ...DEFAULT_FRAMING_LIMITS, ...limits };
+  }
+
+  /** True when no bytes of a next request are buffered and no message is in progress. */
+  get isIdle(): boolean {
+    return this.#state === State.RequestLine && this.#start === this.#end && this.#scanned === 0;
+  }
+
+  /** True when bytes are buffered that have not been parsed yet (for example pipelined ones). */
+  get hasBufferedBytes(): boolean {
+    return this.#start < this.#end;
+  }
+
+  /** True while a request body is being parsed. */
+  get inBody(): boolean {
+    return this.#state >= State.BodyLength && this.#state <= State.Trailers;
+  }
+
+  /** Adds received bytes. They are borrowed until `next()` returns `NEED_DATA`. */
+  feed(chunk: Uint8Array): void {
+    if (chunk.length === 0) return;
+    if (this.#start === this.#end) {
+      this.#buffer = chunk;
+      this.#start = 0;
+      this.#end = chunk.length;
+      this.#ownsBuffer = false;
+      return;
+    }
+    this.#keep(chunk.length);
+    this.#buffer.set(chunk, this.#end);
+    this.#end += chunk.length;
+  }
+
+  /** Copies the unconsumed bytes into our own buffer with room for `extra` more bytes. */
+  #keep(extra: number): void {
+    const pending = this.#end - this.#start;
+    const needed = pending + extra;
+    let target = this.#ownBuffer;
+    if (target === null || target.length < needed) {
+      target = new Uint8Array(Math.max(needed, 2 * (target?.length ?? 256)));
+    }
+    if (!this.#ownsBuffer || target !== this.#buffer || this.#start !== 0) {
+      target.set(this.#buffer.subarray(this.#start, this.#end), 0);
+    }
+    this.#ownBuffer = target;
+    this.#buffer = target;
+    this.#ownsBuffer = true;
+    this.#start = 0;
+    this.#end = pending;
+  }
+
+  /** Returns the next event, or throws the {@linkcode HttpError} to answer with. */
+  next(): ParseEvent {
+    if (this.#failure !== null) throw this.#failure;
+    try {
+      const event = this.#step();
+      if (event === NEED_DATA) this.#release();
+      return event;
+    } catch (error) {
+      this.#state = State.Failed;
+      this.#failure = error instanceof HttpError ? error : badRequest(String(error));
+      throw this.#failure;
+    }
+  }
+
+  /** At NEED_DATA: keep a partial line in our own buffer so the caller may reuse theirs. */
+  #release(): void {
+    if (this.#start === this.#end) {
+      this.#buffer = this.#ownBuffer ?? new Uint8Array(0);
+      this.#start = this.#end = 0;
+      this.#ownsBuffer = this.#ownBuffer !== null;
+    } else if (!this.#ownsBuffer) {
+      this.#keep(0);
+    }
+  }
+
+  #step(): ParseEvent {
+    for (;;) {
+      switch (this.#state) {
+        case State.RequestLine: {
+          const lineEnd = this.#findLineEnd(
+            this.#limits.maxRequestLineBytes,
+            () => new HttpError(414, "request line too long"),
+          );
+          if (lineEnd === -1) return NEED_DATA;
+          if (lineEnd === this.#start) {
+            // An empty line before the request line.
+            if (++this.#emptyLines > MAX_LEADING_EMPTY_LINES) {
+              throw badRequest("too many empty lines before the request line");
+            }
+            this.#consumeLine(lineEnd);
+            continue;
+          }
+          this.#parseRequestLine(this.#start, lineEnd);
+          this.#consumeLine(lineEnd);
+          this.#state = State.Headers;
+          continue;
+        }
+
+        case State.Headers: {
+          const lineEnd = this.#findLineEnd(
+            this.#limits.maxHeaderBytes - this.#headerBytes,
+            () => new HttpError(431, "header section too large"),
+          );
+          if (lineEnd === -1) return NEED_DATA;
+          this.#headerBytes += lineEnd - this.#start + 2;
+          if (lineEnd === this.#start) {
+            this.#consumeLine(lineEnd);
+            return this.#finishHead();
+          }
+          if (this.#fields.size >= this.#limits.maxHeaderCount) {
+            throw new HttpError(431, "too many header fields");
+          }
+          this.#parseFieldLine(this.#start, lineEnd, this.#fields, true);
+          this.#consumeLine(lineEnd);
+          continue;
+        }
+
+        case State.BodyLength: {
+          const available = this.#end - this.#start;
+          if (available === 0) return NEED_DATA;
+          const take = Math.min(available, this.#remaining);
+          const data = this.#buffer.subarray(this.#start, this.#start + take);
+          this.#start += take;
+          this.#remaining -= take;
+          if (this.#remaining === 0) this.#state = State.MessageEnd;
+          return { type: "data", data };
+        }
+
+        case State.ChunkSize: {
+          const lineEnd = this.#findLineEnd(
+            MAX_CHUNK_SIZE_DIGITS + this.#limits.maxChunkExtensionBytes,
+            () => badRequest("chunk-size line too long"),
+          );
+          if (lineEnd === -1) return NEED_DATA;
+          const size = this.#parseChunkSizeLine(this.#start, lineEnd);
+          this.#consumeLine(lineEnd);
+          if (size === 0) {
+            this.#state = State.Trailers;
+            this.#headerBytes = 0;
+            continue;
+          }
+          this.#bodyBytes += size;
+          if (this.#bodyBytes > this.#limits.maxBodyBytes) {
+            throw new HttpError(413, "chunked body too large");
+          }
+          this.#remaining = size;
+          this.#state = State.ChunkData;
+          continue;
+        }
+
+        case State.ChunkData: {
+          const available = this.#end - this.#start;
+          if (available === 0) return NEED_DATA;
+          const take = Math.min(available, this.#remaining);
+          const data = this.#buffer.subarray(this.#start, this.#start + take);
+          this.#start += take;
+          this.#remaining -= take;
+          if (this.#remaining === 0) this.#state = State.ChunkDataEnd;
+          return { type: "data", data };
+        }
+
+        case State.ChunkDataEnd: {
+          // Exactly CRLF after chunk data (RFC 9112 §7.1): anything else is a framing error.
+          const available = this.#end - this.#start;
+          if (available === 0) return NEED_DATA;
+          if (this.#buffer[this.#start] !== CR) throw badRequest("missing CRLF after chunk data");
+          if (available === 1) return NEED_DATA;
+          if (this.#buffer[this.#start + 1] !== LF) {
+            throw badRequest("missing CRLF after chunk data");
+          }
+          this.#start += 2;
+          this.#state = State.ChunkSize;
+          continue;
+        }
+
+        case State.Trailers: {
+          const lineEnd = this.#findLineEnd(
+            this.#limits.maxTrailerBytes - this.#headerBytes,
+            () => new HttpError(431, "trailer section too large"),
+          );
+          if (lineEnd === -1) return NEED_DATA;
+          this.#headerBytes += lineEnd - this.#start + 2;
+          if (lineEnd === this.#start) {
+            this.#consumeLine(lineEnd);
+            this.#state = State.MessageEnd;
+            continue;
+          }
+          this.#trailers ??= new FieldList();
+          if (this.#trailers.size >= this.#limits.maxHeaderCount) {
+            throw new HttpError(431, "too many trailer fields");
+          }
+          this.#parseFieldLine(this.#start, lineEnd, this.#trailers, false);
+          this.#consumeLine(lineEnd);
+          continue;
+        }
+
+        case State.MessageEnd: {
+          const trailers = this.#trailers;
+          this.#resetMessage();
+          return { type: "end", trailers };
+        }
+
+        case State.Failed:
+          throw this.#failure ?? badRequest("parser failed");
+      }
+    }
+  }
+
+  /**
+   * Finds the CR of the CRLF that ends the line starting at #start, or returns -1 when the line
+   * is not complete yet. Throws `overflow()` when the line is longer than `limit` bytes.
+   */
+  #findLineEnd(limit: number, overflow: () => HttpError): number {
+    const buffer = this.#buffer;
+    const lf = buffer.indexOf(LF, this.#start + this.#scanned);
+    if (lf === -1 || lf >= this.#end) {
+      const pending = this.#end - this.#start;
+      // Without its LF, a line of `limit` bytes may still have its CR in the buffer.
+      if (pending > limit + 1) throw overflow();
+      this.#scanned = pending;
+      return -1;
+    }
+    this.#scanned = 0;
+    if (lf === this.#start || buffer[lf - 1] !== CR) {
+      throw badRequest("line ends in a bare LF");
+    }
+    const lineEnd = lf - 1;
+    if (lineEnd - this.#start > limit) throw overflow();
+    return lineEnd;
+  }
+
+  #consumeLine(lineEnd: number): void {
+    this.#start = lineEnd + 2;
+  }
+
+  #parseRequestLine(start: number, end: number): void {
+    const buffer = this.#buffer;
+    let i = start;
+    while (i < end && TCHAR[buffer[i]!] === 1) i++;
+    if (i === start || i === end || buffer[i] !== SP) throw badRequest("invalid method");
+    this.#method = internMethod(buffer, start, i);
+
+    const targetStart = ++i;
+    while (i < end && TARGET_BYTE[buffer[i]!] === 1) i++;
+    if (i === targetStart || i === end || buffer[i] !== SP) {
+      throw badRequest("invalid request-target");
+    }
+    this.#target = latin1(buffer, targetStart, i);
+
+    const versionStart = ++i;
+    if (
+      end - versionStart !== 8 || buffer[versionStart] !== 0x48 ||
+      buffer[versionStart + 1] !== 0x54 ||
+      buffer[versionStart + 2] !== 0x54 || buffer[versionStart + 3] !== 0x50 ||
+      buffer[versionStart + 4] !== 0x2f || buffer[versionStart + 6] !== 0x2e
+    ) {
+      throw badRequest("invalid HTTP version");
+    }
+    const major = buffer[versionStart + 5]! - 0x30;
+    const minor = buffer[versionStart + 7]! - 0x30;
+    if (major < 0 || major > 9 || minor < 0 || minor > 9) throw badRequest("invalid HTTP version");
+    if (major !== 1 || minor > 1) throw new HttpError(505, "HTTP version not supported");
+    this.#minorVersion = minor as 0 | 1;
+    this.#targetForm = classifyTarget(this.#method, this.#target);
+  }
+
+  #parseFieldLine(start: number, end: number, into: FieldList, isHeader: boolean): void {
+    const buffer = this.#buffer;
+    const first = buffer[start]!;
+    if (first === SP || first === HTAB) {
+      // obs-fold, or whitespace before the first field line (RFC 9112 §5.2, §2.2).
+      throw badRequest("obsolete line folding");
+    }
+    let i = start;
+    while (i < end && TCHAR[buffer[i]!] === 1) i++;
+    if (i === start || i === end || buffer[i] !== COLON) {
+      throw badRequest(
+        i < end && (buffer[i] === SP || buffer[i] === HTAB)
+          ? "whitespace before colon"
+          : "invalid field name",
+      );
+    }
+    const name = fieldName(buffer, start, i);
+    let valueStart = i + 1;
+    while (valueStart < end && (buffer[valueStart] === SP || buffer[valueStart] === HTAB)) {
+      valueStart++;
+    }
+    let valueEnd = end;
+    while (
+      valueEnd > valueStart && (buffer[valueEnd - 1] === SP || buffer[valueEnd - 1] === HTAB)
+    ) {
+      valueEnd--;
+    }
+    for (let j = valueStart; j < valueEnd; j++) {
+      if (FIELD_VALUE_BYTE[buffer[j]!] !== 1) throw badRequest("invalid byte in field value");
+    }
+    const value = latin1(buffer, valueStart, valueEnd);
+    into.add(name, value);
+    if (!isHeader) return;
+    switch (name) {
+      case "host":
+        this.#hosts.push(value);
+        break;
+      case "content-length":
+        this.#contentLength.push(value);
+        break;
+      case "transfer-encoding":
+        this.#transferEncoding.push(value);
+        break;
+      case "connection":
+        for (const option of value.split(",")) {
+          const token = trimOws(option).toLowerCase();
+          if (token === "close") this.#connectionClose = true;
+          else if (token === "keep-alive") this.#connectionKeepAlive = true;
+        }
+        break;
+      case "expect":
+        if (value.length === 12 && value.toLowerCase() === "100-continue") {
+          this.#expectContinue = true;
+        } else {
+          // RFC 9110 §10.1.1: an expectation we cannot meet may be answered with 417.
+          throw new HttpError(417, "unsupported expectation");
+        }
+        break;
+    }
+  }
+
+  #finishHead(): ParseEvent {
+    const minorVersion = this.#minorVersion;
+    // RFC 9112 §3.2: 400 for an HTTP/1.1 request without Host, for more than one Host, and for
+    // an invalid Host value.
+    if (this.#hosts.length > 1) throw badRequest("more than one Host");
+    const host = this.#hosts[0] ?? null;
+    if (host === null && minorVersion === 1) throw badRequest("missing Host");
+    if (host !== null && !HOST_PATTERN.test(host)) throw badRequest("invalid Host");
+
+    const framing = decideRequestFraming({
+      minorVersion,
+      transferEncoding: this.#transferEncoding,
+      contentLength: this.#contentLength,
+      maxBodyBytes: this.#limits.maxBodyBytes,
+    });
+    const keepAlive = !this.#connectionClose && (minorVersion === 1 || this.#connectionKeepAlive);
+    const head: RequestHead = {
+      method: this.#method,
+      target: this.#target,
+      targetForm: this.#targetForm,
+      minorVersion,
+      fields: this.#fields,
+      host,
+      framing,
+      keepAlive,
+      // RFC 9110 §10.1.1: a 100-continue expectation in an HTTP/1.0 request MUST be ignored.
+      expectContinue: this.#expectContinue && minorVersion === 1 && framing.kind !== "none",
+    };
+    switch (framing.kind) {
+      case "none":
+        this.#state = State.MessageEnd;
+        break;
+      case "length":
+        this.#remaining = framing.length;
+        this.#state = State.BodyLength;
+        break;
+      case "chunked":
+        this.#state = State.ChunkSize;
+        break;
+    }
+    return { type: "head", head };
+  }
+
+  /**
+   * chunk-size [ chunk-ext ] (RFC 9112 §7.1.1): 1*HEXDIG, then
+   * *( BWS ";" BWS ext-name [ BWS "=" BWS ext-value ] ) with ext-value a token or quoted-string.
+   */
+  #parseChunkSizeLine(start: number, end: number): number {
+    const buffer = this.#buffer;
+    let i = start;
+    let size = 0;
+    while (i < end && HEX_VALUE[buffer[i]!]! >= 0) {
+      if (i - start >= MAX_CHUNK_SIZE_DIGITS) throw badRequest("chunk size overflows");
+      size = size * 16 + HEX_VALUE[buffer[i]!]!;
+      if (size > this.#limits.maxBodyBytes) throw new HttpError(413, "chunk too large");
+      i++;
+    }
+    if (i === start) throw badRequest("invalid chunk size");
+    const extensionStart = i;
+    const skipBws = () => {
+      while (i < end && (buffer[i] === SP || buffer[i] === HTAB)) i++;
+    };
+    while (i < end) {
+      skipBws();
+      if (buffer[i] !== SEMICOLON) throw badRequest("invalid chunk extension");
+      i++;
+      skipBws();
+      const nameStart = i;
+      while (i < end && TCHAR[buffer[i]!] === 1) i++;
+      if (i === nameStart) throw badRequest("invalid chunk extension name");
+      skipBws();
+      if (i < end && buffer[i] === EQUALS) {
+        i++;
+        skipBws();
+        if (i < end && buffer[i] === DQUOTE) {
+          i++;
+          for (;;) {
+            if (i >= end) throw badRequest("unterminated quoted chunk extension");
+            const byte = buffer[i]!;
+            if (byte === DQUOTE) {
+              i++;
+              break;
+            }
+            if (byte === 0x5c) {
+              if (i + 1 >= end || QUOTED_PAIR_BYTE[buffer[i + 1]!] !== 1) {
+                throw badRequest("invalid quoted-pair in chunk extension");
+              }
+              i += 2;
+              continue;
+            }
+            if (QDTEXT[byte] !== 1) throw badRequest("invalid byte in chunk extension");
+            i++;
+          }
+        } else {
+          const valueStart = i;
+          while (i < end && TCHAR[buffer[i]!] === 1) i++;
+          if (i === valueStart) throw badRequest("invalid chunk extension value");
+        }
+      }
+    }
+    const extensionLength = end - extensionStart;
+    if (extensionLength > this.#limits.maxChunkExtensionBytes) {
+      throw badRequest("chunk extension too long");
+    }
+    this.#extensionBytes += extensionLength;
+    if (this.#extensionBytes > this.#limits.maxChunkExtensionsTotalBytes) {
+      throw badRequest("too many chunk extension bytes");
+    }
+    return size;
+  }
+
+  #resetMessage(): void {
+    this.#state = State.RequestLine;
+    this.#emptyLines = 0;
+    this.#fields = new FieldList();
+    this.#headerBytes = 0;
+    this.#hosts = [];
+    this.#contentLength = [];
+    this.#transferEncoding = [];
+    this.#connectionClose = false;
+    this.#connectionKeepAlive = false;
+    this.#expectContinue = false;
+    this.#remaining = 0;
+    this.#bodyBytes = 0;
+    this.#extensionBytes = 0;
+    this.#trailers = null;
+  }
+}
+
+function internMethod(buffer: Uint8Array, start: number, end: number): string {
+  outer: for (const method of KNOWN_METHODS) {
+    if (method.length !== end - start) continue;
+    for (let i = 0; i < method.length; i++) {
+      if (buffer[start + i] !== method.charCodeAt(i)) continue outer;
+    }
+    return method;
+  }
+  return latin1(buffer, start, end);
+}
+
+/** Classifies the request-target (RFC 9112 §3.2) and rejects a form the method may not use. */
+function classifyTarget(method: string, target: string): TargetForm {
+  if (method === "CONNECT") {
+    if (!AUTHORITY_PATTERN.test(target)) throw badRequest("CONNECT needs authority-form");
+    return "authority";
+  }
+  if (target.charCodeAt(0) === 0x2f) return "origin";
+  if (target === "*") {
+    if (method !== "OPTIONS") throw badRequest("asterisk-form is only for OPTIONS");
+    return "asterisk";
+  }
+  if (ABSOLUTE_PATTERN.test(target)) return "absolute";
+  throw badRequest("invalid request-target");
+}

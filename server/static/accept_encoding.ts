@@ -13,11 +13,14 @@ export interface CodingPreferences {
   br: number;
   /** q of `gzip` (or its alias `x-gzip`). */
   gzip: number;
-  /** q of the identity (no coding); 1 unless excluded by `identity;q=0` or `*;q=0`. */
+  /**
+   * q of the identity (no coding) when the client states it (`identity;q=…` or `*;q=…`), else 0:
+   * an unstated identity is acceptable but must not outrank a coding the client asked for.
+   */
   identity: number;
 }
 
-const NO_CODINGS: Readonly<CodingPreferences> = Object.freeze({ br: 0, gzip: 0, identity: 1 });
+const NO_CODINGS: Readonly<CodingPreferences> = Object.freeze({ br: 0, gzip: 0, identity: 0 });
 
 /** A qvalue (RFC 9110 §12.4.2): "0", "1", "0.xxx" or "1.000"; NaN when malformed. */
 function parseQValue(text: string): number {
@@ -33,7 +36,7 @@ function parseQValue(text: string): number {
  * @example
  * ```ts
  * import { parseAcceptEncoding } from "./accept_encoding.ts";
- * parseAcceptEncoding("gzip, br;q=0.5"); // { br: 0.5, gzip: 1, identity: 1 }
+ * parseAcceptEncoding("gzip, br;q=0.5"); // { br: 0.5, gzip: 1, identity: 0 }
  * ```
  */
 export function parseAcceptEncoding(header: string | null): CodingPreferences {
@@ -65,7 +68,7 @@ export function parseAcceptEncoding(header: string | null): CodingPreferences {
   return {
     br: br >= 0 ? br : star >= 0 ? star : 0,
     gzip: gzip >= 0 ? gzip : star >= 0 ? star : 0,
-    identity: identity >= 0 ? identity : star >= 0 ? star : 1,
+    identity: identity >= 0 ? identity : star >= 0 ? star : 0,
   };
 }
 

@@ -1,0 +1,119 @@
+import assert from "node:assert/strict";
+import { parseRequestPath } from "../server/static/request_path.ts";
+import { chooseCoding, parseAcceptEncoding } from "../server/static/accept_encoding.ts";
+import { contentTypeFor, isCompressible } from "../server/static/content_type.ts";
+import { escapeHtml, renderListing } from "../server/static/listing.ts";
+
+// [name, url, expected segments or error]
+const PATH_ROWS: [string, string, string[] | string][] = [
+  ["root", "http://h/", []],
+  ["plain file", "http://h/a/b.txt", ["a", "b.txt"]],
+  ["dot segments", "http://h/a/./b/../c", ["a", "c"]],
+  ["double slashes collapse", "http://h//a///b", ["a", "b"]],
+  ["decoded once", "http://h/a%20b/%252e%252e", ["a b", "%2e%2e"]],
+  ["encoded dots are dot segments", "http://h/a/%2e%2e/b", ["b"]],
+  ["climbing above the root", "http://h/../etc/passwd", "escapes-root"],
+  ["encoded climbing above the root", "http://h/%2e%2e/etc", "escapes-root"],
+  ["encoded slash", "http://h/..%2fetc", "encoded-separator"],
+  ["encoded slash upper case", "http://h/a%2Fb", "encoded-separator"],
+  ["encoded backslash", "http://h/%2e%2e%5cetc", "encoded-separator"],
+  ["literal backslash", "http://h/a\\b", "backslash"],
+  ["NUL", "http://h/a%00b", "nul-byte"],
+  ["overlong UTF-8 dot", "http://h/%c0%ae%c0%ae/etc", "malformed-encoding"],
+  ["truncated escape", "http://h/a%2", "malformed-encoding"],
+  ["query is not part of the path", "http://h/a?b=/../c", ["a"]],
+  ["fragment is not part of the path", "http://h/a#/../b", ["a"]],
+  ["unicode names", "http://h/%C3%A9t%C3%A9", ["été"]],
+];
+for (const [name, url, expected] of PATH_ROWS) {
+  Deno.test(`parseRequestPath: ${name}`, () => {
+    const result = parseRequestPath(url);
+    if (typeof expected === "string") assert.equal(result, expected);
+    else {
+      assert.notEqual(typeof result, "string");
+      assert.deepEqual((result as { segments: string[] }).segments, expected);
+    }
+  });
+}
+
+Deno.test("parseRequestPath keeps the query and the trailing slash", () => {
+  assert.deepEqual(parseRequestPath("http://h/dir/?x=1&y=%2F"), {
+    segments: ["dir"],
+    trailingSlash: true,
+    query: "?x=1&y=%2F",
+  });
+});
+
+// [name, Accept-Encoding, available, expected]
+const CODING_ROWS: [string, string | null, { br: boolean; gzip: boolean }, string | null][] = [
+  ["no header means identity", null, { br: true, gzip: true }, null],
+  ["empty header means identity", "", { br: true, gzip: true }, null],
+  ["gzip only", "gzip", { br: true, gzip: true }, "gzip"],
+  ["br preferred on a tie", "gzip, br", { br: true, gzip: true }, "br"],
+  ["q-values decide", "br;q=0.5, gzip;q=0.8", { br: true, gzip: true }, "gzip"],
+  ["q=0 excludes", "br;q=0, gzip", { br: true, gzip: true }, "gzip"],
+  ["nothing available", "br, gzip", { br: false, gzip: false }, null],
+  ["star covers unlisted codings", "*", { br: true, gzip: true }, "br"],
+  ["star with explicit exclusion", "*, br;q=0", { br: true, gzip: true }, "gzip"],
+  ["identity preferred over gzip", "gzip;q=0.5, identity", { br: false, gzip: true }, null],
+  ["x-gzip alias", "x-gzip", { br: false, gzip: true }, "gzip"],
+  ["case-insensitive", "GZIP;Q=1", { br: false, gzip: true }, "gzip"],
+  ["malformed q ignored", "gzip;q=2, br;q=abc", { br: true, gzip: true }, null],
+  ["all excluded falls back to identity", "*;q=0", { br: true, gzip: true }, null],
+];
+for (const [name, header, available, expected] of CODING_ROWS) {
+  Deno.test(`chooseCoding: ${name}`, () => {
+    assert.equal(chooseCoding(parseAcceptEncoding(header), available), expected);
+  });
+}
+
+const TYPE_ROWS: [string, string, boolean][] = [
+  ["index.html", "text/html; charset=utf-8", true],
+  ["style.CSS", "text/css; charset=utf-8", true],
+  ["app.js", "text/javascript; charset=utf-8", true],
+  ["mod.mjs", "text/javascript; charset=utf-8", true],
+  ["data.json", "application/json; charset=utf-8", true],
+  ["app.js.map", "application/json; charset=utf-8", true],
+  ["logo.svg", "image/svg+xml; charset=utf-8", true],
+  ["a.png", "image/png", false],
+  ["a.jpg", "image/jpeg", false],
+  ["a.jpeg", "image/jpeg", false],
+  ["a.gif", "image/gif", false],
+  ["a.webp", "image/webp", false],
+  ["a.avif", "image/avif", false],
+  ["favicon.ico", "image/vnd.microsoft.icon", true],
+  ["f.woff", "font/woff", false],
+  ["f.woff2", "font/woff2", false],
+  ["f.ttf", "font/ttf", true],
+  ["f.otf", "font/otf", true],
+  ["m.wasm", "application/wasm", true],
+  ["v.mp4", "video/mp4", false],
+  ["v.webm", "video/webm", false],
+  ["a.mp3", "audio/mpeg", false],
+  ["a.ogg", "audio/ogg", false],
+  ["d.pdf", "application/pdf", false],
+  ["r.txt", "text/plain; charset=utf-8", true],
+  ["f.xml", "application/xml; charset=utf-8", true],
+  ["site.webmanifest", "application/manifest+json; charset=utf-8", true],
+  ["a.zip", "application/zip", false],
+  ["noextension", "application/octet-stream", false],
+  [".hidden", "application/octet-stream", false],
+  ["dir.d/file", "application/octet-stream", false],
+];
+for (const [name, type, compressible] of TYPE_ROWS) {
+  Deno.test(`contentTypeFor(${name})`, () => {
+    assert.equal(contentTypeFor(name), type);
+    assert.equal(isCompressible(type), compressible);
+  });
+}
+
+Deno.test("listing escapes names in text and links", () => {
+  assert.equal(escapeHtml(`<b>"&'`), "&lt;b&gt;&quot;&amp;&#39;");
+  const html = renderListing("/<x>/", [
+    { name: '<img src=x onerror="alert(1)">', isDirectory: false, size: 1, mtime: 0 },
+    { name: "a?b#c", isDirectory: false, size: 1, mtime: 0 },
+  ], false);
+  assert.ok(!html.includes("<img"));
+  assert.ok(html.includes("Index of /&lt;x&gt;/"));
+  assert.ok(html.includes('href="a%3Fb%23c"'));
+});

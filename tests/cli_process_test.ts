@@ -1,0 +1,291 @@
+// The command line as users run it: main.ts in a real `deno run` process, talking over real
+// sockets. Exit codes, messages on the right stream, the start line, the access log.
+import assert from "node:assert/strict";
+import denoJson from "../deno.json" with { type: "json" };
+import { makeSite, runSockserve, startSockserve } from "./cli_helpers.ts";
+
+/** Asserts a usage error: exit 2, one line on stderr naming `mention`, nothing on stdout. */
+function assertUsageError(
+  result: { code: number; stdout: string; stderr: string },
+  mention: string,
+) {
+  assert.equal(result.code, 2, result.stderr);
+  assert.equal(result.stdout, "");
+  const lines = result.stderr.trimEnd().split("\n");
+  assert.equal(lines.length, 1, `one line: ${result.stderr}`);
+  assert.ok(lines[0]?.includes(mention), `${lines[0]} mentions ${mention}`);
+  assert.ok(lines[0]?.includes("sockserve --help"), `${lines[0]} points at --help`);
+}
+
+Deno.test("cli: --help prints usage to stdout and exits 0", async () => {
+  const result = await runSockserve(["--help"]);
+  assert.equal(result.code, 0);
+  assert.equal(result.stderr, "");
+  assert.ok(result.stdout.includes("Usage:"));
+  for (const option of ["--port", "--host", "--cors", "--spa", "--log", "--grace-period"]) {
+    assert.ok(result.stdout.includes(option), `help mentions ${option}`);
+  }
+});
+
+Deno.test("cli: --version prints the version from deno.json", async () => {
+  for (const flag of ["--version", "-V"]) {
+    const result = await runSockserve([flag]);
+    assert.equal(result.code, 0);
+    assert.equal(result.stdout, `sockserve ${denoJson.version}\n`);
+  }
+});
+
+Deno.test("cli: an unknown option is one line on stderr and exit 2", async () => {
+  assertUsageError(await runSockserve(["--frobnicate"]), "unknown option --frobnicate");
+});
+
+Deno.test("cli: a malformed value is one line on stderr and exit 2", async () => {
+  assertUsageError(await runSockserve(["--port", "eighty"]), "--port");
+  assertUsageError(await runSockserve(["--log=loud"]), "--log");
+  assertUsageError(await runSockserve(["--header", "Bad Header"]), "--header");
+});
+
+Deno.test("cli: an invalid PORT variable is exit 2, and a --port flag overrides it", async () => {
+  assertUsageError(await runSockserve([], { env: { PORT: "http" } }), "PORT environment variable");
+  const site = await makeSite({ "index.html": "hi" });
+  const server = await startSockserve([site, "--port", "0", "--host", "127.0.0.1"], {
+    env: { PORT: "http", HOST: "bad host" },
+  });
+  try {
+    assert.notEqual(server.port, 0);
+    assert.equal(server.url.hostname, "127.0.0.1");
+  } finally {
+    await server.close();
+    await Deno.remove(site, { recursive: true });
+  }
+});
+
+Deno.test("cli: PORT and HOST apply when no flag is given", async () => {
+  const site = await makeSite({ "index.html": "hi" });
+  const probe = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = probe.addr.port;
+  probe.close();
+  const server = await startSockserve([site], { env: { PORT: String(port), HOST: "127.0.0.1" } });
+  try {
+    assert.equal(
+      server.startLine,
+      `sockserve ${denoJson.version} serving ${site} at ` +
+        `http://127.0.0.1:${port}/`,
+    );
+    const response = await fetch(server.url);
+    assert.equal(await response.text(), "hi");
+  } finally {
+    await server.close();
+    await Deno.remove(site, { recursive: true });
+  }
+});
+
+Deno.test("cli: a ROOT that does not exist is exit 1 with its path named", async () => {
+  const site = await makeSite({ "file.txt": "x" });
+  try {
+    const missing = `${site}/missing`;
+    const result = await runSockserve([missing, "--port", "0"]);
+    assert.equal(result.code, 1);
+    assert.equal(result.stdout, "");
+    assert.equal(result.stderr, `sockserve: ROOT ${missing} does not exist\n`);
+
+    const file = await runSockserve([`${site}/file.txt`, "--port", "0"]);
+    assert.equal(file.code, 1);
+    assert.equal(file.stderr, `sockserve: ROOT ${site}/file.txt is not a directory\n`);
+  } finally {
+    await Deno.remove(site, { recursive: true });
+  }
+});
+
+Deno.test("cli: a port in use is exit 1 with a clear message and no stack trace", async () => {
+  const site = await makeSite({ "index.html": "hi" });
+  const occupier = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  try {
+    const port = occupier.addr.port;
+    const result = await runSockserve([site, "--host", "127.0.0.1", "--port", String(port)]);
+    assert.equal(result.code, 1);
+    assert.equal(result.stdout, "");
+    assert.match(
+      result.stderr,
+      new RegExp(`^sockserve: cannot listen on 127\\.0\\.0\\.1:${port}: .*already in use.*\\n$`),
+    );
+  } finally {
+    occupier.close();
+    await Deno.remove(site, { recursive: true });
+  }
+});
+
+Deno.test("cli: without --allow-net the error says which permission is missing", async () => {
+  const site = await makeSite({ "index.html": "hi" });
+  try {
+    const result = await runSockserve([site, "--port", "0"], {
+      permissions: [`--allow-read=${site}`],
+    });
+    assert.equal(result.code, 1);
+    assert.match(result.stderr, /^sockserve: .*--allow-net.*\n$/);
+  } finally {
+    await Deno.remove(site, { recursive: true });
+  }
+});
+
+Deno.test("cli: --workers other than 1 is a clear error in this build", async () => {
+  const result = await runSockserve([".", "--workers", "2", "--port", "0"]);
+  assert.equal(result.code, 2);
+  assert.match(result.stderr, /--workers 2 is not supported/);
+});
+
+Deno.test("cli: serves with the least-privilege permissions the README documents", async () => {
+  const site = await makeSite({ "index.html": "<h1>least privilege</h1>" });
+  const server = await startSockserve([site, "--host", "127.0.0.1", "--port", "0"], {
+    permissions: ["--allow-net", `--allow-read=${site}`, "--allow-env=PORT,HOST"],
+  });
+  try {
+    const response = await fetch(server.url);
+    assert.equal(response.status, 200);
+    assert.equal(await response.text(), "<h1>least privilege</h1>");
+  } finally {
+    await server.close();
+    await Deno.remove(site, { recursive: true });
+  }
+});
+
+Deno.test("cli: a request is answered and logged in combined format on stdout", async () => {
+  const site = await makeSite({ "hello.txt": "hello" });
+  const server = await startSockserve([site, "--host", "127.0.0.1", "--port", "0"]);
+  try {
+    assert.equal(
+      server.startLine,
+      `sockserve ${denoJson.version} serving ${site} at http://127.0.0.1:${server.port}/`,
+    );
+    const response = await fetch(new URL("/hello.txt?x=1", server.url), {
+      headers: { "user-agent": "cli-test/1.0", "referer": "http://example.test/" },
+    });
+    assert.equal(await response.text(), "hello");
+    const line = await server.stdout.waitFor(/hello\.txt/, "access log line");
+    assert.match(
+      line,
+      /^127\.0\.0\.1 - - \[\d\d\/[A-Z][a-z]{2}\/\d{4}:\d\d:\d\d:\d\d \+0000\] "GET \/hello\.txt\?x=1 HTTP\/1\.1" 200 5 "http:\/\/example\.test\/" "cli-test\/1\.0" \d+(\.\d+)?ms$/,
+    );
+    const missing = await fetch(new URL("/missing", server.url));
+    await missing.body?.cancel();
+    assert.match(await server.stdout.waitFor(/missing/), /"GET \/missing HTTP\/1\.1" 404 /);
+    assert.equal(server.stderr.text, "");
+  } finally {
+    await server.close();
+    await Deno.remove(site, { recursive: true });
+  }
+});
+
+Deno.test("cli: --log json writes one JSON object per request", async () => {
+  const site = await makeSite({ "a.css": "body{}" });
+  const server = await startSockserve([site, "--host", "127.0.0.1", "--port", "0", "--log=json"]);
+  try {
+    const response = await fetch(new URL("/a.css", server.url), { method: "HEAD" });
+    await response.body?.cancel();
+    const record = JSON.parse(await server.stdout.waitFor(/^\{/, "JSON log line"));
+    assert.equal(record.method, "HEAD");
+    assert.equal(record.target, "/a.css");
+    assert.equal(record.status, 200);
+    assert.equal(record.bytes, 0);
+    assert.equal(typeof record.duration_ms, "number");
+    assert.equal(record.completed, true);
+  } finally {
+    await server.close();
+    await Deno.remove(site, { recursive: true });
+  }
+});
+
+Deno.test("cli: --log off writes no request lines", async () => {
+  const site = await makeSite({ "index.html": "hi" });
+  const server = await startSockserve([site, "--host", "127.0.0.1", "--port", "0", "--log", "off"]);
+  try {
+    const response = await fetch(server.url);
+    assert.equal(await response.text(), "hi");
+    server.child.kill("SIGTERM");
+    assert.equal((await server.status).code, 0);
+    // Everything on stdout is the start line or a lifecycle line: no request line.
+    assert.deepEqual(server.stdout.lines.filter((line) => !line.startsWith("sockserve")), []);
+  } finally {
+    await server.close();
+    await Deno.remove(site, { recursive: true });
+  }
+});
+
+Deno.test("cli: --header, --cors and --cache-control reach the response", async () => {
+  const site = await makeSite({ "index.html": "hi" });
+  const server = await startSockserve([
+    site,
+    "--host=127.0.0.1",
+    "--port=0",
+    "--cors",
+    "--cache-control",
+    "public, max-age=60",
+    "--header",
+    "X-Frame-Options: DENY",
+    "-H",
+    "Strict-Transport-Security: max-age=31536000",
+  ]);
+  try {
+    const response = await fetch(server.url, { headers: { origin: "http://other.test" } });
+    await response.body?.cancel();
+    assert.equal(response.headers.get("x-frame-options"), "DENY");
+    assert.equal(response.headers.get("strict-transport-security"), "max-age=31536000");
+    assert.equal(response.headers.get("cache-control"), "public, max-age=60");
+    assert.equal(response.headers.get("access-control-allow-origin"), "*");
+  } finally {
+    await server.close();
+    await Deno.remove(site, { recursive: true });
+  }
+});
+
+Deno.test("cli: --no-dir-listing and --spa change what directories and unknown paths get", async () => {
+  const site = await makeSite({ "index.html": "app shell", "sub/file.txt": "x" });
+  const server = await startSockserve([
+    site,
+    "--host=127.0.0.1",
+    "--port=0",
+    "--no-dir-listing",
+    "--spa",
+  ]);
+  try {
+    const listing = await fetch(new URL("/sub/", server.url), {
+      headers: { accept: "application/json" },
+    });
+    await listing.body?.cancel();
+    assert.equal(listing.status, 404);
+    const route = await fetch(new URL("/some/client/route", server.url), {
+      headers: { accept: "text/html" },
+    });
+    assert.equal(route.status, 200);
+    assert.equal(await route.text(), "app shell");
+  } finally {
+    await server.close();
+    await Deno.remove(site, { recursive: true });
+  }
+});
+
+Deno.test("cli: healthcheck exits 0 against a live server and 1 on 404 or no server", async () => {
+  const site = await makeSite({ "index.html": "ok" });
+  const server = await startSockserve([site, "--host", "127.0.0.1", "--port", "0"]);
+  try {
+    const healthy = await runSockserve(["healthcheck"], { env: { PORT: String(server.port) } });
+    assert.equal(healthy.code, 0, healthy.stderr);
+    assert.match(healthy.stdout, /^healthy: http:\/\/127\.0\.0\.1:\d+\/ answered 200/);
+
+    const explicit = await runSockserve(["healthcheck", new URL("/nope", server.url).href]);
+    assert.equal(explicit.code, 1);
+    assert.match(explicit.stderr, /^unhealthy: .* answered 404/);
+  } finally {
+    server.child.kill("SIGTERM");
+    await server.status;
+    await server.close();
+    await Deno.remove(site, { recursive: true });
+  }
+  const down = await runSockserve(["healthcheck", `http://127.0.0.1:${server.port}/`]);
+  assert.equal(down.code, 1);
+  assert.match(down.stderr, /^unhealthy: /);
+});
+
+Deno.test("cli: healthcheck with a bad URL is a usage error", async () => {
+  assertUsageError(await runSockserve(["healthcheck", "::not a url"]), "invalid healthcheck URL");
+});

@@ -133,6 +133,8 @@ export interface BenchOptions {
   wrkThreads: number;
   /** Directory for latest.json and latest.svg. */
   outDir: string;
+  /** Run the framing micro benchmarks too. */
+  micro: boolean;
   /** Rewrite the generated tables in README.md. */
   updateReadme: boolean;
   /** Print usage and exit. */
@@ -156,6 +158,7 @@ Options:
   --idle-connections N    connections held in M1 (default ${DEFAULT_IDLE_CONNECTIONS})
   --wrk-threads N         wrk threads (default 1: wrk has one core)
   --out DIR               where latest.json and latest.svg go (default bench/results)
+  --no-micro              skip the framing micro benchmarks (deno bench bench/framing_bench.ts)
   --update-readme         replace the generated tables in README.md
   --help                  this text
 
@@ -207,6 +210,7 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions {
     idleConnections: DEFAULT_IDLE_CONNECTIONS,
     wrkThreads: 1,
     outDir: "bench/results",
+    micro: true,
     updateReadme: false,
     help: false,
   };
@@ -256,6 +260,9 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions {
         options.outDir = dir;
         break;
       }
+      case "--no-micro":
+        options.micro = false;
+        break;
       case "--update-readme":
         options.updateReadme = true;
         break;

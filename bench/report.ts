@@ -82,6 +82,18 @@ export interface MemoryResult {
   skipped?: string;
 }
 
+/** One micro benchmark of the framing module (`deno bench bench/framing_bench.ts`). */
+export interface MicroResult {
+  /** Group in the bench file ("parse", "serialize"). */
+  group: string;
+  /** What is measured. */
+  name: string;
+  /** Mean time per operation, ns. */
+  avgNs: number;
+  /** 99th-percentile time per operation, ns. */
+  p99Ns: number;
+}
+
 /** The machine and tool versions a result was measured with. */
 export interface MachineInfo {
   /** CPU model name from /proc/cpuinfo. */
@@ -130,6 +142,8 @@ export interface BenchResult {
   load: LoadResult[];
   /** Idle memory results (M1). */
   memory: MemoryResult[];
+  /** Micro benchmarks of the framing module (empty when not run). */
+  micro: MicroResult[];
   /** Free-form remarks: skipped servers, missing tools, caveats. */
   notes: string[];
 }
@@ -213,6 +227,11 @@ function formatRatio(ratio: number | null): string {
   return ratio === null || !Number.isFinite(ratio) ? "–" : `${ratio.toFixed(2)}×`;
 }
 
+function formatNanos(ns: number): string {
+  if (!Number.isFinite(ns)) return "–";
+  return ns >= 1000 ? `${formatNumber(ns / 1000, 2)} µs` : `${formatNumber(ns, 0)} ns`;
+}
+
 /** A one-line description of the machine, for titles. */
 export function describeMachine(machine: MachineInfo): string {
   return `${machine.cpuModel}, ${machine.cores} cores, Linux ${machine.kernel}`;
@@ -282,6 +301,14 @@ export function renderMarkdownTables(result: BenchResult): string {
           formatNumber(row.loadedRssKiB / 1024, 1)
         } MiB | ${row.fdsGained} |`,
       );
+    }
+    lines.push("");
+  }
+  if (result.micro.length > 0) {
+    lines.push("| Framing micro benchmark (`deno bench`) | mean | p99 |");
+    lines.push("|---|--:|--:|");
+    for (const row of result.micro) {
+      lines.push(`| ${row.name} | ${formatNanos(row.avgNs)} | ${formatNanos(row.p99Ns)} |`);
     }
     lines.push("");
   }

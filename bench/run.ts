@@ -28,6 +28,7 @@ import {
   type LoadSample,
   type MachineInfo,
   type MemoryResult,
+  type MicroResult,
   REFERENCE_SERVER,
   renderMarkdownTables,
   renderSvgChart,
@@ -257,6 +258,46 @@ function toSample(
     errors: totalErrors(summary),
     ratioToReference: null,
   };
+}
+
+/** Longest the micro benchmarks may run. */
+const MICRO_TIMEOUT_MS = 120_000;
+
+/** Runs `deno bench --json bench/framing_bench.ts` pinned to the server core. */
+async function runMicro(core: number | null): Promise<MicroResult[] | string> {
+  const argv = wrapCommand([
+    Deno.execPath(),
+    "bench",
+    "--no-prompt",
+    "--json",
+    join(BENCH_DIR, "framing_bench.ts"),
+  ], core);
+  try {
+    const output = await new Deno.Command(argv[0] as string, {
+      args: argv.slice(1),
+      cwd: REPO_DIR,
+      env: { NO_COLOR: "1" },
+      stdout: "piped",
+      stderr: "piped",
+      signal: AbortSignal.timeout(MICRO_TIMEOUT_MS),
+    }).output();
+    if (!output.success) return oneLine(new TextDecoder().decode(output.stderr));
+    const report = JSON.parse(new TextDecoder().decode(output.stdout)) as {
+      benches: {
+        group: string | null;
+        name: string;
+        results: { ok?: { avg: number; p99: number } }[];
+      }[];
+    };
+    return report.benches.flatMap((bench) => {
+      const ok = bench.results[0]?.ok;
+      return ok === undefined
+        ? []
+        : [{ group: bench.group ?? "", name: bench.name, avgNs: ok.avg, p99Ns: ok.p99 }];
+    });
+  } catch (error) {
+    return oneLine(error instanceof Error ? error.message : String(error));
+  }
 }
 
 /** Runs the load scenarios of one mode against every server that starts. */
@@ -519,6 +560,17 @@ async function main(): Promise<number> {
         load.push(...await runMode(mode, scenarios, options.servers, options, context));
       }
     }
+    let micro: MicroResult[] = [];
+    if (options.micro) {
+      log("micro benchmarks of the framing module (deno bench)");
+      const outcome = await runMicro(context.serverCore);
+      if (typeof outcome === "string") {
+        log(`micro benchmarks failed: ${outcome}`);
+        notes.push(`micro benchmarks failed: ${outcome}`);
+      } else {
+        micro = outcome;
+      }
+    }
     const memory: MemoryResult[] = [];
     if (options.scenarios.includes("M1")) {
       for (const name of options.servers) {
@@ -567,6 +619,7 @@ async function main(): Promise<number> {
       scenarios,
       load,
       memory,
+      micro,
       notes,
     };
     const tables = renderMarkdownTables(result);

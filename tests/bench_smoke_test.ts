@@ -81,6 +81,10 @@ const FAKE: BenchResult = {
       ratioToReference: 0.25,
     },
   ],
+  micro: [
+    { group: "parse", name: "parse browser head", avgNs: 3668, p99Ns: 6610 },
+    { group: "serialize", name: "serialize head", avgNs: 363.3, p99Ns: 388 },
+  ],
   notes: ["a note"],
 };
 
@@ -110,6 +114,8 @@ Deno.test("the Markdown tables have one row per measured pair and list what was 
   assert.match(text, /\| S1 hello, keep-alive \| sockserve \| 63 \| 0\.60× \|/);
   assert.match(text, /\| sockserve \| 5\.0 \| 0\.25× \|/);
   assert.match(text, /skipped S3 nginx: nginx is not installed/);
+  assert.match(text, /\| parse browser head \| 3\.67 µs \| 6\.61 µs \|/);
+  assert.match(text, /\| serialize head \| 363 ns \| 388 ns \|/);
   assert.match(text, /2026-11-24 01:00 UTC on Fake <CPU> & Co, 2 cores/);
 });
 

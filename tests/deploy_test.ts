@@ -7,7 +7,7 @@
 
 import assert from "node:assert/strict";
 import { DEFAULT_GRACE_PERIOD_MS } from "../server/limits.ts";
-import { DEFAULT_HEALTHCHECK_TIMEOUT_MS, DEFAULT_HOST } from "../server/cli/config.ts";
+import { type Command, parseCommandLine, type ServeConfig } from "../server/cli/config.ts";
 import {
   dockerDurationMs,
   dockerignoreMatcher,
@@ -84,6 +84,22 @@ function imageExecutable(): string {
     .find(([source]) => source === `/src/${compileOutput}` || source === compileOutput);
   assert.ok(executable, `the runtime stage copies ${compileOutput} from the build stage`);
   return executable[1] ?? "";
+}
+
+/** What the real command-line parser makes of an argv and environment; fails on usage errors. */
+function cliCommand(argv: readonly string[], env: Map<string, string>): Command {
+  const parsed = parseCommandLine(argv, Object.fromEntries(env));
+  assert.ok(parsed.ok, parsed.ok ? "" : parsed.message);
+  return parsed.command;
+}
+
+/** The serve configuration the image starts with: its CMD and ENV, read by the CLI. */
+function imageServeConfig(): ServeConfig {
+  const cmd = execForm(only(RUNTIME_STAGE, "CMD").args);
+  assert.ok(cmd, "exec-form CMD");
+  const command = cliCommand(cmd, runtimeEnv());
+  assert.equal(command.kind, "serve");
+  return command.config;
 }
 
 /** The `--output` path of a deno.json compile task. */
@@ -165,9 +181,11 @@ Deno.test("Dockerfile ENTRYPOINT is exec-form and starts the compiled executable
   assert.ok(siteCopy, `the CMD's ROOT ${cmd[0]} is populated by a COPY`);
 });
 
-Deno.test("Dockerfile ENV PORT and EXPOSE agree, and HOST listens beyond loopback", () => {
+Deno.test("Dockerfile CMD and ENV make the server listen on the exposed port, all interfaces", () => {
   assert.equal(imagePort(), 8080);
-  const host = runtimeEnv().get("HOST") ?? DEFAULT_HOST;
+  const config = imageServeConfig();
+  assert.equal(config.port, imagePort());
+  const host = config.hostname;
   assert.ok(host === "0.0.0.0" || host === "::", `published ports need a wildcard HOST: ${host}`);
 });
 
@@ -181,12 +199,15 @@ Deno.test("Dockerfile HEALTHCHECK runs `sockserve healthcheck` against the image
   assert.ok(command, "HEALTHCHECK CMD ...");
   const argv = execForm(command[1] ?? "");
   assert.ok(argv, "exec-form HEALTHCHECK: the image has no shell");
-  assert.deepEqual(argv.slice(0, 2), [imageExecutable(), "healthcheck"]);
-  // With no URL it probes http://127.0.0.1:$PORT/; an explicit URL must use the same port.
-  if (argv[2] !== undefined) assert.equal(new URL(argv[2]).port, String(imagePort()));
+  assert.equal(argv[0], imageExecutable());
+  const probe = cliCommand(argv.slice(1), runtimeEnv());
+  assert.equal(probe.kind, "healthcheck", "the healthcheck subcommand");
+  const url = new URL(probe.url);
+  assert.equal(url.hostname, "127.0.0.1", "probes the server inside the container");
+  assert.equal(url.port, String(imagePort()), "on the port the server listens on");
   // Docker must not kill the probe before its own timeout reports the failure.
   const dockerTimeoutMs = dockerDurationMs(options.get("timeout") ?? "30s");
-  assert.ok(dockerTimeoutMs > DEFAULT_HEALTHCHECK_TIMEOUT_MS);
+  assert.ok(dockerTimeoutMs > probe.timeoutMs, `${dockerTimeoutMs} ms > ${probe.timeoutMs} ms`);
   for (const name of options.keys()) {
     assert.ok(["interval", "timeout", "start-period", "start-interval", "retries"].includes(name));
   }
@@ -275,6 +296,23 @@ function containerPortNumber(port: unknown): number {
   return named["containerPort"] as number;
 }
 
+/**
+ * The serve configuration the pod starts with: the container's command and args (or the image's
+ * ENTRYPOINT and CMD) and its environment over the image's, read by the real CLI parser.
+ */
+function podServeConfig(): ServeConfig {
+  assert.equal(CONTAINER["command"], undefined, "the image's ENTRYPOINT starts sockserve");
+  const args = (CONTAINER["args"] as string[] | undefined) ??
+    execForm(only(RUNTIME_STAGE, "CMD").args) ?? [];
+  const env = new Map(runtimeEnv());
+  for (const variable of (CONTAINER["env"] ?? []) as Json[]) {
+    env.set(String(variable["name"]), String(variable["value"]));
+  }
+  const command = cliCommand(args, env);
+  assert.equal(command.kind, "serve");
+  return command.config;
+}
+
 /** True when `subset`'s labels all appear in the pod template's labels. */
 function selectsPods(subset: unknown): boolean {
   const labels = at(DEPLOYMENT, "spec", "template", "metadata", "labels") as Json;
@@ -313,13 +351,11 @@ Deno.test("kubernetes.yaml: replicas roll one at a time with no pod unavailable"
   assert.ok(selectsPods(at(DEPLOYMENT, "spec", "selector", "matchLabels")));
 });
 
-Deno.test("kubernetes.yaml: container port and PORT agree with the image", () => {
+Deno.test("kubernetes.yaml: the server listens on the container port, which the image exposes", () => {
   const ports = at(CONTAINER, "ports") as Json[];
   assert.equal(ports.length, 1);
   assert.equal(at(ports[0], "containerPort"), imagePort());
-  const env = (CONTAINER["env"] ?? []) as Json[];
-  const port = env.find((e) => e["name"] === "PORT");
-  if (port !== undefined) assert.equal(port["value"], String(imagePort()));
+  assert.equal(podServeConfig().port, imagePort(), "the server listens on the container port");
   assert.equal(String(at(CONTAINER, "image")).split(":").at(-1), DENO_JSON.version);
 });
 
@@ -338,11 +374,11 @@ Deno.test("kubernetes.yaml: readiness and liveness probe the server's HTTP port"
 Deno.test("kubernetes.yaml: termination grace covers the preStop pause and the server's grace", () => {
   const preStopSeconds = at(CONTAINER, "lifecycle", "preStop", "sleep", "seconds") as number;
   assert.ok(preStopSeconds > 0, "a preStop pause lets endpoints drain before SIGTERM");
-  // The server's grace period: --grace-period in the container args if set, else the default.
-  const args = (CONTAINER["args"] ?? []) as string[];
-  const flag = args.findIndex((a) => a.startsWith("--grace-period"));
-  assert.equal(flag, -1, "update this test to read --grace-period if the manifest sets one");
-  const serverGraceSeconds = DEFAULT_GRACE_PERIOD_MS / 1000;
+  // The server's grace period as the pod runs it (--grace-period in its args, or the default).
+  const serverGraceSeconds = podServeConfig().gracePeriodMs / 1000;
+  if (!("args" in CONTAINER)) {
+    assert.equal(serverGraceSeconds, DEFAULT_GRACE_PERIOD_MS / 1000, "the server's default grace");
+  }
   const terminationGrace = at(POD, "terminationGracePeriodSeconds") as number;
   assert.ok(
     terminationGrace > preStopSeconds + serverGraceSeconds,

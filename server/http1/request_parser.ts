@@ -375,7 +375,10 @@ export class RequestParser {
    */
   #findLineEnd(limit: number, overflow: () => HttpError): number {
     const buffer = this.#buffer;
-    const lf = buffer.indexOf(LF, this.#start + this.#scanned);
+    // Search only the unconsumed bytes: our own buffer has spare room past #end, and scanning
+    // it on every resumed call would make a line fed byte by byte quadratic in its length.
+    const live = this.#end === buffer.length ? buffer : buffer.subarray(0, this.#end);
+    const lf = live.indexOf(LF, this.#start + this.#scanned);
     if (lf === -1 || lf >= this.#end) {
       const pending = this.#end - this.#start;
       // Without its LF, a line of `limit` bytes may still have its CR in the buffer.
@@ -539,13 +542,14 @@ export class RequestParser {
     const buffer = this.#buffer;
     let i = start;
     let size = 0;
-    while (i < end && HEX_VALUE[buffer[i]!]! >= 0) {
-      if (i - start >= MAX_CHUNK_SIZE_DIGITS) throw badRequest("chunk size overflows");
-      size = size * 16 + HEX_VALUE[buffer[i]!]!;
-      if (size > this.#limits.maxBodyBytes) throw new HttpError(413, "chunk too large");
-      i++;
-    }
+    while (i < end && HEX_VALUE[buffer[i]!]! >= 0) i++;
     if (i === start) throw badRequest("invalid chunk size");
+    // More digits than 64 bits hold can only be an overflow probe: reject as malformed.
+    if (i - start > MAX_CHUNK_SIZE_DIGITS) throw badRequest("chunk size overflows");
+    for (let j = start; j < i; j++) {
+      size = size * 16 + HEX_VALUE[buffer[j]!]!;
+      if (size > this.#limits.maxBodyBytes) throw new HttpError(413, "chunk too large");
+    }
     const extensionStart = i;
     const skipBws = () => {
       while (i < end && (buffer[i] === SP || buffer[i] === HTAB)) i++;

@@ -4,9 +4,9 @@
  * Serving a small file from memory saves an open, a read and a close per request (issue 5, S3).
  * It never serves stale content: each hit stats the path and compares the file's identity (device,
  * inode, size, mtime, ctime) with what was read. Millisecond timestamps could miss a rewrite of the
- * same size within the same tick, so a file is only cached once its mtime is at least
- * {@linkcode DEFAULT_CACHE_MIN_AGE_MS} in the past (git's "racily clean" rule): any later write
- * then necessarily moves the mtime.
+ * same size within the same tick (and Deno reports ctime in whole seconds), so a file is only
+ * cached once its mtime and ctime are at least {@linkcode DEFAULT_CACHE_MIN_AGE_MS} in the past
+ * (git's "racily clean" rule): any later write then necessarily moves the ctime.
  *
  * @module
  */

@@ -88,7 +88,7 @@ export interface FileServerOptions {
   cacheMaxFileBytes?: number;
   /** See {@linkcode DEFAULT_CACHE_MAX_TOTAL_BYTES}. */
   cacheMaxTotalBytes?: number;
-  /** See {@linkcode DEFAULT_CACHE_MIN_AGE_MS}. */
+  /** See {@linkcode DEFAULT_CACHE_MIN_AGE_MS}; 0 caches files however recently they changed. */
   cacheMinAgeMs?: number;
   /** See {@linkcode DEFAULT_STREAM_CHUNK_BYTES}. */
   streamChunkBytes?: number;
@@ -328,6 +328,20 @@ export function createFileServer(
   const hashes = new Map<string, string>();
   const MAX_HASHES = 10_000;
 
+  /**
+   * The "racily clean" guard of the cache (see {@linkcode DEFAULT_CACHE_MIN_AGE_MS}): both mtime
+   * (settable by tools such as `cp -p`, rsync, tar) and ctime (not settable, but reported by
+   * Deno in whole seconds, hence the extra second) must be old enough that a later write is
+   * bound to change one of them. 0 turns the guard off.
+   */
+  function oldEnoughToCache(info: Deno.FileInfo): boolean {
+    if (cacheMinAgeMs === 0) return true;
+    const now = Date.now();
+    if (info.mtime !== null && now - info.mtime.getTime() < cacheMinAgeMs) return false;
+    if (info.ctime !== null && now - info.ctime.getTime() < cacheMinAgeMs + 1000) return false;
+    return true;
+  }
+
   let rootReal: string | null = null;
   async function getRootReal(): Promise<string | null> {
     if (rootReal !== null) return rootReal;
@@ -459,12 +473,7 @@ export function createFileServer(
       gzipBytes: null,
       cachedBytes: bytes === null ? 0 : bytes.length + 512,
     };
-    if (
-      bytes !== null &&
-      (info.mtime === null || Date.now() - info.mtime.getTime() >= cacheMinAgeMs)
-    ) {
-      cache.set(statPath, file);
-    }
+    if (bytes !== null && oldEnoughToCache(info)) cache.set(statPath, file);
     return { kind: "file", file };
   }
 

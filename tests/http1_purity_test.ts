@@ -1,0 +1,42 @@
+/** The framing module stays sans-IO: no Deno APIs, no timers, no clock, no I/O imports. */
+import assert from "node:assert/strict";
+
+const FRAMING_DIR = new URL("../server/http1/", import.meta.url);
+const FORBIDDEN = [
+  /\bDeno\./,
+  /\bsetTimeout\b/,
+  /\bsetInterval\b/,
+  /\bDate\.now\b/,
+  /\bperformance\./,
+  /\bnew Date\(\)/,
+  /\bfetch\(/,
+];
+/** Imports allowed from outside the framing module: only the pure limits table. */
+const ALLOWED_OUTSIDE = new Set(["../limits.ts"]);
+
+Deno.test("server/http1 uses no Deno API, timer, clock or I/O", async () => {
+  let files = 0;
+  for await (const entry of Deno.readDir(FRAMING_DIR)) {
+    if (!entry.isFile || !entry.name.endsWith(".ts")) continue;
+    files++;
+    const source = await Deno.readTextFile(new URL(entry.name, FRAMING_DIR));
+    const code = source.replace(/\/\*[\s\S]*?\*\//g, "").replace(/\/\/.*$/gm, "");
+    for (const pattern of FORBIDDEN) {
+      assert.doesNotMatch(code, pattern, `${entry.name} uses ${pattern}`);
+    }
+    for (const match of code.matchAll(/from\s+"([^"]+)"/g)) {
+      const specifier = match[1]!;
+      assert.ok(
+        specifier.startsWith("./") || ALLOWED_OUTSIDE.has(specifier),
+        `${entry.name} imports ${specifier}`,
+      );
+    }
+  }
+  assert.ok(files >= 5, "the framing module's files were found");
+});
+
+Deno.test("server/limits.ts, imported by the framing module, is pure too", async () => {
+  const source = await Deno.readTextFile(new URL("../server/limits.ts", import.meta.url));
+  for (const pattern of FORBIDDEN) assert.doesNotMatch(source, pattern);
+  assert.doesNotMatch(source, /^import (?!type)/m);
+});

@@ -19,6 +19,7 @@ import { parseBenchArgs } from "../bench/options.ts";
 import { nginxConfig } from "../bench/nginx.ts";
 import { parseWrkOutput, totalErrors } from "../bench/wrk.ts";
 import { oneLine, wrapCommand } from "../bench/processes.ts";
+import { selfTimeByFunction } from "../bench/profile.ts";
 
 function sample(round: number, requestsPerSec: number, ratio: number | null) {
   return {
@@ -202,4 +203,39 @@ Deno.test("wrapCommand pins with taskset and keeps the argv intact", () => {
   ]);
   assert.deepEqual(wrapCommand(["x"], null).slice(3), ["sh", "x"]);
   assert.equal(oneLine("\x1b[31merror\x1b[0m:\n   at x"), "error: at x");
+});
+
+Deno.test("selfTimeByFunction sums samples per function, leaves out idle, and shares add up", () => {
+  const profile = {
+    nodes: [
+      { id: 1, callFrame: { functionName: "(idle)", url: "", lineNumber: -1, columnNumber: -1 } },
+      {
+        id: 2,
+        callFrame: {
+          functionName: "parse",
+          url: "file:///repo/a.ts",
+          lineNumber: 9,
+          columnNumber: 0,
+        },
+      },
+      {
+        id: 3,
+        callFrame: {
+          functionName: "parse",
+          url: "file:///repo/a.ts",
+          lineNumber: 9,
+          columnNumber: 0,
+        },
+      },
+      { id: 4, callFrame: { functionName: "", url: "ext:x.js", lineNumber: 0, columnNumber: 0 } },
+    ],
+    samples: [1, 2, 3, 4, 2],
+    timeDeltas: [500, 100, 100, 200, 100],
+  };
+  const rows = selfTimeByFunction(profile, "/repo");
+  assert.deepEqual(rows.map((row) => [row.functionName, row.location, row.selfMs]), [
+    ["parse", "a.ts:10", 0.3],
+    ["(anonymous)", "ext:x.js:1", 0.2],
+  ]);
+  assert.equal(rows.reduce((sum, row) => sum + row.share, 0), 1);
 });

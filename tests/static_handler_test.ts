@@ -545,7 +545,7 @@ withTree("the cache never serves stale content", {
 /** A file system whose stat reports no mtime, like files embedded by `deno compile`. */
 const noMtimeFileSystem: StaticFileSystem = {
   ...denoFileSystem,
-  stat: async (path) => ({ ...(await Deno.stat(path)), mtime: null }),
+  stat: (path) => ({ ...Deno.statSync(path), mtime: null }),
 };
 
 withTree("files without mtime still get a validator, and no Last-Modified", {
@@ -593,15 +593,15 @@ Deno.test("static handler: file-system errors become 403/404/500 without their t
       ...denoFileSystem,
       stat: (path) => {
         if (path.endsWith("locked.txt")) {
-          return Promise.reject(new Deno.errors.PermissionDenied("EACCES /srv/locked.txt"));
+          throw new Deno.errors.PermissionDenied("EACCES /srv/locked.txt");
         }
-        if (path.endsWith("broken.txt")) return Promise.reject(new Error("INTERNAL DETAIL"));
-        return Deno.stat(path);
+        if (path.endsWith("broken.txt")) throw new Error("INTERNAL DETAIL");
+        return Deno.statSync(path);
       },
-      open: (path) =>
-        path.endsWith("a.txt")
-          ? Promise.reject(new Error("INTERNAL DETAIL"))
-          : denoFileSystem.open(path),
+      open: (path) => {
+        if (path.endsWith("a.txt")) throw new Error("INTERNAL DETAIL");
+        return denoFileSystem.open(path);
+      },
     };
     const handler = createFileServer({ root, fileSystem: failing, cacheMaxFileBytes: 0 });
     const locked = await ask(handler, "/locked.txt");
@@ -639,8 +639,8 @@ function countingFileSystem() {
   const counts = { opened: 0, closed: 0 };
   const fileSystem: StaticFileSystem = {
     ...denoFileSystem,
-    open: async (path) => {
-      const file = await Deno.open(path);
+    open: (path) => {
+      const file = Deno.openSync(path);
       counts.opened++;
       return {
         read: (buffer) => file.read(buffer),

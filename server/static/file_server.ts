@@ -343,10 +343,10 @@ export function createFileServer(
   }
 
   let rootReal: string | null = null;
-  async function getRootReal(): Promise<string | null> {
+  function getRootReal(): string | null {
     if (rootReal !== null) return rootReal;
     try {
-      const real = await fs.realPath(rootPath);
+      const real = fs.realPath(rootPath);
       rootReal = real;
       return real;
     } catch {
@@ -394,7 +394,7 @@ export function createFileServer(
     if (hash === undefined) {
       if (bytes !== null) hash = await contentHash(bytesInChunks(bytes));
       else {
-        const file = await fs.open(realPath);
+        const file = fs.open(realPath);
         try {
           hash = await contentHash(fileInChunks(file, identity.size));
         } finally {
@@ -416,7 +416,7 @@ export function createFileServer(
     const cached = cache.get(statPath);
     if (cached !== undefined) {
       try {
-        const info = await fs.stat(statPath);
+        const info = fs.stat(statPath);
         if (sameIdentity(cached.identity, info)) return { kind: "file", file: cached };
       } catch {
         // Gone or unreadable: the full lookup below says which.
@@ -426,9 +426,9 @@ export function createFileServer(
     let realPath: string;
     let info: Deno.FileInfo;
     try {
-      realPath = await fs.realPath(statPath);
+      realPath = fs.realPath(statPath);
       if (!isInside(realPath, root)) return MISSING;
-      info = await fs.stat(realPath);
+      info = fs.stat(realPath);
     } catch (error) {
       return lookupFailure(error);
     }
@@ -438,7 +438,7 @@ export function createFileServer(
     let bytes: Uint8Array<ArrayBuffer> | null = null;
     if (info.size <= cacheMaxFileBytes) {
       try {
-        const file = await fs.open(realPath);
+        const file = fs.open(realPath);
         try {
           bytes = await readExactly(file, info.size);
         } finally {
@@ -561,13 +561,13 @@ export function createFileServer(
     return headers;
   }
 
-  async function openBody(
+  function openBody(
     file: FileRepresentation,
     parts: BodyPart[],
-  ): Promise<ReadableStream<Uint8Array<ArrayBuffer>> | null> {
+  ): ReadableStream<Uint8Array<ArrayBuffer>> | null {
     let handle: StaticFile;
     try {
-      handle = await fs.open(file.realPath);
+      handle = fs.open(file.realPath);
     } catch {
       return null;
     }
@@ -592,7 +592,7 @@ export function createFileServer(
       ];
       let body: BodyInit | null = null;
       if (isGet) {
-        body = original.bytes ?? await openBody(original, [{ start: 0, length: original.size }]);
+        body = original.bytes ?? openBody(original, [{ start: 0, length: original.size }]);
         if (body === null) return textResponse(404, method);
       }
       return new Response(body, { status, headers: finish(headers) });
@@ -620,7 +620,7 @@ export function createFileServer(
       if (!selected.onTheFly) {
         responseHeaders.push(["content-length", String(file.size)]);
         if (isGet) {
-          body = file.bytes ?? await openBody(file, [{ start: 0, length: file.size }]);
+          body = file.bytes ?? openBody(file, [{ start: 0, length: file.size }]);
           if (body === null) return textResponse(404, method);
         }
       } else if (file.bytes !== null) {
@@ -637,7 +637,7 @@ export function createFileServer(
         if (isGet) body = compressed;
       } else if (isGet) {
         // Large file: compressed while streaming, so its length is unknown (chunked).
-        const stream = await openBody(file, [{ start: 0, length: file.size }]);
+        const stream = openBody(file, [{ start: 0, length: file.size }]);
         if (stream === null) return textResponse(404, method);
         body = stream.pipeThrough(new CompressionStream("gzip"));
       }
@@ -659,24 +659,24 @@ export function createFileServer(
         ]);
       }
       if (range.kind === "ranges") {
-        return await partialResponse(file, range.ranges, responseHeaders);
+        return partialResponse(file, range.ranges, responseHeaders);
       }
     }
     responseHeaders.push(["content-type", file.contentType]);
     responseHeaders.push(["content-length", String(file.size)]);
     let body: BodyInit | null = null;
     if (isGet) {
-      body = file.bytes ?? await openBody(file, [{ start: 0, length: file.size }]);
+      body = file.bytes ?? openBody(file, [{ start: 0, length: file.size }]);
       if (body === null) return textResponse(404, method);
     }
     return new Response(body, { status: 200, headers: finish(responseHeaders) });
   }
 
-  async function partialResponse(
+  function partialResponse(
     file: FileRepresentation,
     ranges: ByteRange[],
     headers: HeaderList,
-  ): Promise<Response> {
+  ): Response {
     if (ranges.length === 1) {
       const range = ranges[0]!;
       const length = range.end - range.start + 1;
@@ -685,7 +685,7 @@ export function createFileServer(
       headers.push(["content-length", String(length)]);
       const body = file.bytes !== null
         ? file.bytes.subarray(range.start, range.end + 1)
-        : await openBody(file, [{ start: range.start, length }]);
+        : openBody(file, [{ start: range.start, length }]);
       if (body === null) return textResponse(404, "GET");
       return new Response(body, { status: 206, headers: finish(headers) });
     }
@@ -720,7 +720,7 @@ export function createFileServer(
       }
       body = whole;
     } else {
-      body = await openBody(file, parts);
+      body = openBody(file, parts);
       if (body === null) return textResponse(404, "GET");
     }
     return new Response(body, { status: 206, headers: finish(headers) });
@@ -749,31 +749,22 @@ export function createFileServer(
         : await notFound(request, root);
     }
     const entries: ListingEntry[] = [];
-    // stat in batches: parallel enough to be quick, bounded so a huge directory does not open
-    // thousands of concurrent operations.
-    const BATCH = 64;
-    for (let i = 0; i < names.length; i += BATCH) {
-      const batch = await Promise.all(
-        names.slice(i, i + BATCH).map(async (name) => {
-          const entryPath = join(realPath, name);
-          try {
-            // A symlink that leads outside the root is not shown (its target is not served).
-            const entryReal = await fs.realPath(entryPath);
-            if (!isInside(entryReal, root)) return null;
-            const info = await fs.stat(entryReal);
-            encodeURIComponent(name); // names that cannot be linked (lone surrogates) are skipped
-            return {
-              name,
-              isDirectory: info.isDirectory,
-              size: info.isFile ? info.size : null,
-              mtime: info.mtime === null ? null : info.mtime.getTime(),
-            } satisfies ListingEntry;
-          } catch {
-            return null;
-          }
-        }),
-      );
-      for (const entry of batch) if (entry !== null) entries.push(entry);
+    for (const name of names) {
+      try {
+        // A symlink that leads outside the root is not shown (its target is not served).
+        const entryReal = fs.realPath(join(realPath, name));
+        if (!isInside(entryReal, root)) continue;
+        const info = fs.stat(entryReal);
+        encodeURIComponent(name); // names that cannot be linked (lone surrogates) are skipped
+        entries.push({
+          name,
+          isDirectory: info.isDirectory,
+          size: info.isFile ? info.size : null,
+          mtime: info.mtime === null ? null : info.mtime.getTime(),
+        });
+      } catch {
+        // Vanished or unreadable since readDir: leave it out.
+      }
     }
     const html = encoder.encode(
       renderListing(
@@ -830,7 +821,7 @@ export function createFileServer(
     }
     const path = parseRequestPath(request.url);
     if (typeof path === "string") return textResponse(400, method);
-    const root = await getRootReal();
+    const root = rootReal ?? getRootReal();
     if (root === null) return textResponse(404, method);
     const segments = path.segments;
     if (dotfiles !== "allow") {
@@ -847,9 +838,9 @@ export function createFileServer(
       if (index.kind === "forbidden") return textResponse(403, method);
       let directory: Lookup;
       try {
-        const realPath = await fs.realPath(statPath);
+        const realPath = fs.realPath(statPath);
         if (!isInside(realPath, root)) return await notFound(request, root);
-        const info = await fs.stat(realPath);
+        const info = fs.stat(realPath);
         directory = info.isDirectory ? { kind: "directory", realPath } : MISSING;
       } catch (error) {
         directory = lookupFailure(error);

@@ -16,14 +16,22 @@ export interface StaticFile {
   close(): void;
 }
 
-/** The file-system calls of the file server (all paths absolute). */
+/**
+ * The file-system calls of the file server (all paths absolute).
+ *
+ * Metadata calls are synchronous, as in nginx (which calls `stat`/`open` blocking in its event
+ * loop): on a local file system they take about a microsecond from the kernel's caches, while
+ * Deno's async variants cost a thread-pool round trip (measured here: `Deno.stat` 17 µs,
+ * `Deno.statSync` 1.9 µs; `Deno.realPath` 5.7 µs, `Deno.realPathSync` 0.9 µs). Reads, which can
+ * wait for the disk, stay asynchronous.
+ */
 export interface StaticFileSystem {
-  /** Resolves symlinks, `.` and `..`; rejects like `Deno.realPath`. */
-  realPath(path: string): Promise<string>;
-  /** Metadata, following symlinks; rejects like `Deno.stat`. */
-  stat(path: string): Promise<Deno.FileInfo>;
-  /** Opens a file for reading. */
-  open(path: string): Promise<StaticFile>;
+  /** Resolves symlinks, `.` and `..`; throws like `Deno.realPathSync`. */
+  realPath(path: string): string;
+  /** Metadata, following symlinks; throws like `Deno.statSync`. */
+  stat(path: string): Deno.FileInfo;
+  /** Opens a file for reading; throws like `Deno.openSync`. */
+  open(path: string): StaticFile;
   /** Lists a directory. */
   readDir(path: string): AsyncIterable<Deno.DirEntry>;
 }
@@ -34,12 +42,12 @@ export interface StaticFileSystem {
  * @example
  * ```ts
  * import { denoFileSystem } from "./file_system.ts";
- * const info = await denoFileSystem.stat(Deno.cwd());
+ * const info = denoFileSystem.stat(Deno.cwd());
  * ```
  */
 export const denoFileSystem: StaticFileSystem = Object.freeze({
-  realPath: (path: string) => Deno.realPath(path),
-  stat: (path: string) => Deno.stat(path),
-  open: (path: string) => Deno.open(path, { read: true }),
+  realPath: (path: string) => Deno.realPathSync(path),
+  stat: (path: string) => Deno.statSync(path),
+  open: (path: string) => Deno.openSync(path, { read: true }),
   readDir: (path: string) => Deno.readDir(path),
 });

@@ -1,0 +1,356 @@
+/**
+ * End to end over raw sockets: request bodies (chunked, large, 100-continue) and response bodies
+ * (streams, HEAD, bodiless statuses).
+ */
+
+import assert from "node:assert/strict";
+import {
+  bodyText,
+  exchange,
+  header,
+  headerCount,
+  normalizeDate,
+  RawClient,
+} from "./support/http_client.ts";
+import { deferred, startServer } from "./support/test_server.ts";
+
+const encoder = new TextEncoder();
+
+function streamOf(...parts: string[]): ReadableStream<Uint8Array> {
+  return new ReadableStream({
+    start(controller) {
+      for (const part of parts) controller.enqueue(encoder.encode(part));
+      controller.close();
+    },
+  });
+}
+
+Deno.test("chunked_upload_with_extensions_and_trailers_reaches_the_handler_decoded", async () => {
+  let received = "";
+  await using test = startServer(async (request) => {
+    received = await request.text();
+    return new Response(`${received.length}`);
+  });
+  await using client = await RawClient.connect(test.port);
+  await client.write(
+    "POST /upload HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n" +
+      '5;name=value;quoted="a \\"b\\" c"\r\nhello\r\n' +
+      "1 ; spaced = ext\r\n,\r\n" +
+      "A\r\n0123456789\r\n" +
+      "0;last\r\nX-Checksum: abc\r\nX-Other: 1\r\n\r\n",
+  );
+  const response = await client.readResponse();
+  assert.equal(response.status, 200);
+  assert.equal(received, "hello,0123456789");
+  assert.equal(bodyText(response), "16");
+  // The connection continues after the trailer section.
+  await client.write("GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+  assert.equal((await client.readResponse()).status, 200);
+});
+
+Deno.test("content_length_upload_is_streamed_to_the_handler", async () => {
+  let received = "";
+  await using test = startServer(async (request) => {
+    received = await request.text();
+    return new Response("ok");
+  });
+  await using client = await RawClient.connect(test.port);
+  await client.write("PUT /f HTTP/1.1\r\nHost: x\r\nContent-Length: 11\r\n\r\nhello");
+  await client.write(" world");
+  assert.equal((await client.readResponse()).status, 200);
+  assert.equal(received, "hello world");
+});
+
+Deno.test("an_unread_small_body_is_discarded_and_the_connection_kept", async () => {
+  await using test = startServer(() => new Response("ignored your body"));
+  await using client = await RawClient.connect(test.port);
+  await client.write(
+    "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\n0123456789" +
+      "GET /next HTTP/1.1\r\nHost: x\r\n\r\n",
+  );
+  const [first, second] = await client.readResponses(2);
+  assert.equal(first!.status, 200);
+  assert.equal(header(first!, "connection"), null);
+  assert.equal(second!.status, 200);
+});
+
+Deno.test({
+  name: "a_100_mib_upload_is_consumed_with_bounded_server_memory",
+  async fn() {
+    const UPLOAD_BYTES = 100 * 1024 * 1024;
+    // Buffering the body would cost at least 100 MiB; streaming needs a few read buffers. The
+    // bound is generous (V8 and GC slack) but far below the upload's size.
+    const MAX_GROWTH_BYTES = 64 * 1024 * 1024;
+    const child = new Deno.Command(Deno.execPath(), {
+      args: ["run", "--allow-net", new URL("./support/upload_server.ts", import.meta.url).pathname],
+      stdout: "piped",
+      stderr: "inherit",
+    }).spawn();
+    try {
+      const lines = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+      let output = "";
+      while (!output.includes("\n")) {
+        const { done, value } = await lines.read();
+        if (done) throw new Error("upload server exited before listening");
+        output += value;
+      }
+      lines.releaseLock();
+      child.stdout.cancel().catch(() => {});
+      const port = Number(/PORT (\d+)/.exec(output)![1]);
+
+      // Warm up (JIT, buffers) with a small upload, then take the baseline peak.
+      const warm = await exchange(
+        port,
+        "POST / HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: 1000000\r\n\r\n" +
+          "x".repeat(1_000_000),
+      );
+      assert.equal(bodyText(warm.responses[0]!), "1000000");
+      const baseline = peakRss(child.pid);
+
+      await using client = await RawClient.connect(port);
+      await client.write(
+        `POST / HTTP/1.1\r\nHost: x\r\nContent-Length: ${UPLOAD_BYTES}\r\n\r\n`,
+      );
+      const block = new Uint8Array(256 * 1024).fill(0x61);
+      for (let sent = 0; sent < UPLOAD_BYTES; sent += block.length) await client.write(block);
+      const response = await client.readResponse(60_000);
+      assert.equal(bodyText(response), String(UPLOAD_BYTES));
+      const peak = peakRss(child.pid);
+      assert.ok(
+        peak - baseline < MAX_GROWTH_BYTES,
+        `server peak RSS grew by ${((peak - baseline) / 2 ** 20).toFixed(1)} MiB`,
+      );
+    } finally {
+      child.kill("SIGTERM");
+      await child.status;
+    }
+  },
+});
+
+/** VmHWM: the peak resident set size of a process, in bytes (Linux). */
+function peakRss(pid: number): number {
+  const status = Deno.readTextFileSync(`/proc/${pid}/status`);
+  const match = /VmHWM:\s+(\d+) kB/.exec(status);
+  if (match === null) throw new Error("no VmHWM in /proc status");
+  return Number(match[1]) * 1024;
+}
+
+Deno.test("stream_response_on_http_11_is_chunked", async () => {
+  await using test = startServer(() => new Response(streamOf("abc", "", "defgh")));
+  await using client = await RawClient.connect(test.port);
+  await client.write("GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+  const response = await client.readResponse();
+  assert.equal(
+    normalizeDate(response.raw),
+    "HTTP/1.1 200 OK\r\ndate: <date>\r\ntransfer-encoding: chunked\r\n\r\n" +
+      "3\r\nabc\r\n5\r\ndefgh\r\n0\r\n\r\n",
+  );
+  // The connection stays usable after the last chunk.
+  await client.write("GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+  assert.equal(bodyText(await client.readResponse()), "abcdefgh");
+});
+
+Deno.test("stream_response_on_http_10_is_close_delimited", async () => {
+  await using test = startServer(() => new Response(streamOf("abc", "defgh")));
+  const { responses, raw, closedBy } = await exchange(
+    test.port,
+    "GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n",
+  );
+  assert.equal(
+    normalizeDate(raw),
+    "HTTP/1.1 200 OK\r\ndate: <date>\r\nconnection: close\r\n\r\nabcdefgh",
+  );
+  assert.equal(responses[0]!.framing, "close");
+  assert.equal(closedBy, "eof");
+});
+
+Deno.test("stream_response_with_a_handler_content_length_goes_out_with_it", async () => {
+  await using test = startServer(() =>
+    new Response(streamOf("abc", "defgh"), { headers: { "content-length": "8" } })
+  );
+  await using client = await RawClient.connect(test.port);
+  for (const version of ["1.1", "1.0"]) {
+    await client.write(`GET / HTTP/${version}\r\nHost: x\r\nConnection: keep-alive\r\n\r\n`);
+    const response = await client.readResponse();
+    const keepAlive = version === "1.0" ? "connection: keep-alive\r\n" : "";
+    assert.equal(
+      normalizeDate(response.raw),
+      `HTTP/1.1 200 OK\r\ndate: <date>\r\ncontent-length: 8\r\n${keepAlive}\r\nabcdefgh`,
+    );
+  }
+  assert.equal(client.closedBy, null);
+});
+
+Deno.test("stream_longer_than_its_content_length_is_cut_and_the_connection_closed", async () => {
+  await using test = startServer(() =>
+    new Response(streamOf("abc", "defgh"), { headers: { "content-length": "4" } })
+  );
+  await using client = await RawClient.connect(test.port);
+  await client.write("GET / HTTP/1.1\r\nHost: x\r\n\r\nGET / HTTP/1.1\r\nHost: x\r\n\r\n");
+  const { responses, closedBy } = await client.readUntilClose();
+  // Exactly the promised bytes, then close: never bytes a client would take as a next response.
+  assert.equal(responses.length, 1);
+  assert.equal(bodyText(responses[0]!), "abcd");
+  assert.equal(client.receivedText.endsWith("\r\n\r\nabcd"), true);
+  assert.ok(closedBy !== null);
+});
+
+Deno.test("stream_shorter_than_its_content_length_closes_the_connection", async () => {
+  await using test = startServer(() =>
+    new Response(streamOf("abc"), { headers: { "content-length": "10" } })
+  );
+  await using client = await RawClient.connect(test.port);
+  await client.write("GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+  await assert.rejects(client.readUntilClose(), /connection closed inside a response/);
+  assert.ok(client.receivedText.endsWith("\r\n\r\nabc"));
+});
+
+Deno.test("stream_that_errors_midway_ends_without_the_last_chunk", async () => {
+  await using test = startServer(() => {
+    let step = 0;
+    return new Response(
+      new ReadableStream({
+        pull(controller) {
+          if (step++ === 0) controller.enqueue(encoder.encode("partial"));
+          else controller.error(new Error("disk on fire"));
+        },
+      }),
+    );
+  });
+  await using client = await RawClient.connect(test.port);
+  await client.write("GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+  // A client must see an incomplete message, not a clean end (which would pass as complete).
+  await assert.rejects(client.readUntilClose(), /connection closed inside a response/);
+  assert.ok(client.receivedText.endsWith("7\r\npartial\r\n"));
+  assert.equal(test.errors.length, 1);
+});
+
+Deno.test("head_has_the_same_head_as_get_and_no_body", async () => {
+  await using test = startServer(() =>
+    new Response("0123456789", { headers: { "x-custom": "v", etag: '"1"' } })
+  );
+  await using client = await RawClient.connect(test.port, ["GET", "HEAD"]);
+  await client.write("GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+  const get = await client.readResponse();
+  await client.write("HEAD / HTTP/1.1\r\nHost: x\r\n\r\n");
+  const head = await client.readResponse();
+  assert.equal(normalizeDate(head.raw), normalizeDate(get.head));
+  assert.equal(header(head, "content-length"), "10");
+  // Nothing after the HEAD response's blank line: the next request is answered cleanly.
+  await client.write("GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+  assert.equal(bodyText(await client.readResponse()), "0123456789");
+});
+
+Deno.test("head_with_a_stream_response_sends_no_body_and_keeps_the_connection", async () => {
+  await using test = startServer(() => new Response(streamOf("abc")));
+  await using client = await RawClient.connect(test.port, ["HEAD", "GET"]);
+  await client.write("HEAD / HTTP/1.1\r\nHost: x\r\n\r\n");
+  const head = await client.readResponse();
+  assert.equal(head.status, 200);
+  assert.equal(headerCount(head, "transfer-encoding") + headerCount(head, "content-length"), 0);
+  await client.write("GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+  assert.equal(bodyText(await client.readResponse()), "abc");
+});
+
+Deno.test("responses_204_and_304_have_no_body_and_204_no_content_length", async () => {
+  await using test = startServer((request) => {
+    const path = new URL(request.url).pathname;
+    if (path === "/204") return new Response(null, { status: 204, headers: { "x-a": "1" } });
+    return new Response(null, {
+      status: 304,
+      headers: { etag: '"abc"', "content-length": "1234" },
+    });
+  });
+  await using client = await RawClient.connect(test.port);
+  await client.write("GET /204 HTTP/1.1\r\nHost: x\r\n\r\nGET /304 HTTP/1.1\r\nHost: x\r\n\r\n");
+  const [noContent, notModified] = await client.readResponses(2);
+  assert.equal(
+    normalizeDate(noContent!.raw),
+    "HTTP/1.1 204 No Content\r\nx-a: 1\r\ndate: <date>\r\n\r\n",
+  );
+  assert.equal(notModified!.status, 304);
+  assert.equal(notModified!.body.length, 0);
+  assert.equal(headerCount(notModified!, "transfer-encoding"), 0);
+  // A 304 may carry the Content-Length the 200 would have had (RFC 9110 §8.6).
+  assert.equal(header(notModified!, "content-length"), "1234");
+  await client.write("GET /204 HTTP/1.1\r\nHost: x\r\n\r\n");
+  assert.equal((await client.readResponse()).status, 204);
+});
+
+Deno.test("expect_100_continue_is_answered_when_the_handler_reads_the_body", async () => {
+  await using test = startServer(async (request) => new Response(`got ${await request.text()}`));
+  await using client = await RawClient.connect(test.port);
+  await client.write(
+    "POST / HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n",
+  );
+  const interim = await client.readResponse();
+  assert.equal(interim.raw, "HTTP/1.1 100 Continue\r\n\r\n");
+  await client.write("hello");
+  const final = await client.readResponse();
+  assert.equal(final.status, 200);
+  assert.equal(bodyText(final), "got hello");
+  assert.equal(header(final, "connection"), null);
+});
+
+Deno.test("expect_100_continue_with_chunked_body", async () => {
+  await using test = startServer(async (request) => new Response(`got ${await request.text()}`));
+  await using client = await RawClient.connect(test.port);
+  await client.write(
+    "POST / HTTP/1.1\r\nHost: x\r\nExpect: 100-Continue\r\nTransfer-Encoding: chunked\r\n\r\n",
+  );
+  assert.equal((await client.readResponse()).status, 100);
+  await client.write("3\r\nabc\r\n0\r\n\r\n");
+  assert.equal(bodyText(await client.readResponse()), "got abc");
+});
+
+Deno.test("expect_100_continue_is_not_sent_when_the_handler_answers_without_reading", async () => {
+  await using test = startServer(() => new Response("no thanks", { status: 403 }));
+  await using client = await RawClient.connect(test.port);
+  await client.write(
+    "POST / HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n",
+  );
+  const { responses, closedBy } = await client.readUntilClose();
+  assert.equal(responses.length, 1);
+  assert.equal(responses[0]!.status, 403);
+  assert.equal(header(responses[0]!, "connection"), "close");
+  assert.equal(client.receivedText.includes("100 Continue"), false);
+  assert.ok(closedBy !== null);
+});
+
+Deno.test("expect_100_continue_in_http_10_is_ignored", async () => {
+  await using test = startServer(async (request) => new Response(`got ${await request.text()}`));
+  await using client = await RawClient.connect(test.port);
+  await client.write(
+    "POST / HTTP/1.0\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\nhello",
+  );
+  const { responses } = await client.readUntilClose();
+  assert.equal(responses.length, 1);
+  assert.equal(bodyText(responses[0]!), "got hello");
+});
+
+Deno.test("expect_100_continue_after_the_handler_answered_is_never_sent", async () => {
+  // The handler answers first and reads the body afterwards (for example while streaming).
+  const answered = deferred();
+  await using test = startServer((request) => {
+    const body = new ReadableStream<Uint8Array>({
+      async pull(controller) {
+        await answered.promise;
+        controller.enqueue(encoder.encode(`late ${await request.text()}`));
+        controller.close();
+      },
+    });
+    return new Response(body);
+  });
+  await using client = await RawClient.connect(test.port);
+  await client.write(
+    "POST / HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n",
+  );
+  // Once the final head is out, a 100 may not follow it.
+  await client.readBytes("HTTP/1.1 200".length);
+  assert.ok(client.receivedText.startsWith("HTTP/1.1 200 OK\r\n"));
+  await client.write("hello");
+  answered.resolve();
+  const response = await client.readResponse();
+  assert.equal(bodyText(response), "late hello");
+  assert.equal(client.receivedText.includes("100 Continue"), false);
+});

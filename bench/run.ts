@@ -65,6 +65,30 @@ const SETTLE_MS = 500;
 /** nginx `worker_connections`: above M1's 1,000 idle connections plus wrk's. */
 const NGINX_WORKER_CONNECTIONS = 4096;
 
+/** How long the CPU use of other processes is sampled before the run. */
+const BUSY_SAMPLE_MS = 1000;
+
+/**
+ * Share of all CPU time used by others above which the run is flagged as disturbed (an idle
+ * machine shows a few percent).
+ */
+const BUSY_SHARE_LIMIT = 0.15;
+
+/** Non-idle share of all CPUs over `ms`, from the first line of /proc/stat. */
+async function machineBusyShare(ms: number): Promise<number> {
+  const read = async () => {
+    const line = (await Deno.readTextFile("/proc/stat")).split("\n")[0] ?? "";
+    const ticks = line.trim().split(/\s+/).slice(1).map(Number);
+    const idle = (ticks[3] ?? 0) + (ticks[4] ?? 0);
+    return { total: ticks.reduce((sum, tick) => sum + tick, 0), idle };
+  };
+  const before = await read();
+  await pause(ms);
+  const after = await read();
+  const total = after.total - before.total;
+  return total > 0 ? 1 - (after.idle - before.idle) / total : 0;
+}
+
 /** Longest the M1 client may take to open its connections and report. */
 const IDLE_CLIENT_TIMEOUT_MS = 60_000;
 
@@ -522,6 +546,16 @@ async function main(): Promise<number> {
     );
   } else {
     notes.push("Deno.serve was not measured, so there are no ratios.");
+  }
+  const busy = await machineBusyShare(BUSY_SAMPLE_MS);
+  if (busy > BUSY_SHARE_LIMIT) {
+    const message =
+      `the machine was ${
+        Math.round(busy * 100)
+      }% busy before the run started: other processes compete for the cores, so absolute ` +
+      "numbers are low; ratios measured in the same round are less affected";
+    log(message);
+    notes.push(message);
   }
   const machine = await machineInfo(tools);
   const date = new Date().toISOString();

@@ -329,11 +329,13 @@ export class Connection {
     try {
       wroteAll = await this.#writeResponse(exchange, response, close);
     } catch (error) {
-      if (error instanceof HttpError && !exchange.headWritten) {
-        // The handler's response could not be serialized (for example a CR in a header).
+      if (!exchange.headWritten) {
+        // The handler's response could not be serialized (a CR in a header, a body already
+        // used, headers that are not Headers): nothing is on the wire yet, so answer 500.
         this.#reportError(error);
         await this.#writeNow(serializeErrorResponse(500, this.#context.clock.date, true));
         exchange.bodyBytesWritten = 0;
+        response = plainResponse(500);
       }
       close = true;
       abort.abort();
@@ -607,8 +609,9 @@ export class Connection {
       keepAliveHeader: head.minorVersion === 0 && !close,
       date,
     }));
-    await this.#flushBatch();
+    // Marked before the flush so that a socket error there is not taken for a bad response.
     exchange.headWritten = true;
+    await this.#flushBatch();
     await this.#writeNow(headBytes);
     const reader = source.stream.getReader();
     let written = 0;

@@ -195,6 +195,16 @@ export class Connection {
       case Phase.Handler:
         this.#handlerTimedOut?.();
         break;
+      case Phase.Body:
+        // A stalled request body is an incomplete request too (RFC 9110 §15.5.9, nginx's
+        // client_body_timeout): say 408 if no response has started, then close.
+        if (this.#exchange !== null && !this.#exchange.headWritten) {
+          this.#exchange.headWritten = true;
+          this.#writeErrorAndClose(408);
+        } else {
+          this.close();
+        }
+        break;
       default:
         this.close();
     }
@@ -507,7 +517,12 @@ export class Connection {
         this.#reportError(
           new Error(`handler did not respond within ${this.#limits.handlerTimeoutMs} ms`),
         );
-        return plainResponse(503);
+        // The handler still runs and may yet read the body: the connection cannot be reused,
+        // and request.signal tells the handler that nobody will see its answer.
+        this.#exchange?.abort.abort();
+        const response = plainResponse(503);
+        response.headers.set("connection", "close");
+        return response;
       }
       if (!(result instanceof Response)) {
         throw new TypeError("handler did not return a Response");

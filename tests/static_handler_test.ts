@@ -693,3 +693,32 @@ withTree("streamed files are closed when read to the end, cancelled or truncated
   await gzipped.body!.cancel();
   assert.equal(counts.closed, counts.opened);
 });
+
+withTree("a BYOB reader can stream a file through one reused buffer", {
+  "digits.txt": "0123456789".repeat(10),
+}, async (root, _serve) => {
+  const { counts, fileSystem } = countingFileSystem();
+  const handler = createFileServer({ root, fileSystem, cacheMaxFileBytes: 0 });
+  const readAll = async (response: Response) => {
+    const reader = response.body!.getReader({ mode: "byob" });
+    let buffer = new Uint8Array(7); // smaller than the parts, so every part spans reads
+    let text = "";
+    for (;;) {
+      const { done, value } = await reader.read(buffer);
+      if (done) break;
+      text += decoder.decode(value);
+      buffer = new Uint8Array(value.buffer);
+    }
+    return text;
+  };
+  const whole = await handler(new Request("http://localhost/digits.txt"));
+  assert.equal(await readAll(whole), "0123456789".repeat(10));
+  const multi = await handler(
+    new Request("http://localhost/digits.txt", { headers: { range: "bytes=0-1,95-" } }),
+  );
+  const text = await readAll(multi);
+  assert.equal(text.length, Number(multi.headers.get("content-length")));
+  assert.ok(text.includes("Content-Range: bytes 0-1/100\r\n\r\n01\r\n"));
+  assert.ok(text.includes("Content-Range: bytes 95-99/100\r\n\r\n56789\r\n"));
+  assert.deepEqual(counts, { opened: 2, closed: 2 });
+});

@@ -1,0 +1,73 @@
+/**
+ * Slow reader: a client asks for a 100 MiB streamed response and reads nothing. The server must
+ * not buffer the stream (backpressure keeps its memory flat) and must abandon the write and close
+ * the connection once a write has stalled for `bodyTimeoutMs`.
+ */
+
+import assert from "node:assert/strict";
+import { quickStatus, startServerProcess, waitFor } from "./support/server_process.ts";
+
+const MIB = 1024 * 1024;
+const RESPONSE_BYTES = 100 * MIB;
+const WRITE_STALL_TIMEOUT_MS = 1000;
+/** Kernel socket buffers hold a few MiB; anything near the 100 MiB body means no backpressure. */
+const MAX_RSS_GROWTH_BYTES = 32 * MIB;
+
+Deno.test("slow reader of a 100 MiB stream: server memory stays flat and the write is abandoned after the stall timeout", async () => {
+  await using server = await startServerProcess({
+    bodyTimeoutMs: WRITE_STALL_TIMEOUT_MS,
+    idleTimeoutMs: 30_000,
+  });
+  for (let i = 0; i < 3; i++) assert.equal(await quickStatus(server.port), 200);
+  const baselineTcp = server.tcpSocketCount();
+  const rssBefore = server.rssBytes();
+
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port: server.port });
+  try {
+    await conn.write(
+      new TextEncoder().encode(`GET /bytes?n=${RESPONSE_BYTES} HTTP/1.1\r\nHost: a\r\n\r\n`),
+    );
+    let peakRss = rssBefore;
+    // The server closes its side once the stalled write times out; sample its memory meanwhile.
+    await waitFor(
+      () => {
+        peakRss = Math.max(peakRss, server.rssBytes());
+        return server.tcpSocketCount() === baselineTcp;
+      },
+      "the server to abandon the stalled write",
+      20_000,
+      50,
+    );
+    assert.ok(
+      peakRss - rssBefore < MAX_RSS_GROWTH_BYTES,
+      `server RSS grew by ${((peakRss - rssBefore) / MIB).toFixed(1)} MiB`,
+    );
+
+    // The client now drains what the kernel buffered: far less than the body, then the end.
+    const buffer = new Uint8Array(256 * 1024);
+    let received = 0;
+    for (;;) {
+      let n: number | null;
+      try {
+        n = await conn.read(buffer);
+      } catch {
+        n = null; // A reset is an acceptable end too.
+      }
+      if (n === null) break;
+      received += n;
+    }
+    // deno-lint-ignore no-console -- the figures of the run
+    console.log(
+      `slow reader: RSS +${
+        ((peakRss - rssBefore) / MIB).toFixed(1)
+      } MiB, client got ${received} bytes`,
+    );
+    assert.ok(received > 0, "the response started");
+    assert.ok(received < RESPONSE_BYTES / 2, `received ${received} bytes`);
+  } finally {
+    conn.close();
+  }
+  // The server is unharmed.
+  assert.equal(await quickStatus(server.port), 200);
+  assert.ok(server.alive);
+});

@@ -637,6 +637,14 @@ Deno.test({
 /** Counts opens and closes, to prove that streamed files are always closed. */
 function countingFileSystem() {
   const counts = { opened: 0, closed: 0 };
+  let onClose: (() => void) | null = null;
+  /** Resolves once every opened file has been closed (closes may follow a cancel later). */
+  const allClosed = (): Promise<void> =>
+    counts.closed === counts.opened ? Promise.resolve() : new Promise<void>((resolve) => {
+      onClose = () => {
+        if (counts.closed === counts.opened) resolve();
+      };
+    });
   const fileSystem: StaticFileSystem = {
     ...denoFileSystem,
     open: (path) => {
@@ -648,17 +656,18 @@ function countingFileSystem() {
         close: () => {
           counts.closed++;
           file.close();
+          onClose?.();
         },
       };
     },
   };
-  return { counts, fileSystem };
+  return { counts, fileSystem, allClosed };
 }
 
 withTree("streamed files are closed when read to the end, cancelled or truncated", {
   "big.bin": new Uint8Array(1_000_000).fill(42),
 }, async (root, _serve) => {
-  const { counts, fileSystem } = countingFileSystem();
+  const { counts, fileSystem, allClosed } = countingFileSystem();
   const handler = createFileServer({
     root,
     fileSystem,
@@ -691,6 +700,8 @@ withTree("streamed files are closed when read to the end, cancelled or truncated
   );
   assert.equal(gzipped.headers.get("content-encoding"), "gzip");
   await gzipped.body!.cancel();
+  // The cancel reaches the file through the compression pipe asynchronously.
+  await allClosed();
   assert.equal(counts.closed, counts.opened);
 });
 

@@ -18,6 +18,13 @@ export const DEFAULT_HOSTNAME = "0.0.0.0";
 /** Pause after an accept error such as EMFILE, so that a full fd table is not a busy loop. */
 const ACCEPT_ERROR_BACKOFF_MS = 50;
 
+/** Errors of one connection that died in the accept queue, not of the listener. */
+function isAbortedConnection(error: unknown): boolean {
+  return error instanceof Deno.errors.NotConnected ||
+    error instanceof Deno.errors.ConnectionReset ||
+    error instanceof Deno.errors.ConnectionAborted;
+}
+
 function defaultOnError(error: unknown): Response {
   // deno-lint-ignore no-console
   console.error("sockserve: request handler failed:", error);
@@ -109,6 +116,9 @@ export function serve(optionsOrHandler: ServeOptions | Handler, maybeHandler?: H
         conn = await listener.accept();
       } catch (error) {
         if (context.draining || error instanceof Deno.errors.BadResource) return;
+        // A client that reset before we accepted it (Deno reports NotConnected): skip it at
+        // once. Pausing here would let a stream of cheap resets stall accepting for everyone.
+        if (isAbortedConnection(error)) continue;
         // Out of file descriptors or a transient error: keep serving the accepted ones.
         await new Promise((resolve) => setTimeout(resolve, ACCEPT_ERROR_BACKOFF_MS));
         continue;

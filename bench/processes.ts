@@ -338,6 +338,17 @@ export async function readCpuSeconds(pid: number): Promise<number> {
   return (utime + stime) / CLOCK_TICKS_PER_SECOND;
 }
 
+/**
+ * User + system CPU time of the whole machine (all CPUs) in seconds, from /proc/stat. Interrupt
+ * and softirq time are left out, as they are from a process's own utime + stime, so that the
+ * difference to the processes under test is the time taken by everything else.
+ */
+export async function readMachineCpuSeconds(): Promise<number> {
+  const line = (await Deno.readTextFile("/proc/stat")).split("\n")[0] ?? "";
+  const [user = 0, nice = 0, system = 0] = line.trim().split(/\s+/).slice(1).map(Number);
+  return (user + nice + system) / CLOCK_TICKS_PER_SECOND;
+}
+
 /** Resident set size of a process in KiB (VmRSS of /proc/PID/status). */
 export async function readRssKiB(pid: number): Promise<number> {
   const status = await Deno.readTextFile(`/proc/${pid}/status`);

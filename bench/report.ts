@@ -48,6 +48,10 @@ export interface LoadSample {
   errors: number;
   /** requestsPerSec divided by the reference server's in the same round (null if it had none). */
   ratioToReference: number | null;
+  /** Share of all CPUs' time that other processes (not the server, not wrk) took meanwhile. */
+  otherCpuShare: number;
+  /** wrk runs it took to get this sample (more than 1 when others disturbed the first). */
+  attempts: number;
 }
 
 /** All rounds of one server in one load scenario, or why it was skipped. */

@@ -39,6 +39,8 @@ export interface WrkSummary {
   statusErrors: number;
   /** Requests that timed out. */
   timeouts: number;
+  /** wrk's own CPU time in seconds (user + system), from Lua's os.clock(). */
+  cpuSec: number;
 }
 
 /** One wrk run. */

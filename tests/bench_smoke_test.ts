@@ -31,6 +31,8 @@ function sample(round: number, requestsPerSec: number, ratio: number | null) {
     requests: requestsPerSec * 5,
     errors: 0,
     ratioToReference: ratio,
+    otherCpuShare: 0.02,
+    attempts: 1,
   };
 }
 
@@ -169,7 +171,8 @@ Deno.test("parseWrkOutput reads the summary line of report.lua", () => {
   const summary = parseWrkOutput(
     "Running 1s test\n  1 threads\nWRK_JSON " +
       '{"requests":10,"bytes":100,"durationUs":1000000,"p50Us":5,"p99Us":9,"maxUs":12,' +
-      '"connectErrors":1,"readErrors":0,"writeErrors":0,"statusErrors":2,"timeouts":0}\n',
+      '"connectErrors":1,"readErrors":0,"writeErrors":0,"statusErrors":2,"timeouts":0,' +
+      '"cpuSec":0.5}\n',
   );
   assert.equal(summary.requests, 10);
   assert.equal(totalErrors(summary), 3);

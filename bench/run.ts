@@ -344,6 +344,29 @@ function toSample(round: number, measurement: Measurement & { attempts: number }
 /** Longest the micro benchmarks may run. */
 const MICRO_TIMEOUT_MS = 120_000;
 
+/**
+ * Runs the micro benchmarks, again (up to {@linkcode MAX_DISTURBED_RETRIES} times) while other
+ * processes took more than {@linkcode DISTURBED_CPU_SHARE} of the machine, keeping the least
+ * disturbed run. `deno bench` keeps one core busy; the rest of the machine's CPU time is others'.
+ */
+async function runMicroUndisturbed(core: number | null): Promise<MicroResult[] | string> {
+  let best: { results: MicroResult[]; otherShare: number } | null = null;
+  for (let attempt = 0; attempt <= MAX_DISTURBED_RETRIES; attempt++) {
+    const machineBefore = await readMachineCpuSeconds();
+    const started = performance.now();
+    const outcome = await runMicro(core);
+    if (typeof outcome === "string") return outcome;
+    const wallSeconds = (performance.now() - started) / 1000;
+    const otherSeconds = (await readMachineCpuSeconds()) - machineBefore - wallSeconds;
+    const otherShare = Math.max(0, otherSeconds) / (wallSeconds * navigator.hardwareConcurrency);
+    if (best === null || otherShare < best.otherShare) best = { results: outcome, otherShare };
+    if (otherShare <= DISTURBED_CPU_SHARE) break;
+    log(`micro: other processes took ${Math.round(otherShare * 100)}% of the CPUs; again`);
+    await pause(DISTURBED_RETRY_PAUSE_MS);
+  }
+  return (best as { results: MicroResult[] }).results;
+}
+
 /** Runs `deno bench --json bench/framing_bench.ts` pinned to the server core. */
 async function runMicro(core: number | null): Promise<MicroResult[] | string> {
   const argv = wrapCommand([
@@ -662,7 +685,7 @@ async function main(): Promise<number> {
     let micro: MicroResult[] = [];
     if (options.micro) {
       log("micro benchmarks of the framing module (deno bench)");
-      const outcome = await runMicro(context.serverCore);
+      const outcome = await runMicroUndisturbed(context.serverCore);
       if (typeof outcome === "string") {
         log(`micro benchmarks failed: ${outcome}`);
         notes.push(`micro benchmarks failed: ${outcome}`);

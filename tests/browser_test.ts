@@ -1,0 +1,111 @@
+// One real browser: Debian's headless Chromium loads the demo site in public/ through the
+// sockserve command line, and the test reads the DOM Chromium ends up with. The page's module
+// script only runs when served as JavaScript, its stylesheet only applies when served as CSS
+// (nosniff), and the script writes what it saw into the page, so the DOM proves all of it.
+import assert from "node:assert/strict";
+import { fileURLToPath } from "node:url";
+import { startSockserve } from "./cli_helpers.ts";
+
+const CHROMIUM = "/usr/bin/chromium";
+const PUBLIC_DIR = fileURLToPath(new URL("../public", import.meta.url));
+
+/** Upper bound for one page load; Chromium normally needs about a second. */
+const CHROMIUM_LIMIT_MS = 60_000;
+
+function chromiumExists(): boolean {
+  try {
+    return Deno.statSync(CHROMIUM).isFile;
+  } catch {
+    return false;
+  }
+}
+
+const hasChromium = chromiumExists();
+
+/** Loads `url` in a fresh headless Chromium profile and returns the DOM after the load event. */
+async function dumpDom(url: string): Promise<string> {
+  const profile = await Deno.makeTempDir({ prefix: "sockserve_chromium_" });
+  try {
+    const output = await new Deno.Command(CHROMIUM, {
+      args: [
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        `--user-data-dir=${profile}`,
+        "--dump-dom",
+        url,
+      ],
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+      signal: AbortSignal.timeout(CHROMIUM_LIMIT_MS),
+    }).output();
+    const dom = new TextDecoder().decode(output.stdout);
+    assert.equal(output.code, 0, new TextDecoder().decode(output.stderr));
+    return dom;
+  } finally {
+    await Deno.remove(profile, { recursive: true });
+  }
+}
+
+/** Text content of the element with `id` in serialized HTML (the elements here hold text only). */
+function textById(dom: string, id: string): string | undefined {
+  return new RegExp(`id="${id}"[^>]*>([^<]*)<`).exec(dom)?.[1];
+}
+
+Deno.test({
+  name: hasChromium
+    ? "browser: headless Chromium renders the demo site, runs its script and applies its CSS"
+    : `browser: demo site in Chromium (ignored: ${CHROMIUM} not installed)`,
+  ignore: !hasChromium,
+  async fn() {
+    const server = await startSockserve([PUBLIC_DIR, "--host", "127.0.0.1", "--port", "0"]);
+    try {
+      const dom = await dumpDom(server.url.href);
+      assert.match(dom, /<h1>It works: sockserve is serving this site\.<\/h1>/);
+      // Written by app.js: it ran, it saw the stylesheet's custom property, the SVG decoded.
+      assert.match(dom, /<html lang="en" data-js="ran">/);
+      assert.equal(textById(dom, "js-status"), "ran (4 features added)");
+      assert.equal(textById(dom, "css-status"), "applied");
+      assert.equal(textById(dom, "img-status"), "loaded (96x96)");
+      assert.equal(dom.match(/class="js-feature"/g)?.length, 4);
+
+      // Every subresource went through sockserve and was answered 200.
+      for (const path of ["/", "/style.css", "/app.js", "/logo.svg"]) {
+        const line = await server.stdout.waitFor(
+          new RegExp(`"GET ${path.replace(".", "\\.")} HTTP/1\\.1" 200 `),
+          `access log line for ${path}`,
+        );
+        assert.match(line, /HeadlessChrome/);
+      }
+    } finally {
+      await server.close();
+    }
+  },
+});
+
+Deno.test({
+  name: hasChromium
+    ? "browser: a missing page shows the site's own 404.html"
+    : `browser: custom 404 page in Chromium (ignored: ${CHROMIUM} not installed)`,
+  ignore: !hasChromium,
+  async fn() {
+    const server = await startSockserve([PUBLIC_DIR, "--host", "127.0.0.1", "--port", "0"]);
+    try {
+      const dom = await dumpDom(new URL("/no/such/page", server.url).href);
+      assert.match(dom, /<h1>404: nothing here<\/h1>/);
+      assert.equal(
+        textById(dom, "not-found-message"),
+        "The page you asked for does not exist on this site.",
+      );
+      await server.stdout.waitFor(/"GET \/no\/such\/page HTTP\/1\.1" 404 /, "404 log line");
+    } finally {
+      await server.close();
+    }
+  },
+});

@@ -123,6 +123,8 @@ interface FileRepresentation {
   bytes: Uint8Array<ArrayBuffer> | null;
   /** gzip of `bytes`, made on first demand. */
   gzipBytes: Promise<Uint8Array<ArrayBuffer>> | null;
+  /** Headers of a 200 identity answer, built on first use (the Response copies them). */
+  okHeaders: HeaderList | null;
   /** Bytes this entry holds in the cache. */
   cachedBytes: number;
 }
@@ -471,6 +473,7 @@ export function createFileServer(
       lastModifiedText: lastModified === null ? null : formatHttpDate(lastModified),
       bytes,
       gzipBytes: null,
+      okHeaders: null,
       cachedBytes: bytes === null ? 0 : bytes.length + 512,
     };
     if (bytes !== null && oldEnoughToCache(info)) cache.set(statPath, file);
@@ -645,8 +648,6 @@ export function createFileServer(
     }
 
     // Identity: Range applies to GET only (RFC 9110 §14.2), and only if If-Range allows it.
-    const responseHeaders = validatorHeaders(selected);
-    responseHeaders.push(["accept-ranges", "bytes"]);
     const rangeHeader = isGet ? headers.get("range") : null;
     if (
       rangeHeader !== null && ifRangeAllowsRange(headers.get("if-range"), fileValidators)
@@ -659,17 +660,25 @@ export function createFileServer(
         ]);
       }
       if (range.kind === "ranges") {
+        const responseHeaders = validatorHeaders(selected);
+        responseHeaders.push(["accept-ranges", "bytes"]);
         return partialResponse(file, range.ranges, responseHeaders);
       }
     }
-    responseHeaders.push(["content-type", file.contentType]);
-    responseHeaders.push(["content-length", String(file.size)]);
+    // The common answer (200, identity, whole file): its headers are computed once per file.
+    if (file.okHeaders === null) {
+      const responseHeaders = validatorHeaders(selected);
+      responseHeaders.push(["accept-ranges", "bytes"]);
+      responseHeaders.push(["content-type", file.contentType]);
+      responseHeaders.push(["content-length", String(file.size)]);
+      file.okHeaders = finish(responseHeaders);
+    }
     let body: BodyInit | null = null;
     if (isGet) {
       body = file.bytes ?? openBody(file, [{ start: 0, length: file.size }]);
       if (body === null) return textResponse(404, method);
     }
-    return new Response(body, { status: 200, headers: finish(responseHeaders) });
+    return new Response(body, { status: 200, headers: file.okHeaders });
   }
 
   function partialResponse(

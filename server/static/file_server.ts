@@ -8,6 +8,22 @@
  * (`preconditions.ts`) → Range (`ranges.ts`) → body from memory or streamed from disk
  * (`file_stream.ts`).
  *
+ * What a client sees:
+ *
+ * | Request                                          | Answer                                                   |
+ * | ------------------------------------------------ | -------------------------------------------------------- |
+ * | GET/HEAD of a file                               | 200, Content-Type (charset=utf-8 for text), ETag, Last-Modified, Accept-Ranges, nosniff |
+ * | other methods                                    | 405 with `Allow: GET, HEAD, OPTIONS`; OPTIONS → 204 (+ CORS preflight with `cors`) |
+ * | encoded `/` or `\`, NUL, bad UTF-8, `..` above root | 400                                                   |
+ * | outside the root after symlinks, missing, FIFO   | 404 (ROOT/404.html as body when present; SPA: index.html with 200) |
+ * | dotfile segment                                  | 404 (`ignore`), 403 (`deny`) or served (`allow`)          |
+ * | `/dir`                                           | 301 to `/dir/` (query kept)                               |
+ * | `/dir/`                                          | index.html, else a listing (unless `dirListing: false` → 404) |
+ * | If-Match/If-Unmodified-Since false               | 412                                                      |
+ * | If-None-Match/If-Modified-Since not modified     | 304 with ETag/Last-Modified/Cache-Control/Vary only       |
+ * | Range (GET, identity)                            | 206 single or multipart/byteranges; 416 `bytes *\/size` |
+ * | Accept-Encoding br/gzip, compressible type       | `.br`/`.gz` sidecar, else gzip on the fly above 1 KiB; Vary |
+ *
  * @module
  */
 

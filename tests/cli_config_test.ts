@@ -69,6 +69,8 @@ const OK_ROWS: OkRow[] = [
   { argv: ["--idle-timeout=250ms"], expect: { limits: { idleTimeoutMs: 250 } } },
   { argv: ["--body-timeout", "2m"], expect: { limits: { bodyTimeoutMs: 120_000 } } },
   { argv: ["--max-connections", "50"], expect: { limits: { maxConnections: 50 } } },
+  { argv: ["--handler-timeout=0"], expect: { limits: { handlerTimeoutMs: 0 } } },
+  { argv: ["--linger-timeout", "500ms"], expect: { limits: { lingerTimeoutMs: 500 } } },
   { argv: ["--max-body-size", "1MiB"], expect: { limits: { maxBodyBytes: 1024 * 1024 } } },
   { argv: ["--max-body-size", "0"], expect: { limits: { maxBodyBytes: 0 } } },
   { argv: ["--max-header-size", "32k"], expect: { limits: { maxHeaderBytes: 32 * 1024 } } },
@@ -253,6 +255,14 @@ Deno.test("usage lists every option and fits in 100 columns", () => {
   for (const line of [...text.split("\n"), ...healthcheckUsage().split("\n")]) {
     assert.ok(line.length <= 100, `line too long: ${line}`);
   }
+});
+
+Deno.test("README documents every option", async () => {
+  const readme = await Deno.readTextFile(new URL("../README.md", import.meta.url));
+  for (const spec of OPTIONS) {
+    assert.ok(readme.includes(`\`--${spec.name}`), `README mentions --${spec.name}`);
+  }
+  assert.ok(readme.includes("sockserve healthcheck [URL] [--timeout DURATION]"));
 });
 
 Deno.test("value parsers: ports, durations, sizes, headers", () => {

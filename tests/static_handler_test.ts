@@ -11,6 +11,7 @@ import {
   type StaticFileSystem,
 } from "../server/static/file_server.ts";
 import { denoFileSystem } from "../server/static/file_system.ts";
+import fc from "fast-check";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -732,4 +733,64 @@ withTree("a BYOB reader can stream a file through one reused buffer", {
   assert.ok(text.includes("Content-Range: bytes 0-1/100\r\n\r\n01\r\n"));
   assert.ok(text.includes("Content-Range: bytes 95-99/100\r\n\r\n56789\r\n"));
   assert.deepEqual(counts, { opened: 2, closed: 2 });
+});
+
+Deno.test("static handler: any request path gets a 2xx/3xx/4xx, never a 500 or a file outside", async () => {
+  const outside = await makeTree({ "secret.txt": "TOP-SECRET" });
+  const root = await makeTree({
+    "index.html": PAGE,
+    "a/b.txt": "b",
+    ".env": "HIDDEN",
+    "out": { symlink: outside },
+  });
+  try {
+    const handler = createFileServer({ root, spa: true });
+    const pieces = fc.constantFrom(
+      "/",
+      "..",
+      ".",
+      "%2e",
+      "%2E%2e",
+      "%2f",
+      "%5c",
+      "\\",
+      "%00",
+      "a",
+      "b.txt",
+      ".env",
+      "out",
+      "secret.txt",
+      "%c0%ae",
+      "%ff",
+      "%",
+      "%25",
+      "?",
+      "#",
+      ";",
+      "index.html",
+      "~",
+      "%20",
+      "//",
+    );
+    await fc.assert(
+      fc.asyncProperty(fc.array(pieces, { maxLength: 12 }), async (parts) => {
+        const target = "/" + parts.join("");
+        let request: Request;
+        try {
+          request = new Request("http://localhost" + target, { headers: { accept: "text/html" } });
+        } catch {
+          return; // not a URL at all: it could not reach the handler
+        }
+        const response = await handler(request);
+        const answer = { status: response.status, text: await response.text() };
+        assert.ok(answer.status < 500, `${target} → ${answer.status}`);
+        assert.ok(!answer.text.includes("TOP-SECRET"), target);
+        assert.ok(!answer.text.includes("HIDDEN"), target);
+      }),
+      { numRuns: 2000 },
+    );
+  } finally {
+    await Deno.remove(root, { recursive: true });
+    await Deno.remove(outside, { recursive: true });
+  }
 });

@@ -794,3 +794,21 @@ Deno.test("static handler: any request path gets a 2xx/3xx/4xx, never a 500 or a
     await Deno.remove(outside, { recursive: true });
   }
 });
+
+Deno.test("static handler: a root reached through a swapped symlink follows the swap", async () => {
+  const releases = await makeTree({ "v1/index.html": "release 1", "v2/index.html": "release 2" });
+  const current = join(releases, "current");
+  try {
+    await Deno.symlink(join(releases, "v1"), current);
+    const handler = createFileServer({ root: current, cacheMinAgeMs: 0 });
+    assert.equal((await ask(handler, "/")).text, "release 1");
+    assert.equal((await ask(handler, "/index.html")).text, "release 1");
+    // Atomic swap, as deployment tools do it: a new link renamed over the old one.
+    await Deno.symlink(join(releases, "v2"), current + ".new");
+    await Deno.rename(current + ".new", current);
+    assert.equal((await ask(handler, "/")).text, "release 2");
+    assert.equal((await ask(handler, "/index.html")).text, "release 2");
+  } finally {
+    await Deno.remove(releases, { recursive: true });
+  }
+});

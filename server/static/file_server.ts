@@ -360,15 +360,15 @@ export function createFileServer(
     return true;
   }
 
-  let rootReal: string | null = null;
-  function getRootReal(): string | null {
-    if (rootReal !== null) return rootReal;
+  // Paths are built under the root as configured, symlinks unresolved, so that a deployment that
+  // swaps a `current -> releases/N` symlink is followed at once: the cache validates by stat-ing
+  // these paths, and the root's real path is resolved again for each request (about 1 µs).
+  const base = rootPath.endsWith("/") ? rootPath.slice(0, -1) : rootPath;
+  function currentRootReal(): string | null {
     try {
-      const real = fs.realPath(rootPath);
-      rootReal = real;
-      return real;
+      return fs.realPath(rootPath);
     } catch {
-      return null; // not there (yet): 404 for now, retried on the next request
+      return null; // not there (yet): 404 until it is
     }
   }
 
@@ -812,10 +812,10 @@ export function createFileServer(
   async function notFound(request: Request, root: string | null): Promise<Response> {
     if (root !== null) {
       if (spa && (request.headers.get("accept") ?? "").includes("text/html")) {
-        const index = await lookup(root + "/index.html", root);
+        const index = await lookup(base + "/index.html", root);
         if (index.kind === "file") return await respondWithFile(request, index.file, root, 200);
       }
-      const page = await lookup(root + "/404.html", root);
+      const page = await lookup(base + "/404.html", root);
       if (page.kind === "file") return await respondWithFile(request, page.file, root, 404);
     }
     return textResponse(404, request.method);
@@ -846,7 +846,7 @@ export function createFileServer(
     }
     const path = parseRequestPath(request.url);
     if (typeof path === "string") return textResponse(400, method);
-    const root = rootReal ?? getRootReal();
+    const root = currentRootReal();
     if (root === null) return textResponse(404, method);
     const segments = path.segments;
     if (dotfiles !== "allow") {
@@ -855,7 +855,7 @@ export function createFileServer(
       }
     }
     const relative = segments.join("/");
-    const statPath = segments.length === 0 ? root : root + "/" + relative;
+    const statPath = segments.length === 0 ? rootPath : base + "/" + relative;
     if (path.trailingSlash) {
       // A directory URL: its index.html, else a listing.
       const index = await lookup(statPath + "/index.html", root);

@@ -70,6 +70,13 @@ export const DEFAULT_GZIP_MIN_BYTES = 1024;
  */
 export const DEFAULT_MAX_LISTING_ENTRIES = 10_000;
 
+/**
+ * Most content hashes remembered for files without mtime (an embedded site has a fixed, usually
+ * small set of files; the bound only matters if something else reports null mtimes). About
+ * 150 bytes each.
+ */
+const MAX_CONTENT_HASHES = 10_000;
+
 /** How long browsers may cache a CORS preflight answer (`Access-Control-Max-Age`), in seconds. */
 export const DEFAULT_CORS_MAX_AGE_SECONDS = 86_400;
 
@@ -344,7 +351,6 @@ export function createFileServer(
   const cache = new ByteBudgetCache<FileRepresentation>(cacheMaxTotalBytes);
   // Content hashes of files without mtime (embedded in a compiled binary: they never change).
   const hashes = new Map<string, string>();
-  const MAX_HASHES = 10_000;
 
   /**
    * The "racily clean" guard of the cache (see {@linkcode DEFAULT_CACHE_MIN_AGE_MS}): both mtime
@@ -419,7 +425,7 @@ export function createFileServer(
           file.close();
         }
       }
-      if (hashes.size >= MAX_HASHES) hashes.clear();
+      if (hashes.size >= MAX_CONTENT_HASHES) hashes.clear();
       hashes.set(key, hash);
     }
     return { etag: identityEtag(identity, hash), lastModified: null };

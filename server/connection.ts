@@ -181,6 +181,10 @@ export class Connection {
     } catch {
       // Already closed.
     }
+    // A handler that never settles must not keep a closed connection (and so shutdown()) waiting
+    // for it: stop waiting, and tell the handler through request.signal.
+    this.#exchange?.abort.abort();
+    this.#handlerTimedOut?.();
   }
 
   /** Called by the server on every clock tick. */
@@ -514,6 +518,7 @@ export class Connection {
         timedOut,
       ]);
       if (result === "timeout") {
+        if (this.#closed) return plainResponse(503); // Closed under a handler still running.
         this.#reportError(
           new Error(`handler did not respond within ${this.#limits.handlerTimeoutMs} ms`),
         );

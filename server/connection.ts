@@ -7,6 +7,10 @@
  * the server's {@linkcode Clock}; when one passes, the socket is closed, which ends any pending
  * read or write.
  *
+ * Hot path: responses that are in memory are serialized into a pooled output buffer, so that a
+ * response costs no allocation of its own and pipelined responses leave in one write; the
+ * buffer is written when the parser needs more input (or fills up).
+ *
  * @module
  */
 
@@ -17,7 +21,6 @@ import { RequestParser } from "./http1/request_parser.ts";
 import {
   CONTINUE_RESPONSE,
   encodeChunk,
-  encodeLatin1,
   LAST_CHUNK,
   mayCarryContentLength,
   type ResponseFraming,
@@ -27,21 +30,35 @@ import {
   STATUS_REASONS,
   writeLatin1,
 } from "./http1/response_writer.ts";
+import { isFieldValue } from "./http1/syntax.ts";
 import type { ServerLimits } from "./limits.ts";
-import { bodySource } from "./response_body.ts";
+import { bodySource, textResponseParts } from "./response_body.ts";
 import type { Handler, RequestRecord, ServeHandlerInfo } from "./types.ts";
 
-/** Responses up to this size are copied behind their head and sent in one write. */
-const SINGLE_WRITE_MAX_BYTES = 64 * 1024;
+/** Size of a pooled output buffer; in-memory responses up to this size are sent in one write. */
+const OUTPUT_BUFFER_BYTES = 64 * 1024;
 
-/** Pipelined responses are gathered into one write up to this size. */
-const PIPELINE_BATCH_MAX_BYTES = 64 * 1024;
+/** Most idle output buffers kept for reuse (the rest are left to the garbage collector). */
+const OUTPUT_POOL_MAX = 64;
 
 /** Read buffer used while a request body is streamed (larger reads, fewer syscalls). */
 const BODY_READ_BUFFER_BYTES = 64 * 1024;
 
 /** Most bytes read and dropped while lingering before close. */
 const LINGER_MAX_BYTES = 256 * 1024;
+
+/** Output buffers not in use. Allocating typed arrays is costly in Deno; reuse is free. */
+const outputPool: Uint8Array[] = [];
+
+function takeOutputBuffer(): Uint8Array {
+  return outputPool.pop() ?? new Uint8Array(OUTPUT_BUFFER_BYTES);
+}
+
+function returnOutputBuffer(buffer: Uint8Array): void {
+  if (outputPool.length < OUTPUT_POOL_MAX) outputPool.push(buffer);
+}
+
+const encoder = new TextEncoder();
 
 /**
  * Methods a web `Request` cannot carry: the fetch standard forbids CONNECT, TRACE and TRACK,
@@ -56,12 +73,38 @@ function isUnrepresentableMethod(method: string): boolean {
     case "PUT":
     case "DELETE":
     case "OPTIONS":
+    case "PATCH":
       return false;
   }
   const upper = method.toUpperCase();
   return upper === "CONNECT" || upper === "TRACE" || upper === "TRACK" || upper === "GET" ||
     upper === "HEAD" || upper === "POST" || upper === "PUT" || upper === "DELETE" ||
     upper === "OPTIONS";
+}
+
+/**
+ * The `Request` given to handlers. Its `signal` is created on first use (an `AbortSignal`
+ * passed to the `Request` constructor costs more than the rest of the request) and aborts when
+ * the client goes away.
+ */
+class ServerRequest extends Request {
+  #controller: AbortController | null = null;
+  #aborted = false;
+
+  override get signal(): AbortSignal {
+    if (this.#controller === null) {
+      this.#controller = new AbortController();
+      if (this.#aborted) this.#controller.abort();
+    }
+    return this.#controller.signal;
+  }
+
+  /** Aborts `signal` (now, or when it is first read). */
+  abortSignal(): void {
+    if (this.#aborted) return;
+    this.#aborted = true;
+    this.#controller?.abort();
+  }
 }
 
 /** What a connection needs from its server. */
@@ -97,7 +140,7 @@ const enum Phase {
 /** Per-request state shared between the body stream, the handler and the writer. */
 interface Exchange {
   readonly head: RequestHead;
-  readonly abort: AbortController;
+  request: ServerRequest | null;
   /** The request body has been read to its end (or there was none). */
   bodyDone: boolean;
   /** A parse error inside the body; answered instead of the handler's response when possible. */
@@ -106,9 +149,18 @@ interface Exchange {
   continueSent: boolean;
   /** A body read is in progress (the handler's pull or our discard). */
   bodyRead: Promise<Uint8Array | null> | null;
-  /** Bytes of the response head and body written. */
+  /** Bytes of the response body written. */
   bodyBytesWritten: number;
   headWritten: boolean;
+  /** Set when the client went away: the request's signal is aborted. */
+  aborted: boolean;
+  /** The response head said `connection: close` (the handler asked for it, or HTTP/1.0). */
+  closeAfter: boolean;
+}
+
+function abortExchange(exchange: Exchange): void {
+  exchange.aborted = true;
+  exchange.request?.abortSignal();
 }
 
 /**
@@ -138,9 +190,9 @@ export class Connection {
   #peerClosed = false;
   #exchange: Exchange | null = null;
   #handlerTimedOut: (() => void) | null = null;
-  /** Responses of pipelined requests waiting to be written in one go. */
-  #batch: Uint8Array[] = [];
-  #batchBytes = 0;
+  /** Serialized responses not yet written: bytes [0, #outputLength) of #output. */
+  #output: Uint8Array | null = null;
+  #outputLength = 0;
   #closed = false;
 
   constructor(conn: Deno.TcpConn, context: ConnectionContext) {
@@ -154,7 +206,7 @@ export class Connection {
 
   /** True while waiting for a new request with nothing received: safe to close at shutdown. */
   get isIdle(): boolean {
-    return this.#phase === Phase.Idle && this.#parser.isIdle && this.#batchBytes === 0;
+    return this.#phase === Phase.Idle && this.#parser.isIdle && this.#outputLength === 0;
   }
 
   /** Serves requests until the connection ends. Never rejects. */
@@ -165,7 +217,7 @@ export class Connection {
     } catch {
       // A broken connection (reset, closed by a timeout) ends here; nothing to report.
     } finally {
-      this.#exchange?.abort.abort();
+      if (this.#exchange !== null) abortExchange(this.#exchange);
       this.close();
     }
   }
@@ -176,6 +228,8 @@ export class Connection {
     this.#closed = true;
     this.#phase = Phase.Closed;
     this.#deadline = 0;
+    if (this.#output !== null && this.#outputLength === 0) returnOutputBuffer(this.#output);
+    this.#output = null;
     try {
       this.#conn.close();
     } catch {
@@ -183,7 +237,7 @@ export class Connection {
     }
     // A handler that never settles must not keep a closed connection (and so shutdown()) waiting
     // for it: stop waiting, and tell the handler through request.signal.
-    this.#exchange?.abort.abort();
+    if (this.#exchange !== null) abortExchange(this.#exchange);
     this.#handlerTimedOut?.();
   }
 
@@ -225,12 +279,12 @@ export class Connection {
       try {
         event = this.#parser.next();
       } catch (error) {
-        await this.#flushBatch();
+        await this.#flush();
         await this.#failRequest(error instanceof HttpError ? error.status : 400);
         return;
       }
       if (event.type === "need-data") {
-        await this.#flushBatch();
+        await this.#flush();
         if (this.#context.draining && this.#parser.isIdle) return;
         if (this.#phase === Phase.Idle && !this.#parser.isIdle) {
           this.#setDeadline(Phase.Head, this.#limits.headerTimeoutMs);
@@ -247,14 +301,14 @@ export class Connection {
       if (event.type !== "head") continue; // Body events are consumed by the exchange.
       const keepAlive = await this.#serveRequest(event.head);
       if (!keepAlive || this.#closed) {
-        await this.#flushBatch();
+        await this.#flush();
         return;
       }
       this.#setDeadline(Phase.Idle, this.#limits.idleTimeoutMs);
     }
   }
 
-  /** Starts (or takes over) a socket read; resolves to the byte count, null at EOF or error. */
+  /** Starts a socket read; resolves to the byte count, null at EOF or error. */
   #startRead(buffer: Uint8Array): Promise<number | null> {
     this.#pendingReadBuffer = buffer;
     this.#pendingRead = this.#conn.read(buffer).then(
@@ -285,22 +339,22 @@ export class Connection {
 
   /** Serves one request; returns whether the connection may be kept for another. */
   async #serveRequest(head: RequestHead): Promise<boolean> {
-    const startTime = Date.now();
-    const startMs = performance.now();
-    const abort = new AbortController();
+    const onRequestEnd = this.#context.onRequestEnd;
+    const startMs = onRequestEnd === undefined ? 0 : performance.now();
     const exchange: Exchange = {
       head,
-      abort,
+      request: null,
       bodyDone: head.framing.kind === "none",
       bodyError: null,
       continueSent: !head.expectContinue,
       bodyRead: null,
       bodyBytesWritten: 0,
       headWritten: false,
+      aborted: false,
+      closeAfter: false,
     };
     this.#exchange = exchange;
-    const completed = Promise.withResolvers<void>();
-    completed.promise.catch(() => {});
+    let completed: PromiseWithResolvers<void> | null = null;
 
     let response: Response;
     let close = !head.keepAlive;
@@ -309,15 +363,16 @@ export class Connection {
       response = plainResponse(earlyStatus);
       if (earlyStatus >= 400) close = true;
     } else {
-      let request: Request | null = null;
+      let request: ServerRequest | null = null;
       try {
         request = this.#buildRequest(exchange);
       } catch {
-        response = plainResponse(400);
         close = true;
       }
       if (request !== null) {
+        exchange.request = request;
         if (exchange.bodyDone) this.#watchPeer(exchange);
+        completed = Promise.withResolvers<void>();
         const info: ServeHandlerInfo = {
           remoteAddr: this.#remoteAddr,
           completed: completed.promise,
@@ -337,7 +392,6 @@ export class Connection {
     }
     if (!exchange.bodyDone && !this.#canDiscardBody(exchange)) close = true;
     if (this.#context.draining || this.#peerClosed) close = true;
-    if (response.headers.get("connection")?.toLowerCase().includes("close")) close = true;
 
     let wroteAll = false;
     try {
@@ -347,14 +401,15 @@ export class Connection {
         // The handler's response could not be serialized (a CR in a header, a body already
         // used, headers that are not Headers): nothing is on the wire yet, so answer 500.
         this.#reportError(error);
-        await this.#writeNow(serializeErrorResponse(500, this.#context.clock.date, true));
+        this.#appendOutput(serializeErrorResponse(500, this.#context.clock.date, true));
         exchange.bodyBytesWritten = 0;
         response = plainResponse(500);
+        wroteAll = true;
       }
       close = true;
-      abort.abort();
+      abortExchange(exchange);
     }
-    if (!wroteAll) close = true;
+    if (!wroteAll || exchange.closeAfter || (exchange.aborted && this.#peerClosed)) close = true;
 
     if (!close && !exchange.bodyDone) {
       // The handler ignored (part of) the body: read and drop it to keep the connection.
@@ -365,19 +420,25 @@ export class Connection {
       }
     }
     this.#exchange = null;
-    completed.resolve();
-    this.#context.onRequestEnd?.({
-      remoteAddr: this.#remoteAddr,
-      method: head.method,
-      target: head.target,
-      httpVersion: head.minorVersion === 1 ? "HTTP/1.1" : "HTTP/1.0",
-      status: response.status,
-      bodyBytes: exchange.bodyBytesWritten,
-      durationMs: performance.now() - startMs,
-      startTime: new Date(startTime),
-      requestHeaders: new Headers(head.fields.toPairs()),
-      completed: wroteAll,
-    });
+    try {
+      if (close) await this.#flush();
+    } finally {
+      completed?.resolve();
+    }
+    if (onRequestEnd !== undefined) {
+      onRequestEnd({
+        remoteAddr: this.#remoteAddr,
+        method: head.method,
+        target: head.target,
+        httpVersion: head.minorVersion === 1 ? "HTTP/1.1" : "HTTP/1.0",
+        status: response.status,
+        bodyBytes: exchange.bodyBytesWritten,
+        durationMs: performance.now() - startMs,
+        startTime: new Date(Date.now() - (performance.now() - startMs)),
+        requestHeaders: new Headers(head.fields.toPairs()),
+        completed: wroteAll,
+      });
+    }
     if (close && wroteAll) await this.#lingerIfNeeded(exchange);
     return !close;
   }
@@ -392,20 +453,22 @@ export class Connection {
     return 0;
   }
 
-  #buildRequest(exchange: Exchange): Request {
+  #buildRequest(exchange: Exchange): ServerRequest {
     const head = exchange.head;
     const url = head.targetForm === "absolute"
       ? head.target
       : `http://${head.host ?? this.#context.defaultAuthority}${head.target}`;
     const method = head.method;
-    const canHaveBody = method !== "GET" && method !== "HEAD";
-    const body = !exchange.bodyDone && canHaveBody ? this.#bodyStream(exchange) : null;
-    return new Request(url, {
-      method,
-      headers: head.fields.toPairs(),
-      body,
-      signal: exchange.abort.signal,
-    });
+    const headers = head.fields.toPairs();
+    if (method === "GET" || method === "HEAD") {
+      // A body on GET or HEAD has no meaning (RFC 9110 §9.3.1) and a web Request cannot carry
+      // one; it is read and dropped after the response like any unread body.
+      return method === "GET"
+        ? new ServerRequest(url, { headers })
+        : new ServerRequest(url, { method, headers });
+    }
+    const body = exchange.bodyDone ? null : this.#bodyStream(exchange);
+    return new ServerRequest(url, { method, headers, body });
   }
 
   /** The request body as a pull stream: each read by the handler is one socket read at most. */
@@ -459,15 +522,14 @@ export class Connection {
       }
       if (event.type === "need-data") {
         const phase = this.#phase;
+        const deadline = this.#deadline;
         this.#setDeadline(Phase.Body, this.#limits.bodyTimeoutMs);
         this.#bodyReadBuffer ??= new Uint8Array(BODY_READ_BUFFER_BYTES);
         const n = await this.#read(this.#bodyReadBuffer);
         this.#phase = phase;
-        if (phase === Phase.Handler) {
-          this.#setDeadline(Phase.Handler, this.#limits.handlerTimeoutMs);
-        }
+        this.#deadline = deadline;
         if (n === null) {
-          exchange.abort.abort();
+          abortExchange(exchange);
           throw new HttpError(400, "connection closed in the middle of the request body");
         }
         continue;
@@ -498,36 +560,38 @@ export class Connection {
    * goes away (aborting `request.signal`) and is the next request's read otherwise.
    */
   #watchPeer(exchange: Exchange): void {
-    if (this.#pendingRead !== null || this.#parser.hasBufferedBytes || this.#peerClosed) {
-      if (this.#peerClosed) exchange.abort.abort();
+    if (this.#peerClosed) {
+      abortExchange(exchange);
       return;
     }
+    if (this.#pendingRead !== null || this.#parser.hasBufferedBytes) return;
     this.#startRead(this.#readBuffer).then((n) => {
-      if (n === null && this.#exchange === exchange) exchange.abort.abort();
+      if (n === null && this.#exchange === exchange) abortExchange(exchange);
     });
   }
 
   async #callHandler(request: Request, info: ServeHandlerInfo): Promise<Response> {
-    this.#setDeadline(Phase.Handler, this.#limits.handlerTimeoutMs);
-    const timedOut = new Promise<"timeout">((resolve) => {
-      this.#handlerTimedOut = () => resolve("timeout");
-    });
+    let result: unknown;
     try {
-      const result = await Promise.race([
-        (async () => await this.#context.handler(request, info))(),
-        timedOut,
-      ]);
-      if (result === "timeout") {
-        if (this.#closed) return plainResponse(503); // Closed under a handler still running.
-        this.#reportError(
-          new Error(`handler did not respond within ${this.#limits.handlerTimeoutMs} ms`),
-        );
-        // The handler still runs and may yet read the body: the connection cannot be reused,
-        // and request.signal tells the handler that nobody will see its answer.
-        this.#exchange?.abort.abort();
-        const response = plainResponse(503);
-        response.headers.set("connection", "close");
-        return response;
+      result = this.#context.handler(request, info);
+      if (result instanceof Promise) {
+        this.#setDeadline(Phase.Handler, this.#limits.handlerTimeoutMs);
+        const timedOut = new Promise<typeof HANDLER_TIMEOUT>((resolve) => {
+          this.#handlerTimedOut = () => resolve(HANDLER_TIMEOUT);
+        });
+        result = await Promise.race([result, timedOut]);
+        if (result === HANDLER_TIMEOUT) {
+          if (this.#closed) return plainResponse(503); // Closed under a handler still running.
+          this.#reportError(
+            new Error(`handler did not respond within ${this.#limits.handlerTimeoutMs} ms`),
+          );
+          // The handler still runs and may yet read the body: the connection cannot be
+          // reused, and request.signal tells the handler that nobody will see its answer.
+          if (this.#exchange !== null) abortExchange(this.#exchange);
+          const response = plainResponse(503);
+          response.headers.set("connection", "close");
+          return response;
+        }
       }
       if (!(result instanceof Response)) {
         throw new TypeError("handler did not return a Response");
@@ -548,7 +612,8 @@ export class Connection {
 
   #reportError(error: unknown): void {
     try {
-      void this.#context.onError(error);
+      const result = this.#context.onError(error);
+      if (result instanceof Promise) result.catch(() => {});
     } catch {
       // onError must not break the connection.
     }
@@ -558,11 +623,41 @@ export class Connection {
   async #writeResponse(exchange: Exchange, response: Response, close: boolean): Promise<boolean> {
     const head = exchange.head;
     const status = response.status;
-    const hasBody = responseHasBody(head.method, status);
-    const source = bodySource(response);
-    const handlerLength = parseLength(response.headers.get("content-length"));
     const keepAliveHeader = head.minorVersion === 0 && !close;
     const date = this.#context.clock.date;
+
+    // Fastest path: a status, a content type and a string; no Headers object is ever built.
+    const text = response.statusText === "" ? textResponseParts(response) : null;
+    if (text !== null && isFieldValue(text.contentType)) {
+      const hasBody = responseHasBody(head.method, text.status);
+      const body = text.body;
+      const byteLength = asciiLength(body);
+      if (byteLength !== -1 && byteLength <= OUTPUT_BUFFER_BYTES / 2) {
+        let headText = `HTTP/1.1 ${text.status} ${STATUS_REASONS[text.status] ?? ""}\r\n` +
+          `content-type: ${text.contentType}\r\ndate: ${date}\r\n`;
+        if (mayCarryContentLength(text.status)) headText += `content-length: ${byteLength}\r\n`;
+        if (close) headText += "connection: close\r\n";
+        else if (keepAliveHeader) headText += "connection: keep-alive\r\n";
+        headText += "\r\n";
+        exchange.headWritten = true;
+        const output = this.#reserveOutput(headText.length + (hasBody ? byteLength : 0));
+        let offset = writeLatin1(headText, output, this.#outputLength);
+        if (hasBody) offset = writeLatin1(body, output, offset);
+        this.#outputLength = offset;
+        exchange.bodyBytesWritten = hasBody ? byteLength : 0;
+        return true;
+      }
+    }
+
+    const hasBody = responseHasBody(head.method, status);
+    const source = bodySource(response);
+    const headers = response.headers;
+    const handlerLength = parseLength(headers.get("content-length"));
+    if (!close && headers.get("connection")?.toLowerCase().includes("close")) {
+      // The handler asked to close (RFC 9112 §9.6): say so in the head, then close.
+      close = true;
+      exchange.closeAfter = true;
+    }
 
     if (!hasBody || source.kind !== "stream") {
       // Everything is in memory: head and body in one buffer.
@@ -583,28 +678,24 @@ export class Connection {
       const headText = serializeResponseHead({
         status,
         statusText: response.statusText,
-        headers: response.headers,
+        headers,
         framing,
         ...(announcedLength === undefined ? {} : { announcedLength }),
         close,
-        keepAliveHeader,
+        keepAliveHeader: head.minorVersion === 0 && !close,
         date,
       });
       const bodyBytes = hasBody && bytes !== null ? bytes : null;
       exchange.headWritten = true;
       const total = headText.length + (bodyBytes?.length ?? 0);
-      if (total <= SINGLE_WRITE_MAX_BYTES) {
-        const out = new Uint8Array(total);
-        const offset = writeLatin1(headText, out, 0);
-        if (bodyBytes !== null) out.set(bodyBytes, offset);
-        if (!close && this.#parser.hasBufferedBytes) this.#queue(out);
-        else {
-          await this.#flushBatch();
-          await this.#writeNow(out);
-        }
+      if (total <= OUTPUT_BUFFER_BYTES) {
+        const output = this.#reserveOutput(total);
+        const offset = writeLatin1(headText, output, this.#outputLength);
+        if (bodyBytes !== null) output.set(bodyBytes, offset);
+        this.#outputLength += total;
       } else {
-        await this.#flushBatch();
-        await this.#writeNow(encodeLatin1(headText));
+        this.#appendOutput(encoder.encode(headText));
+        await this.#flush();
         if (bodyBytes !== null) await this.#writeNow(bodyBytes);
       }
       exchange.bodyBytesWritten = bodyBytes?.length ?? 0;
@@ -619,25 +710,33 @@ export class Connection {
     else {
       framing = { kind: "close" };
       close = true;
+      exchange.closeAfter = true;
     }
-    const headBytes = encodeLatin1(serializeResponseHead({
+    const headText = serializeResponseHead({
       status,
       statusText: response.statusText,
-      headers: response.headers,
+      headers,
       framing,
       close,
       keepAliveHeader: head.minorVersion === 0 && !close,
       date,
-    }));
+    });
     // Marked before the flush so that a socket error there is not taken for a bad response.
     exchange.headWritten = true;
-    await this.#flushBatch();
-    await this.#writeNow(headBytes);
+    const output = this.#reserveOutput(headText.length);
+    this.#outputLength = writeLatin1(headText, output, this.#outputLength);
     const reader = source.stream.getReader();
     let written = 0;
     try {
       for (;;) {
-        const { done, value } = await reader.read();
+        // The head waits in the output buffer for the first chunk, so that both go together;
+        // but not if the stream is slow to start.
+        const next = reader.read();
+        if (this.#outputLength > 0) {
+          const ready = await Promise.race([next, Promise.resolve(NOT_READY)]);
+          if (ready === NOT_READY) await this.#flush();
+        }
+        const { done, value } = await next;
         if (done) break;
         if (!(value instanceof Uint8Array)) throw new TypeError("response body chunk is not bytes");
         if (value.length === 0) continue;
@@ -645,52 +744,78 @@ export class Connection {
           const room = framing.length - written;
           if (value.length > room) {
             // More bytes than announced: send what was promised and close (never desync).
-            if (room > 0) await this.#writeNow(value.subarray(0, room));
+            if (room > 0) await this.#send(value.subarray(0, room));
             written += room;
             exchange.bodyBytesWritten = written;
             reader.cancel().catch(() => {});
             return false;
           }
-          await this.#writeNow(value);
+          await this.#send(value);
         } else if (framing.kind === "chunked") {
-          await this.#writeNow(encodeChunk(value));
+          await this.#send(encodeChunk(value));
         } else {
-          await this.#writeNow(value);
+          await this.#send(value);
         }
         written += value.length;
         exchange.bodyBytesWritten = written;
       }
     } catch (error) {
       reader.cancel(error).catch(() => {});
-      exchange.abort.abort();
+      abortExchange(exchange);
       if (!this.#closed) this.#reportError(error);
       return false;
     }
-    if (framing.kind === "length" && written !== framing.length) return false;
-    if (framing.kind === "chunked") await this.#writeNow(LAST_CHUNK);
+    if (framing.kind === "length" && written !== framing.length) {
+      await this.#flush();
+      return false;
+    }
+    if (framing.kind === "chunked") this.#appendOutput(LAST_CHUNK);
     return framing.kind !== "close";
   }
 
-  #queue(bytes: Uint8Array): void {
-    this.#batch.push(bytes);
-    this.#batchBytes += bytes.length;
-    if (this.#batchBytes >= PIPELINE_BATCH_MAX_BYTES) void this.#flushBatch();
+  /** Makes room for `size` more bytes in the output buffer (flushing is the caller's job). */
+  #reserveOutput(size: number): Uint8Array {
+    let output = this.#output;
+    if (output === null) {
+      output = takeOutputBuffer();
+      this.#output = output;
+    }
+    if (this.#outputLength + size > output.length) {
+      const grown = new Uint8Array(Math.max(output.length * 2, this.#outputLength + size));
+      grown.set(output.subarray(0, this.#outputLength));
+      output = grown;
+      this.#output = output;
+    }
+    return output;
   }
 
-  async #flushBatch(): Promise<void> {
-    if (this.#batchBytes === 0) return;
-    const parts = this.#batch;
-    const size = this.#batchBytes;
-    this.#batch = [];
-    this.#batchBytes = 0;
-    if (parts.length === 1) return await this.#writeNow(parts[0]!);
-    const out = new Uint8Array(size);
-    let offset = 0;
-    for (const part of parts) {
-      out.set(part, offset);
-      offset += part.length;
+  #appendOutput(bytes: Uint8Array): void {
+    const output = this.#reserveOutput(bytes.length);
+    output.set(bytes, this.#outputLength);
+    this.#outputLength += bytes.length;
+  }
+
+  /** Writes a body piece: small ones join the output buffer, large ones go straight out. */
+  async #send(bytes: Uint8Array): Promise<void> {
+    if (this.#outputLength + bytes.length <= OUTPUT_BUFFER_BYTES) {
+      this.#appendOutput(bytes);
+      await this.#flush();
+      return;
     }
-    await this.#writeNow(out);
+    await this.#flush();
+    await this.#writeNow(bytes);
+  }
+
+  /** Writes what the output buffer holds and gives the buffer back to the pool. */
+  async #flush(): Promise<void> {
+    const output = this.#output;
+    if (output === null) return;
+    const length = this.#outputLength;
+    // Emptied first: after a failed write the connection is over and nothing is retried.
+    this.#outputLength = 0;
+    this.#output = null;
+    if (length > 0) await this.#writeNow(output.subarray(0, length));
+    if (output.length === OUTPUT_BUFFER_BYTES) returnOutputBuffer(output);
   }
 
   /** Writes all bytes, with the write-stall deadline. */
@@ -764,6 +889,15 @@ export class Connection {
       dropped += n;
     }
   }
+}
+
+const HANDLER_TIMEOUT = Symbol("handler timeout");
+const NOT_READY = Symbol("not ready");
+
+/** UTF-8 length of a string if it is all ASCII (then it equals its length), else -1. */
+function asciiLength(text: string): number {
+  for (let i = 0; i < text.length; i++) if (text.charCodeAt(i) > 0x7f) return -1;
+  return text.length;
 }
 
 /** A short fixed answer from the server itself: status and reason, never internal details. */

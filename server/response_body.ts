@@ -80,3 +80,88 @@ export function bodySource(response: Response): BodySource {
   const stream = response.body;
   return stream === null ? EMPTY : { kind: "stream", stream, length: null };
 }
+
+/** A response that is only a status, a content type and a string body. */
+export interface TextResponseParts {
+  readonly status: number;
+  readonly contentType: string;
+  readonly body: string;
+}
+
+/** Deno's own default for a string body (fetch standard: `text/plain;charset=UTF-8`). */
+const DEFAULT_TEXT_CONTENT_TYPE = "text/plain;charset=UTF-8";
+
+let fastStatusSymbol: symbol | undefined;
+let fastKindSymbol: symbol | undefined;
+let fastTypeSymbol: symbol | undefined;
+let fastBodySymbol: symbol | undefined;
+let fastConsumedSymbol: symbol | undefined;
+let fastProbed = false;
+
+function probeFast(response: Response): void {
+  fastProbed = true;
+  for (const symbol of Object.getOwnPropertySymbols(response)) {
+    switch (symbol.description) {
+      case "serve fast status":
+        fastStatusSymbol = symbol;
+        break;
+      case "serve fast header kind":
+        fastKindSymbol = symbol;
+        break;
+      case "serve fast content type":
+        fastTypeSymbol = symbol;
+        break;
+      case "serve fast body":
+        fastBodySymbol = symbol;
+        break;
+      case "serve fast consumed":
+        fastConsumedSymbol = symbol;
+        break;
+    }
+  }
+}
+
+/**
+ * For `new Response("text")`, `new Response("text", { headers: { "content-type": … } })` and
+ * `Response.json(…)`, Deno records status, content type and body without building a Headers
+ * object, and clears that record as soon as anything else is set (another header, a stream).
+ * When the record is there, the response is exactly these three parts and can be written without
+ * touching `headers` or `body`; otherwise this returns null and the general path is taken.
+ */
+export function textResponseParts(response: Response): TextResponseParts | null {
+  if (!fastProbed) probeFast(response);
+  if (!probed) probe(response);
+  if (
+    fastStatusSymbol === undefined || fastBodySymbol === undefined ||
+    fastConsumedSymbol === undefined
+  ) {
+    return null;
+  }
+  // Only a plain Response: a subclass or an object with its own `headers`, `status` or `body`
+  // may answer differently from Deno's record, and then the general path reads what it says.
+  if (
+    Object.getPrototypeOf(response) !== Response.prototype || Object.hasOwn(response, "headers") ||
+    Object.hasOwn(response, "status") || Object.hasOwn(response, "body") ||
+    Object.hasOwn(response, "statusText")
+  ) {
+    return null;
+  }
+  const record = response as unknown as Record<symbol, unknown>;
+  const status = record[fastStatusSymbol];
+  if (typeof status !== "number" || status === 0) return null;
+  const body = record[fastBodySymbol];
+  if (typeof body !== "string") return null;
+  const kind = fastKindSymbol === undefined ? undefined : record[fastKindSymbol];
+  let contentType: string;
+  if (kind === 1) contentType = DEFAULT_TEXT_CONTENT_TYPE;
+  else if (kind === 2 && fastTypeSymbol !== undefined) {
+    const type = record[fastTypeSymbol];
+    if (typeof type !== "string") return null;
+    contentType = type;
+  } else return null;
+  // Unread only while Deno still holds the string lazily: reading `body` (or `bodyUsed`, or
+  // `text()`) turns it into a stream and clears it, and then the general path checks use.
+  if (record[fastConsumedSymbol] !== false || lazyBodySymbol === undefined) return null;
+  if (record[lazyBodySymbol] !== body) return null;
+  return { status, contentType, body };
+}

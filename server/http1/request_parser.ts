@@ -48,6 +48,9 @@ import {
 } from "./syntax.ts";
 import { DEFAULT_FRAMING_LIMITS, type FramingLimits } from "../limits.ts";
 
+/** Shared empty input, so that dropping a borrowed buffer allocates nothing. */
+const EMPTY = new Uint8Array(0);
+
 /** Empty lines ignored before a request line (RFC 9112 §2.2 asks for "at least one"). */
 export const MAX_LEADING_EMPTY_LINES = 8;
 
@@ -132,7 +135,7 @@ export class RequestParser {
 
   // Unconsumed input: bytes [#start, #end) of #buffer. #ownsBuffer says whether #buffer is ours
   // (a copy of a partial line) or borrowed from the caller.
-  #buffer: Uint8Array = new Uint8Array(0);
+  #buffer: Uint8Array = EMPTY;
   #start = 0;
   #end = 0;
   #ownsBuffer = false;
@@ -228,7 +231,7 @@ export class RequestParser {
   /** At NEED_DATA: keep a partial line in our own buffer so the caller may reuse theirs. */
   #release(): void {
     if (this.#start === this.#end) {
-      this.#buffer = this.#ownBuffer ?? new Uint8Array(0);
+      this.#buffer = this.#ownBuffer ?? EMPTY;
       this.#start = this.#end = 0;
       this.#ownsBuffer = this.#ownBuffer !== null;
     } else if (!this.#ownsBuffer) {

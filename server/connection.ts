@@ -28,10 +28,12 @@ import {
   serializeErrorResponse,
   serializeResponseHead,
   STATUS_REASONS,
+  statusLine,
   writeLatin1,
 } from "./http1/response_writer.ts";
 import { isFieldValue } from "./http1/syntax.ts";
 import type { ServerLimits } from "./limits.ts";
+import { PreparedResponse } from "./prepared_response.ts";
 import { bodySource, textResponseParts } from "./response_body.ts";
 import type { Handler, RequestRecord, ServeHandlerInfo } from "./types.ts";
 
@@ -633,7 +635,7 @@ export class Connection {
       const body = text.body;
       const byteLength = asciiLength(body);
       if (byteLength !== -1 && byteLength <= OUTPUT_BUFFER_BYTES / 2) {
-        let headText = `HTTP/1.1 ${text.status} ${STATUS_REASONS[text.status] ?? ""}\r\n` +
+        let headText = statusLine(text.status) +
           `content-type: ${text.contentType}\r\ndate: ${date}\r\n`;
         if (mayCarryContentLength(text.status)) headText += `content-length: ${byteLength}\r\n`;
         if (close) headText += "connection: close\r\n";
@@ -647,6 +649,35 @@ export class Connection {
         exchange.bodyBytesWritten = hasBody ? byteLength : 0;
         return true;
       }
+    }
+
+    // A response prepared by one of our handlers, unchanged since: its head is ready-made.
+    if (
+      response instanceof PreparedResponse && response.headersUntouched &&
+      response.statusText === "" && !response.bodyUsed
+    ) {
+      const body = responseHasBody(head.method, status) ? response.preparedBody : null;
+      let headText = statusLine(status) + response.preparedHead.text + `date: ${date}\r\n`;
+      if (mayCarryContentLength(status)) {
+        headText += `content-length: ${body?.length ?? response.announcedLength}\r\n`;
+      }
+      if (close) headText += "connection: close\r\n";
+      else if (keepAliveHeader) headText += "connection: keep-alive\r\n";
+      headText += "\r\n";
+      exchange.headWritten = true;
+      const total = headText.length + (body?.length ?? 0);
+      if (total <= OUTPUT_BUFFER_BYTES) {
+        const output = this.#reserveOutput(total);
+        const offset = writeLatin1(headText, output, this.#outputLength);
+        if (body !== null) output.set(body, offset);
+        this.#outputLength += total;
+      } else {
+        this.#appendOutput(encoder.encode(headText));
+        await this.#flush();
+        if (body !== null) await this.#writeNow(body);
+      }
+      exchange.bodyBytesWritten = body?.length ?? 0;
+      return true;
     }
 
     const hasBody = responseHasBody(head.method, status);

@@ -140,7 +140,11 @@ export interface ResponseHeadInit {
 
 const statusLineCache = new Map<number, string>();
 
-function statusLine(status: number, statusText: string | undefined): string {
+/**
+ * The status line for a status code with its standard reason phrase (cached per code), or with
+ * `statusText` when one is given (validated).
+ */
+export function statusLine(status: number, statusText?: string): string {
   if (statusText === undefined || statusText === "" || statusText === STATUS_REASONS[status]) {
     let line = statusLineCache.get(status);
     if (line === undefined) {

@@ -27,6 +27,7 @@
  * @module
  */
 
+import { PreparedHead, PreparedResponse } from "../prepared_response.ts";
 import { isAbsolute, join, resolve } from "node:path";
 import { chooseCoding, type ContentCoding, parseAcceptEncoding } from "./accept_encoding.ts";
 import { contentTypeFor, isCompressible } from "./content_type.ts";
@@ -148,6 +149,8 @@ interface FileRepresentation {
   gzipBytes: Promise<Uint8Array<ArrayBuffer>> | null;
   /** Headers of a 200 identity answer, built on first use (the Response copies them). */
   okHeaders: HeaderList | null;
+  /** The same, serialized once for in-memory files. */
+  okHead: PreparedHead | null;
   /** Bytes this entry holds in the cache. */
   cachedBytes: number;
 }
@@ -496,6 +499,7 @@ export function createFileServer(
       bytes,
       gzipBytes: null,
       okHeaders: null,
+      okHead: null,
       cachedBytes: bytes === null ? 0 : bytes.length + 512,
     };
     if (bytes !== null && oldEnoughToCache(info)) cache.set(statPath, file);
@@ -695,9 +699,14 @@ export function createFileServer(
       responseHeaders.push(["content-length", String(file.size)]);
       file.okHeaders = finish(responseHeaders);
     }
+    if (file.bytes !== null) {
+      // In memory: the head is serialized once per file and written as is (PreparedResponse).
+      file.okHead ??= new PreparedHead(file.okHeaders);
+      return new PreparedResponse(file.bytes, 200, file.okHead, !isGet);
+    }
     let body: BodyInit | null = null;
     if (isGet) {
-      body = file.bytes ?? openBody(file, [{ start: 0, length: file.size }]);
+      body = openBody(file, [{ start: 0, length: file.size }]);
       if (body === null) return textResponse(404, method);
     }
     return new Response(body, { status: 200, headers: file.okHeaders });

@@ -2,7 +2,7 @@
  * Where sockserve spends its time under load: runs the sockserve benchmark server with
  * `--cpu-prof` under wrk (S1 by default), then prints the functions with the most self time.
  *
- * Usage: `deno run --allow-all bench/profile.ts [--scenario S1|S2|S3|S5] [--duration S]
+ * Usage: `deno run --allow-all bench/profile.ts [--scenario S1…S5] [--duration S]
  * [--top N] [--out FILE.md]`. The raw `.cpuprofile` is kept next to `--out` (or in a temp dir)
  * for Chrome DevTools.
  *
@@ -11,7 +11,13 @@
 // deno-lint-ignore-file no-console
 
 import { basename, join } from "node:path";
-import { LOAD_SCENARIOS, SMALL_FILE_NAME } from "./options.ts";
+import {
+  LARGE_FILE_BYTES,
+  LARGE_FILE_NAME,
+  LOAD_SCENARIOS,
+  SMALL_FILE_BYTES,
+  SMALL_FILE_NAME,
+} from "./options.ts";
 import { hasProgram, pause, startServer } from "./processes.ts";
 import { runWrk } from "./wrk.ts";
 
@@ -140,8 +146,8 @@ async function main(): Promise<number> {
     }
   }
   const scenario = LOAD_SCENARIOS.find((candidate) => candidate.id === scenarioId);
-  if (scenario === undefined || scenario.id === "S4") {
-    console.error(`bench/profile.ts: scenario must be one of S1, S2, S3, S5`);
+  if (scenario === undefined) {
+    console.error(`bench/profile.ts: scenario must be one of S1, S2, S3, S4, S5`);
     return 2;
   }
   if (!await hasProgram("wrk")) {
@@ -153,7 +159,10 @@ async function main(): Promise<number> {
   try {
     const filesDir = join(tempDir, "files");
     await Deno.mkdir(filesDir);
-    await Deno.writeTextFile(join(filesDir, SMALL_FILE_NAME), "x".repeat(1024));
+    await Deno.writeTextFile(join(filesDir, SMALL_FILE_NAME), "x".repeat(SMALL_FILE_BYTES));
+    if (scenario.id === "S4") {
+      await Deno.writeFile(join(filesDir, LARGE_FILE_NAME), new Uint8Array(LARGE_FILE_BYTES));
+    }
     const profileDir = join(tempDir, "profile");
     const server = await startServer({
       name: "sockserve",

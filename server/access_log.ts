@@ -132,6 +132,7 @@ export function writeAllSync(writer: { writeSync(p: Uint8Array): number }, bytes
 
 /**
  * Writes one line to stdout, unbuffered. Used for access log lines and the CLI's status lines.
+ * Never throws: when stdout is gone (a closed pipe), the line is dropped and serving goes on.
  *
  * @example
  * ```ts
@@ -140,7 +141,29 @@ export function writeAllSync(writer: { writeSync(p: Uint8Array): number }, bytes
  * ```
  */
 export function writeStdoutLine(line: string): void {
-  writeAllSync(Deno.stdout, encoder.encode(`${line}\n`));
+  writeLineTo(Deno.stdout, line);
+}
+
+/**
+ * Writes one line to stderr, unbuffered, for errors. Never throws, like
+ * {@linkcode writeStdoutLine}.
+ *
+ * @example
+ * ```ts
+ * import { writeStderrLine } from "./access_log.ts";
+ * writeStderrLine("sockserve: something failed");
+ * ```
+ */
+export function writeStderrLine(line: string): void {
+  writeLineTo(Deno.stderr, line);
+}
+
+function writeLineTo(writer: { writeSync(p: Uint8Array): number }, line: string): void {
+  try {
+    writeAllSync(writer, encoder.encode(`${line}\n`));
+  } catch {
+    // A closed stdout/stderr (EPIPE) must not turn into a crash of the server.
+  }
 }
 
 /**

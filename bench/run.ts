@@ -584,6 +584,30 @@ async function measureIdleMemory(
   }
 }
 
+/**
+ * Formats Markdown with `deno fmt` and the repository's settings, so that the README stays
+ * clean under `deno fmt --check` (part of `deno task test`). Returns the text unchanged if
+ * formatting fails.
+ */
+async function formatMarkdown(text: string): Promise<string> {
+  try {
+    const child = new Deno.Command(Deno.execPath(), {
+      args: ["fmt", "--ext", "md", "-"],
+      cwd: REPO_DIR,
+      stdin: "piped",
+      stdout: "piped",
+      stderr: "null",
+    }).spawn();
+    const writer = child.stdin.getWriter();
+    await writer.write(new TextEncoder().encode(text));
+    await writer.close();
+    const output = await child.output();
+    return output.success ? new TextDecoder().decode(output.stdout) : text;
+  } catch {
+    return text;
+  }
+}
+
 async function main(): Promise<number> {
   let options;
   try {
@@ -754,7 +778,7 @@ async function main(): Promise<number> {
     if (options.updateReadme) {
       const readmePath = join(REPO_DIR, "README.md");
       const readme = await Deno.readTextFile(readmePath);
-      const updated = replaceReadmeTables(readme, tables);
+      const updated = replaceReadmeTables(readme, await formatMarkdown(tables));
       if (updated === readme) {
         log("README.md has no bench markers (or nothing changed); not updated");
       } else {

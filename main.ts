@@ -12,27 +12,20 @@
  * @module
  */
 
-import { join } from "node:path";
 import denoJson from "./deno.json" with { type: "json" };
-import { createAccessLogger, writeAllSync, writeStdoutLine } from "./server/access_log.ts";
 import {
-  type CliEnv,
-  EXIT_USAGE,
-  parseCommandLine,
-  type ServeConfig,
-} from "./server/cli/config.ts";
+  writeAllSync,
+  writeStderrLine as printError,
+  writeStdoutLine,
+} from "./server/access_log.ts";
+import { type CliEnv, parseCommandLine, type ServeConfig } from "./server/cli/config.ts";
 import { EXIT_HEALTHY, EXIT_UNHEALTHY, healthcheck } from "./server/cli/healthcheck.ts";
 import { denoSignalSource, handleStopSignals } from "./server/cli/lifecycle.ts";
-import {
-  checkRootDirectory,
-  chooseRoot,
-  describeListenError,
-  EXIT_STARTUP_FAILURE,
-  startLine,
-} from "./server/cli/startup.ts";
+import { startSite } from "./server/cli/site.ts";
+import { EXIT_STARTUP_FAILURE, startLine } from "./server/cli/startup.ts";
 import { healthcheckUsage, usage } from "./server/cli/usage.ts";
-import { serve, type Server } from "./server/mod.ts";
-import { createFileServer } from "./server/static/file_server.ts";
+import type { Server } from "./server/mod.ts";
+import { startWorkers } from "./server/workers.ts";
 
 /** The version in deno.json, bundled into executables through the JSON import. */
 export const VERSION: string = denoJson.version;
@@ -41,10 +34,6 @@ export const VERSION: string = denoJson.version;
 const ENV_NAMES = ["PORT", "HOST"] as const;
 
 const encoder = new TextEncoder();
-
-function printError(line: string): void {
-  writeAllSync(Deno.stderr, encoder.encode(`${line}\n`));
-}
 
 /** Reads the variables the CLI knows, skipping those it may not read (never prompting). */
 function readEnv(): CliEnv {
@@ -57,63 +46,43 @@ function readEnv(): CliEnv {
   return env;
 }
 
-/** Whether a path exists (used only for the site embedded in an executable). */
-function exists(path: string): boolean {
-  try {
-    Deno.statSync(path);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 /**
- * Starts serving as configured. Returns an exit code when it could not start, or the running
- * server (the lifecycle then decides when the process exits).
+ * Starts serving as configured: one isolate, or with `--workers N` this thread plus N - 1
+ * workers on the same SO_REUSEPORT port. Returns an exit code when it could not start, or the
+ * running server (the lifecycle then decides when the process exits).
  */
 async function startServer(config: ServeConfig): Promise<number | Server> {
-  if (config.workers !== 1) {
-    printError(
-      `sockserve: --workers ${config.workers} is not supported by this build; ` +
-        `run one process per CPU behind a load balancer instead (run 'sockserve --help' for usage)`,
-    );
-    return EXIT_USAGE;
-  }
-  const embeddedSiteDir = join(import.meta.dirname ?? ".", "public");
-  const root = chooseRoot({
-    rootArg: config.root,
-    standalone: Deno.build.standalone,
-    embeddedSiteDir,
-    embeddedSiteExists: Deno.build.standalone && exists(embeddedSiteDir),
-    cwd: Deno.cwd(),
+  const isolates = config.workers === "auto" ? navigator.hardwareConcurrency : config.workers;
+  const primary = await startSite(config, {
+    reusePort: isolates > 1,
+    onListen: (addr, root) =>
+      writeStdoutLine(
+        startLine(VERSION, root, addr.hostname, addr.port)
+          .replace(
+            " at http://",
+            isolates > 1 ? ` with ${isolates} workers at http://` : " at http://",
+          ),
+      ),
+    printError,
   });
-  const problem = await checkRootDirectory(root.path);
-  if (problem !== undefined) {
-    printError(problem);
-    return EXIT_STARTUP_FAILURE;
-  }
-
-  const handler = createFileServer({
-    root: root.path,
-    cors: config.cors,
-    spa: config.spa,
-    dirListing: config.dirListing,
-    dotfiles: config.dotfiles,
-    headers: config.headers,
-    compression: config.compression,
-    ...(config.cacheControl === undefined ? {} : { cacheControl: config.cacheControl }),
-  });
+  if (typeof primary === "number" || isolates <= 1) return primary;
   try {
-    return serve({
-      ...config.limits,
-      gracePeriodMs: config.gracePeriodMs,
-      port: config.port,
-      hostname: config.hostname,
-      onListen: (addr) => writeStdoutLine(startLine(VERSION, root, addr.hostname, addr.port)),
-      ...(config.log === "off" ? {} : { onRequestEnd: createAccessLogger(config.log) }),
-    }, handler);
+    return await startWorkers({
+      primary,
+      workers: isolates - 1,
+      moduleUrl: new URL("./server/cli/worker_entry.ts", import.meta.url),
+      data: config,
+    });
   } catch (error) {
-    printError(describeListenError(error, config.hostname, config.port));
+    const message = error instanceof Error ? error.message : String(error);
+    printError(`sockserve: ${message}`);
+    if (message.includes("Requires read access")) {
+      // Under `deno run`, workers load sockserve's own modules at run time.
+      printError(
+        `sockserve: --workers needs read access to sockserve's modules: add ` +
+          `--allow-read=${new URL(".", import.meta.url).pathname} (executables need nothing more)`,
+      );
+    }
     return EXIT_STARTUP_FAILURE;
   }
 }

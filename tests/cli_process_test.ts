@@ -128,10 +128,45 @@ Deno.test("cli: without --allow-net the error says which permission is missing",
   }
 });
 
-Deno.test("cli: --workers other than 1 is a clear error in this build", async () => {
-  const result = await runSockserve([".", "--workers", "2", "--port", "0"]);
-  assert.equal(result.code, 2);
-  assert.match(result.stderr, /--workers 2 is not supported/);
+Deno.test("cli: --workers 2 serves one port from two isolates and stops on SIGTERM", async () => {
+  const site = await makeSite({ "index.html": "<h1>workers</h1>" });
+  const server = await startSockserve(
+    [site, "--host", "127.0.0.1", "--port", "0", "--workers", "2", "--log", "off"],
+    { permissions: ["--allow-net", "--allow-read", "--allow-env=PORT,HOST"] },
+  );
+  try {
+    assert.match(server.startLine, / with 2 workers at http:\/\/127\.0\.0\.1:\d+\/$/);
+    // Fresh connections from distinct source ports are spread across both accept loops.
+    for (let i = 0; i < 40; i++) {
+      const conn = await Deno.connect({ hostname: "127.0.0.1", port: server.port });
+      await conn.write(
+        new TextEncoder().encode("GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"),
+      );
+      const text = new TextDecoder().decode(await new Response(conn.readable).bytes());
+      assert.match(text, /^HTTP\/1\.1 200 OK\r\n[\s\S]*<h1>workers<\/h1>$/);
+    }
+    server.child.kill("SIGTERM");
+    const status = await server.status;
+    assert.equal(status.code, 0);
+    assert.match(server.stdout.text, /shutdown complete/);
+  } finally {
+    await server.close();
+    await Deno.remove(site, { recursive: true });
+  }
+});
+
+Deno.test("cli: --workers without read access to sockserve's modules says what to grant", async () => {
+  const site = await makeSite({ "index.html": "x" });
+  try {
+    const result = await runSockserve(
+      [site, "--host", "127.0.0.1", "--port", "0", "--workers", "2"],
+      { permissions: ["--allow-net", `--allow-read=${site}`, "--allow-env=PORT,HOST"] },
+    );
+    assert.equal(result.code, 1);
+    assert.match(result.stderr, /--workers needs read access to sockserve's modules/);
+  } finally {
+    await Deno.remove(site, { recursive: true });
+  }
 });
 
 Deno.test("cli: serves with the least-privilege permissions the README documents", async () => {

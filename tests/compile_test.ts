@@ -25,8 +25,12 @@ const DENO_JSON = JSON.parse(Deno.readTextFileSync(new URL("deno.json", REPO))) 
 
 /** The compile tasks and what each must produce. */
 const COMPILE_TASKS = [
-  { task: "compile", output: "dist/sockserve", includes: [] as string[] },
-  { task: "compile:site", output: "dist/sockserve-site", includes: ["public"] },
+  { task: "compile", output: "dist/sockserve", includes: ["server/cli/worker_entry.ts"] },
+  {
+    task: "compile:site",
+    output: "dist/sockserve-site",
+    includes: ["server/cli/worker_entry.ts", "public"],
+  },
 ] as const;
 
 /** Upper bound on waiting for a spawned server's first line: a guard against hangs only. */
@@ -120,7 +124,20 @@ Deno.test("compile tasks bake in least-privilege permissions: net, read, env POR
   const fileWrites =
     /Deno\.(writeFile|writeTextFile|create|mkdir|remove|rename|makeTemp\w+|truncate|symlink|link|chmod|chown|utime)(Sync)?\(/;
   assert.doesNotMatch(sources, fileWrites, "writing files");
-  assert.doesNotMatch(sources, /new Worker\(/, "workers would need --include of their module");
+  // A worker module is loaded at run time, so the executable must embed it (--include).
+  for (const [path, text] of allSources) {
+    const code = text.split("\n").filter((line) => !/^\s*(\*|\/\/)/.test(line)).join("\n");
+    for (const match of code.matchAll(/new URL\("([^"]+)", import\.meta\.url\)/g)) {
+      if (!/\.ts$/.test(match[1]!)) continue;
+      const module = new URL(match[1]!, `file://${path}`).pathname.slice(REPO_PATH.length);
+      for (const { task, includes } of COMPILE_TASKS) {
+        assert.ok(
+          (includes as readonly string[]).includes(module),
+          `${task} embeds the worker module ${module}`,
+        );
+      }
+    }
+  }
 });
 
 Deno.test("executable module graph: local files only, no remote or npm code", () => {
@@ -141,6 +158,10 @@ Deno.test("include paths of the compile tasks exist and hold files", () => {
   for (const { includes } of COMPILE_TASKS) {
     for (const include of includes) {
       const info = Deno.statSync(new URL(include, REPO));
+      if (include.endsWith(".ts")) {
+        assert.ok(info.isFile, `${include} is a module`);
+        continue;
+      }
       assert.ok(info.isDirectory, `${include} is a directory`);
       assert.ok(Deno.statSync(new URL(`${include}/index.html`, REPO)).isFile, "it has a site");
     }

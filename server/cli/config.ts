@@ -399,7 +399,7 @@ export const OPTIONS: readonly OptionSpec[] = [
     name: "workers",
     valueName: "N|auto",
     section: "serve",
-    description: "processes sharing the port, auto = one per CPU (default 1)",
+    description: "isolates sharing the port (SO_REUSEPORT), auto = one per CPU",
     apply(config, value) {
       if (value === "auto") {
         config.workers = "auto";

@@ -1,0 +1,94 @@
+/**
+ * Building the site server from a parsed configuration: root choice and check, the file handler,
+ * the access log and `serve()`. Shared by the main thread and by every worker.
+ *
+ * @module
+ */
+
+import { join } from "node:path";
+import { createAccessLogger, writeStdoutLine } from "../access_log.ts";
+import { serve } from "../listener.ts";
+import { createFileServer } from "../static/file_server.ts";
+import type { ListenAddr, Server } from "../types.ts";
+import type { ServeConfig } from "./config.ts";
+import {
+  checkRootDirectory,
+  chooseRoot,
+  describeListenError,
+  EXIT_STARTUP_FAILURE,
+  type RootChoice,
+} from "./startup.ts";
+
+/** Whether a path exists (used only for the site embedded in an executable). */
+function exists(path: string): boolean {
+  try {
+    Deno.statSync(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** How to start: the port to bind (overrides the config's), reusePort, and what to say. */
+export interface SiteStartOptions {
+  /** Bind with SO_REUSEPORT (every isolate of a `--workers` group does). */
+  readonly reusePort: boolean;
+  /** Port to bind instead of `config.port` (workers bind the port the main thread got). */
+  readonly port?: number;
+  /** Called once listening, with the root that is served. */
+  readonly onListen?: (addr: ListenAddr, root: RootChoice) => void;
+  /** Writes an error line. */
+  readonly printError: (line: string) => void;
+}
+
+/**
+ * Chooses and checks the root, then serves it. Returns the running server, or the exit code
+ * when it could not start (the reason has been printed).
+ */
+export async function startSite(
+  config: ServeConfig,
+  options: SiteStartOptions,
+): Promise<number | Server> {
+  const embeddedSiteDir = join(import.meta.dirname ?? ".", "..", "..", "public");
+  const root = chooseRoot({
+    rootArg: config.root,
+    standalone: Deno.build.standalone,
+    embeddedSiteDir,
+    embeddedSiteExists: Deno.build.standalone && exists(embeddedSiteDir),
+    cwd: Deno.cwd(),
+  });
+  const problem = await checkRootDirectory(root.path);
+  if (problem !== undefined) {
+    options.printError(problem);
+    return EXIT_STARTUP_FAILURE;
+  }
+
+  const handler = createFileServer({
+    root: root.path,
+    cors: config.cors,
+    spa: config.spa,
+    dirListing: config.dirListing,
+    dotfiles: config.dotfiles,
+    headers: config.headers,
+    compression: config.compression,
+    ...(config.cacheControl === undefined ? {} : { cacheControl: config.cacheControl }),
+  });
+  const port = options.port ?? config.port;
+  try {
+    return serve({
+      ...config.limits,
+      gracePeriodMs: config.gracePeriodMs,
+      port,
+      hostname: config.hostname,
+      reusePort: options.reusePort,
+      onListen: (addr) => options.onListen?.(addr, root),
+      ...(config.log === "off" ? {} : { onRequestEnd: createAccessLogger(config.log) }),
+    }, handler);
+  } catch (error) {
+    options.printError(describeListenError(error, config.hostname, port));
+    return EXIT_STARTUP_FAILURE;
+  }
+}
+
+/** Writes a line to stdout (re-exported for the worker entry). */
+export { writeStdoutLine };

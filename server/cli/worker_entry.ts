@@ -1,0 +1,26 @@
+/**
+ * Entry module of each `--workers` isolate: serves the same site on the same port as the main
+ * thread, with its own accept loop on a SO_REUSEPORT listener.
+ *
+ * @module
+ */
+
+import { writeAllSync } from "../access_log.ts";
+import { runWorker } from "../workers.ts";
+import type { ServeConfig } from "./config.ts";
+import { startSite } from "./site.ts";
+
+const encoder = new TextEncoder();
+
+runWorker(async (data, port) => {
+  let failure = "";
+  const result = await startSite(data as ServeConfig, {
+    reusePort: true,
+    port,
+    printError: (line) => {
+      failure = line;
+      writeAllSync(Deno.stderr, encoder.encode(`${line}\n`));
+    },
+  });
+  return typeof result === "number" ? failure || `worker could not start (exit ${result})` : result;
+});

@@ -354,3 +354,114 @@ Deno.test("expect_100_continue_after_the_handler_answered_is_never_sent", async 
   assert.equal(bodyText(response), "late hello");
   assert.equal(client.receivedText.includes("100 Continue"), false);
 });
+
+Deno.test("large_in_memory_responses_arrive_intact", async () => {
+  const big = new Uint8Array(3 * 1024 * 1024);
+  for (let i = 0; i < big.length; i++) big[i] = (i * 31) & 0xff;
+  const text = "é".repeat(100_000);
+  await using test = startServer((request) =>
+    new URL(request.url).pathname === "/bytes" ? new Response(big) : new Response(text)
+  );
+  await using client = await RawClient.connect(test.port);
+  await client.write("GET /bytes HTTP/1.1\r\nHost: x\r\n\r\nGET /text HTTP/1.1\r\nHost: x\r\n\r\n");
+  const [bytes, utf8] = await client.readResponses(2);
+  assert.equal(header(bytes!, "content-length"), String(big.length));
+  assert.deepEqual(bytes!.body, big);
+  assert.equal(header(utf8!, "content-length"), String(encoder.encode(text).length));
+  assert.equal(bodyText(utf8!), text);
+});
+
+Deno.test("pipelined_responses_larger_than_a_write_batch_stay_in_order", async () => {
+  await using test = startServer((request) => {
+    const n = new URL(request.url).searchParams.get("n")!;
+    return new Response(`${n}:`.padEnd(3000, n.slice(-1)));
+  });
+  await using client = await RawClient.connect(test.port);
+  let requests = "";
+  for (let n = 0; n < 100; n++) requests += `GET /?n=${n} HTTP/1.1\r\nHost: x\r\n\r\n`;
+  await client.write(requests);
+  const responses = await client.readResponses(100);
+  responses.forEach((response, n) => {
+    assert.equal(bodyText(response), `${n}:`.padEnd(3000, String(n).slice(-1)));
+  });
+});
+
+Deno.test("pipelined_stream_between_in_memory_responses_keeps_order", async () => {
+  await using test = startServer((request) => {
+    const path = new URL(request.url).pathname;
+    return path === "/stream" ? new Response(streamOf("s1", "s2")) : new Response(path);
+  });
+  await using client = await RawClient.connect(test.port);
+  await client.write(
+    "GET /a HTTP/1.1\r\nHost: x\r\n\r\nGET /stream HTTP/1.1\r\nHost: x\r\n\r\n" +
+      "GET /b HTTP/1.1\r\nHost: x\r\n\r\n",
+  );
+  const responses = await client.readResponses(3);
+  assert.deepEqual(responses.map(bodyText), ["/a", "s1s2", "/b"]);
+  assert.deepEqual(responses.map((response) => response.framing), ["length", "chunked", "length"]);
+});
+
+Deno.test("an_unread_body_too_large_to_discard_closes_after_the_response", async () => {
+  await using test = startServer(() => new Response("not reading that"));
+  await using client = await RawClient.connect(test.port);
+  const size = 1024 * 1024;
+  await client.write(`POST / HTTP/1.1\r\nHost: x\r\nContent-Length: ${size}\r\n\r\n`);
+  // The client keeps sending while the server answers: lingering must keep the answer intact.
+  const sending = client.write(new Uint8Array(size)).catch(() => {});
+  const { responses, closedBy } = await client.readUntilClose();
+  await sending;
+  assert.equal(responses.length, 1);
+  assert.equal(bodyText(responses[0]!), "not reading that");
+  assert.equal(header(responses[0]!, "connection"), "close");
+  assert.ok(closedBy !== null);
+});
+
+Deno.test("an_unread_chunked_body_closes_after_the_response", async () => {
+  await using test = startServer(() => new Response("not reading that"));
+  await using client = await RawClient.connect(test.port);
+  await client.write(
+    "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n" +
+      "GET /next HTTP/1.1\r\nHost: x\r\n\r\n",
+  );
+  const first = await client.readResponse();
+  assert.equal(bodyText(first), "not reading that");
+  if (header(first, "connection") === "close") {
+    const { responses } = await client.readUntilClose();
+    assert.equal(responses.length, 0);
+  } else {
+    // Discarding a small chunked body to keep the connection is also correct.
+    assert.equal((await client.readResponse()).status, 200);
+  }
+});
+
+Deno.test("a_handler_reading_part_of_the_body_then_answering", async () => {
+  await using test = startServer(async (request) => {
+    if (request.body === null) return new Response("no body");
+    const reader = request.body.getReader();
+    const first = await reader.read();
+    return new Response(`first read ${first.value?.length ?? 0} bytes`);
+  });
+  await using client = await RawClient.connect(test.port);
+  await client.write("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 6\r\n\r\nabc");
+  await client.write("def");
+  const response = await client.readResponse();
+  assert.match(bodyText(response), /^first read [1-6] bytes$/);
+  // The rest of the body was discarded, so the next request parses cleanly.
+  await client.write("GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+  assert.equal((await client.readResponse()).status, 200);
+});
+
+Deno.test("a_get_with_a_content_length_body_is_discarded_and_the_next_request_served", async () => {
+  const paths: string[] = [];
+  await using test = startServer((request) => {
+    paths.push(new URL(request.url).pathname);
+    return new Response("ok");
+  });
+  await using client = await RawClient.connect(test.port);
+  await client.write(
+    "GET /a HTTP/1.1\r\nHost: x\r\nContent-Length: 30\r\n\r\nGET /smuggled HTTP/1.1\r\nH: x\r\n" +
+      "GET /b HTTP/1.1\r\nHost: x\r\n\r\n",
+  );
+  await client.readResponses(2);
+  assert.deepEqual(paths, ["/a", "/b"]);
+});

@@ -52,6 +52,11 @@ export interface LoadSample {
   otherCpuShare: number;
   /** wrk runs it took to get this sample (more than 1 when others disturbed the first). */
   attempts: number;
+  /**
+   * wrk's CPU time over the run's duration (1 = its whole core): near 1, the load generator
+   * rather than the server limits req/s.
+   */
+  clientCpuShare: number;
 }
 
 /** All rounds of one server in one load scenario, or why it was skipped. */

@@ -27,6 +27,7 @@ import {
   type LoadResult,
   type LoadSample,
   type MachineInfo,
+  median,
   type MemoryResult,
   type MicroResult,
   REFERENCE_SERVER,
@@ -72,6 +73,9 @@ const NGINX_WORKER_CONNECTIONS = 4096;
  * few percent (the harness itself, kernel threads).
  */
 const DISTURBED_CPU_SHARE = 0.1;
+
+/** wrk's share of its core above which a result is reported as limited by the client. */
+const CLIENT_BOUND_SHARE = 0.95;
 
 /** Extra attempts for a disturbed run; the least disturbed one is kept. */
 const MAX_DISTURBED_RETRIES = 3;
@@ -324,7 +328,11 @@ async function measureUndisturbed(
   return { ...(best as Measurement), attempts };
 }
 
-function toSample(round: number, measurement: Measurement & { attempts: number }): LoadSample {
+function toSample(
+  round: number,
+  measurement: Measurement & { attempts: number },
+  context: RunContext,
+): LoadSample {
   const { summary, cpuSeconds } = measurement;
   const seconds = summary.durationUs / 1e6;
   return {
@@ -338,6 +346,7 @@ function toSample(round: number, measurement: Measurement & { attempts: number }
     ratioToReference: null,
     otherCpuShare: measurement.otherCpuShare,
     attempts: measurement.attempts,
+    clientCpuShare: seconds > 0 ? summary.cpuSec / seconds / context.wrkThreads : 0,
   };
 }
 
@@ -465,6 +474,7 @@ async function runMode(
             const sample = toSample(
               round,
               await measureUndisturbed(server, scenario, options.durationSec, context),
+              context,
             );
             entry.samples.push(sample);
             log(
@@ -704,6 +714,17 @@ async function main(): Promise<number> {
         `${retried} of ${samples.length} runs were measured again because other processes took ` +
           `more than ${DISTURBED_CPU_SHARE * 100}% of the CPUs meanwhile; ${disturbed.length} ` +
           `stayed disturbed after ${MAX_DISTURBED_RETRIES} retries (see otherCpuShare in the JSON)`,
+      );
+    }
+    const clientBound = load.filter((entry) =>
+      entry.samples.length > 0 &&
+      median(entry.samples.map((sample) => sample.clientCpuShare)) >= CLIENT_BOUND_SHARE
+    ).map((entry) => `${entry.scenario} ${entry.server}`);
+    if (clientBound.length > 0) {
+      notes.push(
+        `wrk used ≥ ${CLIENT_BOUND_SHARE * 100}% of its core in ${clientBound.join(", ")}: ` +
+          "there the load generator limits req/s as much as the server, so those ratios " +
+          "understate the faster server",
       );
     }
     let micro: MicroResult[] = [];

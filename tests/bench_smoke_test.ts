@@ -33,6 +33,7 @@ function sample(round: number, requestsPerSec: number, ratio: number | null) {
     ratioToReference: ratio,
     otherCpuShare: 0.02,
     attempts: 1,
+    clientCpuShare: 0.5,
   };
 }
 

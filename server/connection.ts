@@ -893,7 +893,13 @@ export class Connection {
 
   async #lingerIfNeeded(exchange: Exchange): Promise<void> {
     if (this.#peerClosed) return;
-    if (this.#parser.hasBufferedBytes || !exchange.bodyDone || exchange.bodyError !== null) {
+    // A read already waiting (started to notice the client leaving) would fail with an error
+    // if the socket were closed under it; letting the client close first costs less and lets
+    // it read the whole response.
+    if (
+      this.#pendingRead !== null || this.#parser.hasBufferedBytes || !exchange.bodyDone ||
+      exchange.bodyError !== null
+    ) {
       await this.#linger();
     }
   }

@@ -462,6 +462,8 @@ withTree("sidecars: .br and .gz chosen by Accept-Encoding with the original type
 withTree("on-the-fly gzip for compressible files over 1 KiB", {
   "big.txt": BIG_TEXT,
   "small.txt": SMALL_TEXT,
+  "exactly-1k.txt": "k".repeat(1024),
+  "just-over-1k.txt": "k".repeat(1025),
   "image.png": new Uint8Array(4096).fill(7),
 }, async (_root, serve) => {
   for (const options of [{}, { cacheMaxFileBytes: 0 }]) {
@@ -481,10 +483,11 @@ withTree("on-the-fly gzip for compressible files over 1 KiB", {
     });
     assert.equal(revalidated.status, 304);
     assert.equal(revalidated.headers.get("content-encoding"), null);
-    // Small files, incompressible types and clients that refuse gzip get identity.
+    // Files of 1 KiB or less, incompressible types and clients that refuse gzip get identity.
     for (
       const [path, acceptEncoding] of [
         ["/small.txt", "gzip"],
+        ["/exactly-1k.txt", "gzip"],
         ["/image.png", "gzip"],
         ["/big.txt", "gzip;q=0"],
         ["/big.txt", "identity"],
@@ -494,6 +497,8 @@ withTree("on-the-fly gzip for compressible files over 1 KiB", {
       assert.equal(answer.headers.get("content-encoding"), null, `${path} ${acceptEncoding}`);
     }
     assert.equal((await get("/image.png")).headers.get("vary"), null);
+    const justOver = await get("/just-over-1k.txt", { headers: { "accept-encoding": "gzip" } });
+    assert.equal(justOver.headers.get("content-encoding"), "gzip");
   }
   const off = await serve({ compression: false })("/big.txt", {
     headers: { "accept-encoding": "gzip" },

@@ -59,9 +59,9 @@ export { DEFAULT_MAX_RANGES } from "./ranges.ts";
 export type { StaticFile, StaticFileSystem } from "./file_system.ts";
 
 /**
- * Smallest file compressed on the fly. Below about 1 KiB the gzip header and the lost sendfile-like
- * path cost more than the bytes saved (nginx `gzip_min_length` is 20 bytes, but Cloudflare and
- * Akamai skip bodies under ~1 KiB for the same reason; issue 3 asks for 1 KiB).
+ * Files compressed on the fly must be larger than this. Up to about 1 KiB the gzip framing and
+ * the CPU cost more than the bytes saved, and a small response fits one TCP segment anyway
+ * (nginx `gzip_min_length` is 20 bytes; CDNs skip bodies under ~1 KiB; issue 3 asks for 1 KiB).
  */
 export const DEFAULT_GZIP_MIN_BYTES = 1024;
 
@@ -546,7 +546,7 @@ export function createFileServer(
     const gz = preferences.gzip > 0 && (br === null || preferences.gzip > preferences.br)
       ? await sidecar(file, ".gz", root)
       : null;
-    const onTheFly = gz === null && file.size >= gzipMinBytes;
+    const onTheFly = gz === null && file.size > gzipMinBytes;
     const coding = chooseCoding(preferences, { br: br !== null, gzip: gz !== null || onTheFly });
     if (coding === "br" && br !== null) {
       return {

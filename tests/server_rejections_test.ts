@@ -306,3 +306,56 @@ Deno.test("headers_reach_the_handler_with_ows_trimmed_and_repeats_combined", asy
   await client.readResponse();
   assert.deepEqual(seen, [["accept", "a, b"], ["host", "x"], ["x-pad", "padded value"]]);
 });
+
+Deno.test("limits_are_inclusive_a_request_exactly_at_each_limit_is_served", async () => {
+  const seen: string[] = [];
+  await using test = startServer(async (request) => {
+    seen.push(`${new URL(request.url).pathname.length} ${(await request.text()).length}`);
+    return new Response("ok");
+  }, { maxRequestLineBytes: 64, maxHeaderBytes: 100, maxBodyBytes: 10 });
+  await using client = await RawClient.connect(test.port);
+  // Request line of exactly 64 bytes (without its CRLF).
+  const line = `GET /${"a".repeat(64 - "GET / HTTP/1.1".length)} HTTP/1.1`;
+  assert.equal(line.length, 64);
+  await client.write(`${line}\r\nHost: x\r\n\r\n`);
+  assert.equal((await client.readResponse()).status, 200);
+  // Field lines of exactly 100 bytes with their CRLFs (the blank line ending the head aside).
+  const fields = `Host: x\r\nX: ${"b".repeat(100 - 9 - 5)}\r\n`;
+  assert.equal(fields.length, 100);
+  await client.write(`GET / HTTP/1.1\r\n${fields}\r\n`);
+  assert.equal((await client.readResponse()).status, 200);
+  // Bodies of exactly 10 bytes, by length and chunked.
+  await client.write("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\n0123456789");
+  assert.equal((await client.readResponse()).status, 200);
+  await client.write(
+    "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n" +
+      "4\r\n0123\r\n6\r\n456789\r\n0\r\n\r\n",
+  );
+  assert.equal((await client.readResponse()).status, 200);
+  assert.deepEqual(seen.map((entry) => entry.split(" ")[1]), ["0", "0", "10", "10"]);
+});
+
+Deno.test("default_limits_serve_an_8000_byte_target_and_a_15_kib_header_section", async () => {
+  let pathLength = 0;
+  await using test = startServer((request) => {
+    pathLength = new URL(request.url).pathname.length;
+    return new Response("ok");
+  });
+  await using client = await RawClient.connect(test.port);
+  await client.write(
+    `GET /${"p".repeat(7999)} HTTP/1.1\r\nHost: x\r\nCookie: ${"c".repeat(15 * 1024)}\r\n\r\n`,
+  );
+  assert.equal((await client.readResponse()).status, 200);
+  assert.equal(pathLength, 8000);
+});
+
+Deno.test("a_client_connection_close_request_leaves_a_pipelined_one_unanswered", async () => {
+  await using test = startServer(() => new Response("ok"));
+  const { responses, closedBy } = await exchange(
+    test.port,
+    "GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n" + NEXT,
+  );
+  assert.equal(responses.length, 1);
+  assert.equal(header(responses[0]!, "connection"), "close");
+  assert.equal(closedBy, "eof");
+});

@@ -4,7 +4,7 @@
  */
 
 import assert from "node:assert/strict";
-import { bodyText, header, RawClient } from "./support/http_client.ts";
+import { bodyText, exchange, header, RawClient } from "./support/http_client.ts";
 import { deferred, startServer } from "./support/test_server.ts";
 
 /**
@@ -67,6 +67,8 @@ Deno.test("shutdown_lets_the_request_in_flight_finish_and_closes_idle_connection
   assert.equal(bodyText(response), "finished in flight");
   assert.equal(header(response, "connection"), "close");
   assert.ok((await busy.readUntilClose()).closedBy !== null);
+  // Like a real client, close on EOF (the server lingers until then, up to lingerTimeoutMs).
+  busy.close();
   await shutdown;
   await test.server.finished;
   assert.equal(test.server.connectionCount, 0);
@@ -84,6 +86,8 @@ Deno.test("shutdown_while_a_request_body_is_uploading_lets_it_finish", async () 
   const shutdown = test.server.shutdown();
   await client.write("56789");
   assert.equal(bodyText(await client.readResponse()), "got 10");
+  assert.ok((await client.readUntilClose()).closedBy !== null);
+  client.close();
   await shutdown;
 });
 
@@ -128,6 +132,8 @@ Deno.test("aborting_the_signal_option_shuts_down_like_shutdown", async () => {
   const response = await client.readResponse();
   assert.equal(bodyText(response), "done");
   assert.equal(header(response, "connection"), "close");
+  assert.ok((await client.readUntilClose()).closedBy !== null);
+  client.close();
   await test.server.finished;
 });
 
@@ -167,4 +173,63 @@ Deno.test("max_connections_closes_excess_connections_and_keeps_serving_the_accep
     await client.write("GET / HTTP/1.1\r\nHost: x\r\n\r\n");
     assert.equal(bodyText(await client.readResponse()), "served");
   }
+});
+
+Deno.test("shutdown_answers_the_request_in_flight_but_not_one_pipelined_behind_it", async () => {
+  const inFlight = deferred();
+  const release = deferred();
+  const paths: string[] = [];
+  await using test = startServer(async (request) => {
+    paths.push(new URL(request.url).pathname);
+    inFlight.resolve();
+    await release.promise;
+    return new Response("first");
+  });
+  await using client = await RawClient.connect(test.port);
+  await client.write("GET /1 HTTP/1.1\r\nHost: x\r\n\r\nGET /2 HTTP/1.1\r\nHost: x\r\n\r\n");
+  await inFlight.promise;
+  const shutdown = test.server.shutdown();
+  release.resolve();
+  const { responses } = await client.readUntilClose();
+  client.close();
+  await shutdown;
+  // The client learns from connection: close that /2 was not processed and may retry it.
+  assert.equal(responses.length, 1);
+  assert.equal(header(responses[0]!, "connection"), "close");
+  assert.deepEqual(paths, ["/1"]);
+});
+
+Deno.test("connections_ended_by_clients_leave_nothing_for_shutdown_to_wait_for", async () => {
+  await using test = startServer(async (request) => {
+    if (request.body !== null) await request.text().catch(() => "");
+    return new Response(new Uint8Array(256 * 1024));
+  }, { gracePeriodMs: 60_000 });
+  // Clients that vanish at every stage of an exchange.
+  const stages = [
+    "",
+    "GET / HTTP/1.1\r\nHo",
+    "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nabc",
+    "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nab",
+    "GET / HTTP/1.1\r\nHost: x\r\n\r\n",
+  ];
+  for (const stage of stages) {
+    const client = await RawClient.connect(test.port);
+    if (stage !== "") await client.write(stage);
+    if (stage.endsWith("\r\n\r\n")) await client.readBytes(1);
+    await client.dispose();
+  }
+  // A served client proves the server is fine; then shutdown must not wait for the grace period
+  // (60 s): every connection above has ended on its own.
+  const { responses } = await exchange(
+    test.port,
+    "GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+  );
+  assert.equal(responses[0]!.body.length, 256 * 1024);
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const outcome = await Promise.race([
+    test.server.shutdown().then(() => "finished"),
+    new Promise<string>((resolve) => timer = setTimeout(() => resolve("stuck"), 10_000)),
+  ]);
+  clearTimeout(timer);
+  assert.equal(outcome, "finished", `connections left open: ${test.server.connectionCount}`);
 });

@@ -257,6 +257,23 @@ Deno.test("usage lists every option and fits in 100 columns", () => {
   }
 });
 
+Deno.test("`deno task start` serves public/ on port 8000 with exactly the documented permissions", async () => {
+  const denoJson = JSON.parse(await Deno.readTextFile(new URL("../deno.json", import.meta.url)));
+  const words: string[] = denoJson.tasks.start.split(/\s+/);
+  const main = words.indexOf("main.ts");
+  assert.ok(main > 0);
+  assert.deepEqual(words.slice(0, main).sort(), [
+    "--allow-env=PORT,HOST",
+    "--allow-net",
+    "--allow-read=public",
+    "deno",
+    "run",
+  ]);
+  const config = serveConfig(words.slice(main + 1));
+  assert.equal(config.root, "public");
+  assert.equal(config.port, 8000);
+});
+
 Deno.test("README documents every option", async () => {
   const readme = await Deno.readTextFile(new URL("../README.md", import.meta.url));
   for (const spec of OPTIONS) {

@@ -164,3 +164,36 @@ Deno.test({ name: `curl_head_and_http_10${suffix}`, ignore }, async () => {
   assert.match(old.stdout, /\r\nconnection: close\r\n/);
   assert.ok(old.stdout.endsWith("\r\n\r\nten bytes!"));
 });
+
+Deno.test({ name: `curl_gets_431_for_a_huge_header${suffix}`, ignore }, async () => {
+  await using test = startServer(() => new Response("never"));
+  const out = await curl([
+    "--include",
+    "-H",
+    `X-Huge: ${"h".repeat(20 * 1024)}`,
+    `http://127.0.0.1:${test.port}/`,
+  ]);
+  assert.equal(out.code, 0, out.stderr);
+  assert.match(out.stdout, /^HTTP\/1\.1 431 Request Header Fields Too Large\r\n/);
+  assert.match(out.stdout, /\r\nconnection: close\r\n/);
+});
+
+Deno.test({ name: `curl_gets_413_while_still_sending_a_body${suffix}`, ignore }, async () => {
+  await using test = startServer(async (request) => new Response(await request.text()), {
+    maxBodyBytes: 64 * 1024,
+  });
+  for (const expect of ["Expect: 100-continue", "Expect:"]) {
+    // With "Expect:" (none) curl sends all 4 MiB while the server has already answered 413: the
+    // server must drain (lingering close) so that curl reads the 413 instead of a reset.
+    const out = await curl([
+      "--include",
+      "--data-binary",
+      "@-",
+      "-H",
+      expect,
+      `http://127.0.0.1:${test.port}/`,
+    ], new Uint8Array(4 * 1024 * 1024));
+    assert.equal(out.code, 0, `${expect}: ${out.stderr}`);
+    assert.match(out.stdout, /^HTTP\/1\.1 413 Content Too Large\r\n/);
+  }
+});

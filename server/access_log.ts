@@ -28,7 +28,15 @@ function pad2(n: number): string {
   return n < 10 ? `0${n}` : String(n);
 }
 
-/** `24/Nov/2026:01:05:42 +0000`, the Common Log Format's time, in UTC. */
+/**
+ * The Common Log Format's time, in UTC.
+ *
+ * @example
+ * ```ts
+ * import { formatClfTime } from "./access_log.ts";
+ * formatClfTime(new Date(0)); // "01/Jan/1970:00:00:00 +0000"
+ * ```
+ */
 export function formatClfTime(date: Date): string {
   return `${pad2(date.getUTCDate())}/${MONTHS[date.getUTCMonth()]}/${date.getUTCFullYear()}:${
     pad2(date.getUTCHours())
@@ -38,6 +46,12 @@ export function formatClfTime(date: Date): string {
 /**
  * Escapes client-supplied text for a quoted log field: backslash and double quote get a
  * backslash; bytes outside printable ASCII become `\xHH` (code points above U+00FF `\u{…}`).
+ *
+ * @example
+ * ```ts
+ * import { escapeLogField } from "./access_log.ts";
+ * escapeLogField('a"b\n'); // 'a\\"b\\x0a'
+ * ```
  */
 export function escapeLogField(text: string): string {
   let out = "";
@@ -124,6 +138,12 @@ const encoder = new TextEncoder();
 /**
  * Writes all of `bytes` with synchronous writes, so that the line is on its way before the next
  * request is handled and nothing sits in a buffer when the process is killed.
+ *
+ * @example
+ * ```ts
+ * import { writeAllSync } from "./access_log.ts";
+ * writeAllSync(Deno.stdout, new TextEncoder().encode("hello\n"));
+ * ```
  */
 export function writeAllSync(writer: { writeSync(p: Uint8Array): number }, bytes: Uint8Array) {
   let offset = 0;

@@ -134,7 +134,16 @@ function spell(option: string): string {
   return /^[\x21-\x7e]*$/.test(option) ? option : quote(option);
 }
 
-/** Parses a TCP port: an integer from 0 to 65535. */
+/**
+ * Parses a TCP port: an integer from 0 to 65535.
+ *
+ * @example
+ * ```ts
+ * import { parsePort } from "./config.ts";
+ * parsePort("8080"); // 8080
+ * parsePort("http"); // undefined
+ * ```
+ */
 export function parsePort(text: string): number | undefined {
   if (!/^\d{1,5}$/.test(text)) return undefined;
   const port = Number(text);
@@ -206,6 +215,13 @@ function parseCount(text: string): number | undefined {
  * Parses a `--header` value `Name: value` into a name and a trimmed value. The name must be an
  * RFC 9110 token and the value may not contain control characters (a CR or LF would let the
  * configuration inject headers or split responses).
+ *
+ * @example
+ * ```ts
+ * import { parseHeaderOption } from "./config.ts";
+ * parseHeaderOption("X-Frame-Options: DENY"); // ["X-Frame-Options", "DENY"]
+ * parseHeaderOption("no colon"); // an error message (a string)
+ * ```
  */
 export function parseHeaderOption(text: string): [string, string] | string {
   const colon = text.indexOf(":");
@@ -262,12 +278,30 @@ function limitOption(
   };
 }
 
-/** Formats milliseconds the way the usage text and logs show them (`10s`, `500ms`). */
+/**
+ * Formats milliseconds the way the usage text and logs show them.
+ *
+ * @example
+ * ```ts
+ * import { formatDuration } from "./config.ts";
+ * formatDuration(10_000); // "10s"
+ * formatDuration(250); // "250ms"
+ * ```
+ */
 export function formatDuration(ms: number): string {
   return ms % 1000 === 0 ? `${ms / 1000}s` : `${ms}ms`;
 }
 
-/** Formats a byte count the way the usage text shows it (`16KiB`, `1GiB`, `100`). */
+/**
+ * Formats a byte count the way the usage text shows it.
+ *
+ * @example
+ * ```ts
+ * import { formatSize } from "./config.ts";
+ * formatSize(16 * 1024); // "16KiB"
+ * formatSize(100); // "100"
+ * ```
+ */
 export function formatSize(bytes: number): string {
   for (const [unit, size] of [["GiB", 1024 ** 3], ["MiB", 1024 ** 2], ["KiB", 1024]] as const) {
     if (bytes >= size && bytes % size === 0) return `${bytes / size}${unit}`;
@@ -504,7 +538,15 @@ export const OPTIONS: readonly OptionSpec[] = [
   },
 ];
 
-/** The configuration used when no option and no environment variable is given. */
+/**
+ * The configuration used when no option and no environment variable is given.
+ *
+ * @example
+ * ```ts
+ * import { defaultServeConfig } from "./config.ts";
+ * defaultServeConfig().port; // 8000
+ * ```
+ */
 export function defaultServeConfig(): ServeConfig {
   return {
     root: undefined,

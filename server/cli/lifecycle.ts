@@ -137,6 +137,13 @@ export function handleStopSignals(server: ShutdownTarget, options: LifecycleOpti
 /**
  * A {@linkcode LifecycleOptions.onSignal} backed by `Deno.addSignalListener`. Where a signal
  * cannot be listened to (SIGTERM on Windows), it is skipped.
+ *
+ * @example
+ * ```ts
+ * import { denoSignalSource } from "./lifecycle.ts";
+ * const remove = denoSignalSource("SIGTERM", () => console.log("stopping"));
+ * remove();
+ * ```
  */
 export function denoSignalSource(signal: StopSignal, handler: () => void): () => void {
   try {

@@ -104,7 +104,15 @@ function errorText(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
 
-/** `host:port` with brackets around IPv6 addresses, as in URLs. */
+/**
+ * `host:port` with brackets around IPv6 addresses, as in URLs.
+ *
+ * @example
+ * ```ts
+ * import { hostPort } from "./startup.ts";
+ * hostPort("::1", 8000); // "[::1]:8000"
+ * ```
+ */
 export function hostPort(hostname: string, port: number): string {
   return hostname.includes(":") ? `[${hostname}]:${port}` : `${hostname}:${port}`;
 }
@@ -151,7 +159,12 @@ export function describeListenError(error: unknown, hostname: string, port: numb
  * // "sockserve 0.1.0 serving /srv/site at http://0.0.0.0:8000/"
  * ```
  */
-export function startLine(version: string, root: RootChoice, hostname: string, port: number) {
+export function startLine(
+  version: string,
+  root: RootChoice,
+  hostname: string,
+  port: number,
+): string {
   const what = root.embedded ? `the embedded site (${root.path})` : root.path;
   return `sockserve ${version} serving ${what} at http://${hostPort(hostname, port)}/`;
 }

@@ -465,3 +465,53 @@ Deno.test("a_get_with_a_content_length_body_is_discarded_and_the_next_request_se
   await client.readResponses(2);
   assert.deepEqual(paths, ["/a", "/b"]);
 });
+
+Deno.test("echoing_the_request_body_stream_as_the_response_body", async () => {
+  await using test = startServer((request) => new Response(request.body));
+  await using client = await RawClient.connect(test.port);
+  const size = 2 * 1024 * 1024;
+  const body = new Uint8Array(size);
+  for (let i = 0; i < size; i++) body[i] = (i * 7) & 0xff;
+  // The client writes while the server already streams the echo back: both directions at once.
+  const sending = client.write(`POST / HTTP/1.1\r\nHost: x\r\nContent-Length: ${size}\r\n\r\n`)
+    .then(() => client.write(body));
+  const response = await client.readResponse(30_000);
+  await sending;
+  assert.equal(response.framing, "chunked");
+  assert.deepEqual(response.body, body);
+  // The head went out before the body was read, with more unread than the server would discard,
+  // so it announced the close (as Go's server does) rather than risk an unframed remainder.
+  assert.equal(header(response, "connection"), "close");
+  assert.ok((await client.readUntilClose()).closedBy !== null);
+});
+
+Deno.test("repeated_set_cookie_fields_stay_separate_lines", async () => {
+  await using test = startServer(() => {
+    const headers = new Headers();
+    headers.append("set-cookie", "a=1; Path=/");
+    headers.append("set-cookie", "b=2; Expires=Wed, 21 Oct 2037 07:28:00 GMT");
+    return new Response("x", { headers });
+  });
+  await using client = await RawClient.connect(test.port);
+  await client.write("GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+  const response = await client.readResponse();
+  assert.deepEqual(
+    response.headers.filter(([name]) => name === "set-cookie").map(([, value]) => value),
+    ["a=1; Path=/", "b=2; Expires=Wed, 21 Oct 2037 07:28:00 GMT"],
+  );
+});
+
+Deno.test("obs_text_bytes_in_field_values_pass_through_as_latin1", async () => {
+  let received = "";
+  await using test = startServer((request) => {
+    received = request.headers.get("x-in") ?? "";
+    return new Response("x", { headers: { "x-out": "caf\u00e9" } });
+  });
+  await using client = await RawClient.connect(test.port);
+  // UTF-8 "café" on the wire is four Latin-1 characters to a field parser (RFC 9110 §5.5).
+  await client.write("GET / HTTP/1.1\r\nHost: x\r\nX-In: caf\u00c3\u00a9\r\n\r\n");
+  const response = await client.readResponse();
+  assert.equal(received, "caf\u00c3\u00a9");
+  assert.equal(header(response, "x-out"), "caf\u00e9");
+  assert.ok(response.raw.includes("x-out: caf\u00e9\r\n"));
+});

@@ -108,11 +108,8 @@ const KNOWN_NAMES = [
 const KNOWN_BY_LENGTH: string[][] = [];
 for (const name of KNOWN_NAMES) (KNOWN_BY_LENGTH[name.length] ??= []).push(name);
 
-/**
- * The lower-case name for `bytes[start..end)` (already validated as a token): a shared string
- * for known names, a new one otherwise.
- */
-export function fieldName(bytes: Uint8Array, start: number, end: number): string {
+/** The shared lower-case string when `bytes[start..end)` is a known field name, else null. */
+export function knownFieldName(bytes: Uint8Array, start: number, end: number): string | null {
   const candidates = KNOWN_BY_LENGTH[end - start];
   if (candidates !== undefined) {
     outer: for (const candidate of candidates) {
@@ -122,6 +119,16 @@ export function fieldName(bytes: Uint8Array, start: number, end: number): string
       return candidate;
     }
   }
+  return null;
+}
+
+/**
+ * The lower-case name for `bytes[start..end)` (already validated as a token): a shared string
+ * for known names, a new one otherwise.
+ */
+export function fieldName(bytes: Uint8Array, start: number, end: number): string {
+  const known = knownFieldName(bytes, start, end);
+  if (known !== null) return known;
   let name = "";
   for (let i = start; i < end; i++) name += String.fromCharCode(TO_LOWER[bytes[i]!]!);
   return name;

@@ -192,6 +192,21 @@ Deno.test("healthcheck subcommand defaults to 127.0.0.1 on PORT or 8000 with a 3
     ok: true,
     command: { kind: "healthcheck", url: "http://127.0.0.1:8080/", timeoutMs: 3000 },
   });
+  // HOST naming one address is probed instead of the loopback; wildcards mean the loopback.
+  const hosts: [string, string][] = [
+    ["0.0.0.0", "http://127.0.0.1:8000/"],
+    ["", "http://127.0.0.1:8000/"],
+    ["::", "http://[::1]:8000/"],
+    ["::1", "http://[::1]:8000/"],
+    ["10.1.2.3", "http://10.1.2.3:8000/"],
+    ["localhost", "http://localhost:8000/"],
+  ];
+  for (const [host, url] of hosts) {
+    assert.deepEqual(parseCommandLine(["healthcheck"], { HOST: host }), {
+      ok: true,
+      command: { kind: "healthcheck", url, timeoutMs: 3000 },
+    }, host);
+  }
   assert.deepEqual(
     parseCommandLine(["healthcheck", "http://localhost:1234/health", "--timeout=500ms"], {}),
     {

@@ -5,6 +5,8 @@
  *
  * Rules, in the order they apply:
  * 1. `sockserve healthcheck [URL] [--timeout D]` is a subcommand; anything else serves a directory.
+ *    Its default URL is `http://127.0.0.1:$PORT/`, or `HOST` instead of 127.0.0.1 when `HOST`
+ *    names one address rather than a wildcard.
  * 2. Options are read left to right. `--name=value` and `--name value` are equivalent; `-p 80` and
  *    `-p80` too. A bare `--` ends the options. `--help` and `--version` win as soon as they are met.
  * 3. A single-valued option given twice keeps the last value; `--header` accumulates.
@@ -663,6 +665,16 @@ export function parseCommandLine(argv: readonly string[], env: CliEnv): ParseRes
   return { ok: true, command: { kind: "serve", config } };
 }
 
+/**
+ * The host `healthcheck` probes by default: the server's `HOST` when it names one address, else
+ * the IPv4 loopback (a wildcard such as 0.0.0.0 includes it).
+ */
+function healthcheckHost(host: string | undefined): string {
+  if (host === undefined || host === "" || host === "0.0.0.0") return "127.0.0.1";
+  if (host === "::" || host === "[::]") return "[::1]";
+  return host.includes(":") && !host.startsWith("[") ? `[${host}]` : host;
+}
+
 function parseHealthcheckArgs(argv: readonly string[], env: CliEnv): ParseResult {
   let url: string | undefined;
   let timeoutMs = DEFAULT_HEALTHCHECK_TIMEOUT_MS;
@@ -697,7 +709,7 @@ function parseHealthcheckArgs(argv: readonly string[], env: CliEnv): ParseResult
       }
       port = parsed;
     }
-    url = `http://127.0.0.1:${port}/`;
+    url = `http://${healthcheckHost(env["HOST"])}:${port}/`;
   }
   let parsedUrl: URL;
   try {

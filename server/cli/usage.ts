@@ -73,10 +73,10 @@ Examples:
 export function healthcheckUsage(): string {
   return `Usage: sockserve healthcheck [URL] [--timeout DURATION]
 
-Sends one GET to URL (default http://127.0.0.1:$PORT/, PORT defaulting to 8000) and exits
-0 on a 2xx or 3xx answer, 1 on any other status, a connection error or a timeout (default ${
-    formatDuration(DEFAULT_HEALTHCHECK_TIMEOUT_MS)
-  }).
-Redirects are not followed. Meant for container HEALTHCHECKs in images without curl.
+Sends one GET to URL and exits 0 on a 2xx or 3xx answer, 1 on any other status, a
+connection error or a timeout (default ${formatDuration(DEFAULT_HEALTHCHECK_TIMEOUT_MS)}).
+The default URL is http://127.0.0.1:$PORT/ (PORT defaulting to 8000), with $HOST instead of
+127.0.0.1 when HOST names one address. Redirects are not followed. Meant for container
+HEALTHCHECKs in images without curl.
 `;
 }

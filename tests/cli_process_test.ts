@@ -169,6 +169,25 @@ Deno.test("cli: --workers without read access to sockserve's modules says what t
   }
 });
 
+Deno.test("cli: without read permission for ROOT the error names the --allow-read it needs", async () => {
+  const site = await makeSite({ "index.html": "hi" });
+  const elsewhere = await makeSite({});
+  try {
+    const result = await runSockserve([site, "--port", "0"], {
+      permissions: ["--allow-net", `--allow-read=${elsewhere}`],
+    });
+    assert.equal(result.code, 1);
+    assert.equal(result.stdout, "");
+    assert.equal(
+      result.stderr,
+      `sockserve: no permission to read ${site}: run deno with --allow-read=${site}\n`,
+    );
+  } finally {
+    await Deno.remove(site, { recursive: true });
+    await Deno.remove(elsewhere, { recursive: true });
+  }
+});
+
 Deno.test("cli: serves with the least-privilege permissions the README documents", async () => {
   const site = await makeSite({ "index.html": "<h1>least privilege</h1>" });
   const server = await startSockserve([site, "--host", "127.0.0.1", "--port", "0"], {

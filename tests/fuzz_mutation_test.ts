@@ -59,6 +59,7 @@ Deno.test(`mutation fuzzing: ${CASES} damaged requests never throw outside HttpE
     `only ${details.numRuns} of ${CASES} cases ran within ${TIME_LIMIT_MS} ms`,
   );
   // The corpus and mutations must reach both outcomes, or the fuzzer is not exercising much.
-  assert.ok((outcomes.get("accepted or incomplete") ?? 0) > CASES / 50);
-  assert.ok([...outcomes.keys()].filter((k) => k !== "accepted or incomplete").length >= 3);
+  const accepted = outcomes.get("accepted or incomplete") ?? 0;
+  assert.ok(accepted > details.numRuns / 10, `only ${accepted} inputs accepted`);
+  assert.ok(details.numRuns - accepted > details.numRuns / 10, "almost nothing rejected");
 });

@@ -75,7 +75,7 @@ Deno.test("an_unread_small_body_is_discarded_and_the_connection_kept", async () 
 });
 
 Deno.test({
-  name: "a_100_mib_upload_is_consumed_with_bounded_server_memory",
+  name: "a_100_mib_upload_by_length_and_chunked_is_consumed_with_bounded_server_memory",
   async fn() {
     const UPLOAD_BYTES = 100 * 1024 * 1024;
     // Buffering the body would cost at least 100 MiB; streaming needs a few read buffers. The
@@ -115,6 +115,18 @@ Deno.test({
       for (let sent = 0; sent < UPLOAD_BYTES; sent += block.length) await client.write(block);
       const response = await client.readResponse(60_000);
       assert.equal(bodyText(response), String(UPLOAD_BYTES));
+      // The same through the chunked decoder, on the same connection.
+      await client.write("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n");
+      const chunk = new Uint8Array(block.length + 16);
+      const sizeLine = new TextEncoder().encode(`${block.length.toString(16)}\r\n`);
+      chunk.set(sizeLine);
+      chunk.set(block, sizeLine.length);
+      chunk.set([0x0d, 0x0a], sizeLine.length + block.length);
+      const framed = chunk.subarray(0, sizeLine.length + block.length + 2);
+      for (let sent = 0; sent < UPLOAD_BYTES; sent += block.length) await client.write(framed);
+      await client.write("0\r\n\r\n");
+      const chunked = await client.readResponse(60_000);
+      assert.equal(bodyText(chunked), String(UPLOAD_BYTES));
       const peak = peakRss(child.pid);
       assert.ok(
         peak - baseline < MAX_GROWTH_BYTES,

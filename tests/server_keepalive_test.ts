@@ -213,3 +213,43 @@ Deno.test("date_header_is_an_imf_fixdate_of_now_and_a_handler_date_wins", async 
   assert.equal(header(second, "date"), "Sun, 06 Nov 1994 08:49:37 GMT");
   assert.equal(second.headers.filter(([name]) => name.toLowerCase() === "date").length, 1);
 });
+
+Deno.test("a_client_that_half_closes_after_its_requests_gets_every_response", async () => {
+  // Raw-socket clients (nc, scripts) often send, shut down their sending side, and read to EOF.
+  const encoder = new TextEncoder();
+  await using test = startServer(async (request) => {
+    const path = new URL(request.url).pathname;
+    if (request.body !== null) return new Response(`body ${await request.text()}`);
+    if (path === "/slow") await new Promise((resolve) => setTimeout(resolve, 20));
+    if (path === "/stream") {
+      let parts = 0;
+      return new Response(
+        new ReadableStream({
+          async pull(controller) {
+            await new Promise((resolve) => setTimeout(resolve, 5));
+            if (parts++ === 3) controller.close();
+            else controller.enqueue(encoder.encode("s"));
+          },
+        }),
+      );
+    }
+    return new Response(path);
+  });
+  const cases: [string, string[]][] = [
+    ["GET /a HTTP/1.1\r\nHost: x\r\n\r\n", ["/a"]],
+    ["GET /slow HTTP/1.0\r\n\r\n", ["/slow"]],
+    ["POST /p HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc", ["body abc"]],
+    [
+      "GET /stream HTTP/1.1\r\nHost: x\r\n\r\nGET /slow HTTP/1.1\r\nHost: x\r\n\r\n" +
+      "GET /b HTTP/1.1\r\nHost: x\r\n\r\n",
+      ["sss", "/slow", "/b"],
+    ],
+  ];
+  for (const [requests, bodies] of cases) {
+    await using client = await RawClient.connect(test.port);
+    await client.write(requests);
+    await client.closeWrite();
+    const { responses } = await client.readUntilClose();
+    assert.deepEqual(responses.map((response) => new TextDecoder().decode(response.body)), bodies);
+  }
+});

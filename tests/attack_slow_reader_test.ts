@@ -71,3 +71,45 @@ Deno.test("slow reader of a 100 MiB stream: server memory stays flat and the wri
   assert.equal(await quickStatus(server.port), 200);
   assert.ok(server.alive);
 });
+
+Deno.test("a client that pipelines requests without reading the responses is throttled, then cut off", async () => {
+  await using server = await startServerProcess({
+    bodyTimeoutMs: WRITE_STALL_TIMEOUT_MS,
+    idleTimeoutMs: 30_000,
+  });
+  for (let i = 0; i < 3; i++) assert.equal(await quickStatus(server.port), 200);
+  const baselineTcp = server.tcpSocketCount();
+  const rssBefore = server.rssBytes();
+  /** Bound of the writing loop; the server must cut the client off long before. */
+  const WRITE_LOOP_MAX_MS = 15_000;
+  const batch = new TextEncoder().encode("GET /hello HTTP/1.1\r\nHost: a\r\n\r\n".repeat(1000));
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port: server.port });
+  let sent = 0;
+  let cutOff = false;
+  let peakRss = rssBefore;
+  const start = performance.now();
+  try {
+    while (performance.now() - start < WRITE_LOOP_MAX_MS) {
+      const write = conn.write(batch);
+      // Sample the server while the write is blocked on its backpressure.
+      peakRss = Math.max(peakRss, server.rssBytes());
+      try {
+        sent += await write;
+      } catch {
+        cutOff = true; // The server gave up on the stalled connection and closed it.
+        break;
+      }
+    }
+  } finally {
+    conn.close();
+  }
+  assert.ok(cutOff, `the server never closed the connection (${sent} bytes sent)`);
+  // Without backpressure the server would read (and answer into memory) without end.
+  assert.ok(sent < 64 * MIB, `the server read ${(sent / MIB).toFixed(1)} MiB of requests`);
+  assert.ok(
+    peakRss - rssBefore < 256 * MIB,
+    `server RSS grew by ${((peakRss - rssBefore) / MIB).toFixed(1)} MiB`,
+  );
+  await waitFor(() => server.tcpSocketCount() === baselineTcp, "server sockets back to baseline");
+  assert.equal(await quickStatus(server.port), 200);
+});

@@ -304,3 +304,29 @@ Deno.test("handler_response_with_an_already_used_body_gives_500", async () => {
   });
   assert.equal(responses[0]!.status, 500);
 });
+
+Deno.test("request_signal_aborts_when_the_client_leaves_an_idle_event_stream", async () => {
+  // Server-sent events: the stream is idle between events, so no failed write can reveal that
+  // the client left; the signal must.
+  const aborted = deferred<string>();
+  const encoder = new TextEncoder();
+  await using test = startServer((request) => {
+    const body = new ReadableStream<Uint8Array>({
+      start(controller) {
+        controller.enqueue(encoder.encode("data: hello\n\n"));
+        request.signal.addEventListener("abort", () => {
+          aborted.resolve("aborted");
+          controller.close();
+        });
+      },
+    });
+    return new Response(body, { headers: { "content-type": "text/event-stream" } });
+  });
+  const client = await RawClient.connect(test.port);
+  await client.write("GET /events HTTP/1.1\r\nHost: x\r\n\r\n");
+  while (!client.receivedText.includes("data: hello")) {
+    await client.readBytes(client.receivedText.length + 1);
+  }
+  await client.dispose();
+  assert.equal(await aborted.promise, "aborted");
+});

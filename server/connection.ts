@@ -582,7 +582,7 @@ export class Connection {
     let result: unknown;
     try {
       result = this.#context.handler(request, info);
-      if (result instanceof Promise) {
+      if (isThenable(result)) {
         this.#setDeadline(Phase.Handler, this.#limits.handlerTimeoutMs);
         const timedOut = new Promise<typeof HANDLER_TIMEOUT>((resolve) => {
           this.#handlerTimedOut = () => resolve(HANDLER_TIMEOUT);
@@ -962,6 +962,11 @@ export class Connection {
 
 const HANDLER_TIMEOUT = Symbol("handler timeout");
 const NOT_READY = Symbol("not ready");
+
+/** A promise or any other thenable (handlers may return either). */
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return typeof (value as { then?: unknown } | null)?.then === "function";
+}
 
 /** UTF-8 length of a string if it is all ASCII (then it equals its length), else -1. */
 function asciiLength(text: string): number {

@@ -104,20 +104,33 @@ const KNOWN_NAMES = [
   "upgrade",
 ];
 
-/** Known names bucketed by length. */
-const KNOWN_BY_LENGTH: string[][] = [];
-for (const name of KNOWN_NAMES) (KNOWN_BY_LENGTH[name.length] ??= []).push(name);
+/** Longest known name; longer names are never looked up. */
+const MAX_KNOWN_LENGTH = 32;
+
+interface KnownName {
+  readonly name: string;
+  readonly bytes: Uint8Array;
+}
+
+/** Known names bucketed by length and lower-cased first byte: usually one candidate. */
+const KNOWN_BUCKETS: (KnownName[] | undefined)[] = [];
+for (const name of KNOWN_NAMES) {
+  const key = name.length * 256 + name.charCodeAt(0);
+  (KNOWN_BUCKETS[key] ??= []).push({ name, bytes: new TextEncoder().encode(name) });
+}
 
 /** The shared lower-case string when `bytes[start..end)` is a known field name, else null. */
 export function knownFieldName(bytes: Uint8Array, start: number, end: number): string | null {
-  const candidates = KNOWN_BY_LENGTH[end - start];
-  if (candidates !== undefined) {
-    outer: for (const candidate of candidates) {
-      for (let i = 0; i < candidate.length; i++) {
-        if (TO_LOWER[bytes[start + i]!] !== candidate.charCodeAt(i)) continue outer;
-      }
-      return candidate;
+  const length = end - start;
+  if (length === 0 || length > MAX_KNOWN_LENGTH) return null;
+  const candidates = KNOWN_BUCKETS[length * 256 + TO_LOWER[bytes[start]!]!];
+  if (candidates === undefined) return null;
+  outer: for (const candidate of candidates) {
+    const expected = candidate.bytes;
+    for (let i = 1; i < length; i++) {
+      if (TO_LOWER[bytes[start + i]!] !== expected[i]) continue outer;
     }
+    return candidate.name;
   }
   return null;
 }

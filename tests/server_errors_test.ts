@@ -4,6 +4,7 @@
  */
 
 import assert from "node:assert/strict";
+import type { RequestRecord } from "../server/mod.ts";
 import { bodyText, exchange, header, normalizeDate, RawClient } from "./support/http_client.ts";
 import { deferred, startServer } from "./support/test_server.ts";
 
@@ -329,4 +330,51 @@ Deno.test("request_signal_aborts_when_the_client_leaves_an_idle_event_stream", a
   }
   await client.dispose();
   assert.equal(await aborted.promise, "aborted");
+});
+
+Deno.test("on_request_end_records_what_the_client_was_sent", async () => {
+  const records: RequestRecord[] = [];
+  await using test = startServer((request) => {
+    const path = new URL(request.url).pathname;
+    if (path === "/bad-header") {
+      const response = new Response("body");
+      Object.defineProperty(response, "headers", {
+        value: new UncheckedHeaders([["x-a", "a\r\nb"]]),
+      });
+      return response;
+    }
+    if (path === "/stream") {
+      return new Response(
+        new ReadableStream({
+          start(controller) {
+            controller.enqueue(encoder.encode("12345"));
+            controller.close();
+          },
+        }),
+      );
+    }
+    return new Response("hello");
+  }, { onRequestEnd: (record) => records.push(record) });
+  await using client = await RawClient.connect(test.port);
+  await client.write(
+    "GET /ok HTTP/1.1\r\nHost: x\r\nUser-Agent: t\r\n\r\nGET /stream HTTP/1.1\r\nHost: x\r\n\r\n",
+  );
+  await client.readResponses(2);
+  await client.write("GET /bad-header HTTP/1.0\r\n\r\n");
+  await client.readUntilClose();
+  client.close();
+  await exchange(test.port, "GET / HTTP/1.1\r\n\r\n");
+  await test.server.shutdown();
+  assert.deepEqual(
+    records.map((r) => [r.method, r.target, r.httpVersion, r.status, r.bodyBytes, r.completed]),
+    [
+      ["GET", "/ok", "HTTP/1.1", 200, 5, true],
+      ["GET", "/stream", "HTTP/1.1", 200, 5, true],
+      ["GET", "/bad-header", "HTTP/1.0", 500, 0, true],
+      ["-", "-", "HTTP/1.1", 400, 0, true],
+    ],
+  );
+  assert.equal(records[0]!.requestHeaders.get("user-agent"), "t");
+  assert.equal(records[0]!.remoteAddr.hostname, "127.0.0.1");
+  assert.ok(records.every((r) => r.durationMs >= 0 && r.startTime instanceof Date));
 });

@@ -385,7 +385,8 @@ export class Connection {
           remoteAddr: this.#remoteAddr,
           completed: completed.promise,
         };
-        response = await this.#callHandler(request, info);
+        const answer = this.#invokeHandler(request, info);
+        response = answer instanceof Response ? answer : await answer;
         this.#setDeadline(Phase.Write, 0);
       } else {
         response = plainResponse(400);
@@ -403,7 +404,8 @@ export class Connection {
 
     let wroteAll = false;
     try {
-      wroteAll = await this.#writeResponse(exchange, response, close);
+      const written = this.#writeResponse(exchange, response, close);
+      wroteAll = typeof written === "boolean" ? written : await written;
     } catch (error) {
       if (!exchange.headWritten) {
         // The handler's response could not be serialized (a CR in a header, a body already
@@ -578,44 +580,57 @@ export class Connection {
     });
   }
 
-  async #callHandler(request: Request, info: ServeHandlerInfo): Promise<Response> {
+  /** Calls the handler; a synchronous handler's Response comes back without a promise. */
+  #invokeHandler(request: Request, info: ServeHandlerInfo): Response | Promise<Response> {
     let result: unknown;
     try {
       result = this.#context.handler(request, info);
-      if (isThenable(result)) {
-        this.#setDeadline(Phase.Handler, this.#limits.handlerTimeoutMs);
-        const timedOut = new Promise<typeof HANDLER_TIMEOUT>((resolve) => {
-          this.#handlerTimedOut = () => resolve(HANDLER_TIMEOUT);
-        });
-        result = await Promise.race([result, timedOut]);
-        if (result === HANDLER_TIMEOUT) {
-          if (this.#closed) return plainResponse(503); // Closed under a handler still running.
-          this.#reportError(
-            new Error(`handler did not respond within ${this.#limits.handlerTimeoutMs} ms`),
-          );
-          // The handler still runs and may yet read the body: the connection cannot be
-          // reused, and request.signal tells the handler that nobody will see its answer.
-          if (this.#exchange !== null) abortExchange(this.#exchange);
-          const response = plainResponse(503);
-          response.headers.set("connection", "close");
-          return response;
-        }
-      }
-      if (!(result instanceof Response)) {
-        throw new TypeError("handler did not return a Response");
-      }
-      return result;
     } catch (error) {
-      try {
-        const fallback = await this.#context.onError(error);
-        if (fallback instanceof Response) return fallback;
-      } catch (onErrorError) {
-        this.#reportError(onErrorError);
-      }
-      return plainResponse(500);
+      return this.#handlerFailed(error);
+    }
+    if (result instanceof Response) return result;
+    if (isThenable(result)) return this.#awaitHandler(result);
+    return this.#handlerFailed(new TypeError("handler did not return a Response"));
+  }
+
+  async #awaitHandler(pending: PromiseLike<unknown>): Promise<Response> {
+    this.#setDeadline(Phase.Handler, this.#limits.handlerTimeoutMs);
+    const timedOut = new Promise<typeof HANDLER_TIMEOUT>((resolve) => {
+      this.#handlerTimedOut = () => resolve(HANDLER_TIMEOUT);
+    });
+    let result: unknown;
+    try {
+      result = await Promise.race([pending, timedOut]);
+    } catch (error) {
+      return await this.#handlerFailed(error);
     } finally {
       this.#handlerTimedOut = null;
     }
+    if (result === HANDLER_TIMEOUT) {
+      if (this.#closed) return plainResponse(503); // Closed under a handler still running.
+      this.#reportError(
+        new Error(`handler did not respond within ${this.#limits.handlerTimeoutMs} ms`),
+      );
+      // The handler still runs and may yet read the body: the connection cannot be
+      // reused, and request.signal tells the handler that nobody will see its answer.
+      if (this.#exchange !== null) abortExchange(this.#exchange);
+      const response = plainResponse(503);
+      response.headers.set("connection", "close");
+      return response;
+    }
+    if (result instanceof Response) return result;
+    return await this.#handlerFailed(new TypeError("handler did not return a Response"));
+  }
+
+  /** The handler threw, rejected or returned something else: onError decides (else 500). */
+  async #handlerFailed(error: unknown): Promise<Response> {
+    try {
+      const fallback = await this.#context.onError(error);
+      if (fallback instanceof Response) return fallback;
+    } catch (onErrorError) {
+      this.#reportError(onErrorError);
+    }
+    return plainResponse(500);
   }
 
   #reportError(error: unknown): void {
@@ -628,7 +643,16 @@ export class Connection {
   }
 
   /** Writes the response; returns false when it could not be written completely. */
-  async #writeResponse(exchange: Exchange, response: Response, close: boolean): Promise<boolean> {
+  /**
+   * Writes the response; returns false when it could not be written completely. Responses held
+   * in memory are serialized into the output buffer without a promise; the rest go through
+   * {@linkcode Connection.#writeResponseGeneral}.
+   */
+  #writeResponse(
+    exchange: Exchange,
+    response: Response,
+    close: boolean,
+  ): boolean | Promise<boolean> {
     const head = exchange.head;
     const status = response.status;
     const keepAliveHeader = head.minorVersion === 0 && !close;
@@ -671,21 +695,30 @@ export class Connection {
       else if (keepAliveHeader) headText += "connection: keep-alive\r\n";
       headText += "\r\n";
       exchange.headWritten = true;
+      exchange.bodyBytesWritten = body?.length ?? 0;
       const total = headText.length + (body?.length ?? 0);
       if (total <= OUTPUT_BUFFER_BYTES) {
         const output = this.#reserveOutput(total);
         const offset = writeLatin1(headText, output, this.#outputLength);
         if (body !== null) output.set(body, offset);
         this.#outputLength += total;
-      } else {
-        this.#appendOutput(encoder.encode(headText));
-        await this.#flush();
-        if (body !== null) await this.#writeNow(body);
+        return true;
       }
-      exchange.bodyBytesWritten = body?.length ?? 0;
-      return true;
+      this.#appendOutput(encoder.encode(headText));
+      return body === null ? true : this.#flush().then(() => this.#writeNow(body)).then(() => true);
     }
+    return this.#writeResponseGeneral(exchange, response, close);
+  }
 
+  /** The general path: any headers, in-memory or streamed bodies. */
+  async #writeResponseGeneral(
+    exchange: Exchange,
+    response: Response,
+    close: boolean,
+  ): Promise<boolean> {
+    const head = exchange.head;
+    const status = response.status;
+    const date = this.#context.clock.date;
     const hasBody = responseHasBody(head.method, status);
     const source = bodySource(response);
     const headers = response.headers;

@@ -378,3 +378,31 @@ Deno.test("on_request_end_records_what_the_client_was_sent", async () => {
   assert.equal(records[0]!.remoteAddr.hostname, "127.0.0.1");
   assert.ok(records.every((r) => r.durationMs >= 0 && r.startTime instanceof Date));
 });
+
+Deno.test("a_handler_returning_a_thenable_or_a_rejecting_thenable", async () => {
+  await using test = startServer((request) => {
+    const ok = new URL(request.url).pathname === "/ok";
+    return {
+      then(resolve: (value: Response) => void, reject: (error: unknown) => void) {
+        if (ok) resolve(new Response("from a thenable"));
+        else reject(new Error("thenable failed"));
+      },
+    } as unknown as Promise<Response>;
+  });
+  await using client = await RawClient.connect(test.port);
+  await client.write("GET /ok HTTP/1.1\r\nHost: x\r\n\r\nGET /no HTTP/1.1\r\nHost: x\r\n\r\n");
+  const [ok, failed] = await client.readResponses(2);
+  assert.equal(bodyText(ok!), "from a thenable");
+  assert.equal(failed!.status, 500);
+  assert.equal((test.errors[0] as Error).message, "thenable failed");
+});
+
+Deno.test("a_never_settling_thenable_times_out_with_503", async () => {
+  await using test = startServer(
+    () => ({ then() {} }) as unknown as Promise<Response>,
+    { handlerTimeoutMs: 300 },
+  );
+  const { responses } = await exchange(test.port, "GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+  assert.equal(responses[0]!.status, 503);
+  assert.equal(header(responses[0]!, "connection"), "close");
+});

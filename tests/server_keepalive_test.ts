@@ -253,3 +253,17 @@ Deno.test("a_client_that_half_closes_after_its_requests_gets_every_response", as
     assert.deepEqual(responses.map((response) => new TextDecoder().decode(response.body)), bodies);
   }
 });
+
+Deno.test("http_10_keep_alive_post_with_an_unread_body_keeps_the_connection", async () => {
+  await using test = startServer((request) => new Response(new URL(request.url).pathname));
+  await using client = await RawClient.connect(test.port);
+  await client.write(
+    "POST /1 HTTP/1.0\r\nConnection: keep-alive\r\nContent-Length: 4\r\n\r\nbody" +
+      "GET /2 HTTP/1.0\r\nConnection: keep-alive\r\n\r\n",
+  );
+  const [first, second] = await client.readResponses(2);
+  assert.equal(new TextDecoder().decode(first!.body), "/1");
+  assert.equal(header(first!, "connection"), "keep-alive");
+  assert.equal(new TextDecoder().decode(second!.body), "/2");
+  assert.equal(client.closedBy, null);
+});

@@ -108,3 +108,49 @@ Deno.test("slowloris: 500 trickling connections do not starve a fresh client and
   assert.ok(server.fdCount() <= baselineFds + 4, `fds ${server.fdCount()} vs ${baselineFds}`);
   assert.ok(server.alive);
 });
+
+Deno.test("slowloris variants: silent connections and a trickled second request on a kept-alive connection are closed at the header timeout", async () => {
+  const SILENT = 50;
+  const KEPT_ALIVE = 50;
+  await using server = await startServerProcess({
+    headerTimeoutMs: HEADER_TIMEOUT_MS,
+    // Much longer than the header timeout: the close must come from the header timeout.
+    idleTimeoutMs: 30_000,
+    lingerTimeoutMs: 200,
+  });
+  for (let i = 0; i < 3; i++) assert.equal(await quickStatus(server.port), 200);
+  const baselineTcp = server.tcpSocketCount();
+  const encoder = new TextEncoder();
+  const start = performance.now();
+
+  const silent: Trickler[] = [];
+  for (let i = 0; i < SILENT; i++) {
+    const conn = await Deno.connect({ hostname: "127.0.0.1", port: server.port });
+    silent.push({ conn, closed: watchClose(conn, start) });
+  }
+  const keptAlive: { conn: Deno.TcpConn; closed: Trickler["closed"] }[] = [];
+  for (let i = 0; i < KEPT_ALIVE; i++) {
+    const conn = await Deno.connect({ hostname: "127.0.0.1", port: server.port });
+    await conn.write(encoder.encode("GET /hello HTTP/1.1\r\nHost: a\r\n\r\n"));
+    // Read the first response (small: one read holds it), then start a second head and stall.
+    const buffer = new Uint8Array(4096);
+    const n = await conn.read(buffer);
+    assert.match(new TextDecoder().decode(buffer.subarray(0, n ?? 0)), /^HTTP\/1\.1 200 /);
+    await conn.write(encoder.encode("GET /hello HTTP/1.1\r\nHo"));
+    keptAlive.push({ conn, closed: watchClose(conn, performance.now()) });
+  }
+
+  const silentResults = await Promise.all(silent.map((t) => t.closed));
+  const keptAliveResults = await Promise.all(keptAlive.map((t) => t.closed));
+  for (const { conn } of [...silent, ...keptAlive]) conn.close();
+  for (const result of [...silentResults, ...keptAliveResults]) {
+    assert.ok(
+      result.closedAfterMs < HEADER_TIMEOUT_MS + 5000,
+      `closed after ${result.closedAfterMs}`,
+    );
+  }
+  // A stalled head is told why (408); a connection that sent nothing may get it too.
+  for (const { text } of keptAliveResults) assert.match(text, /^HTTP\/1\.1 408 /);
+  for (const { text } of silentResults) assert.ok(text === "" || text.startsWith("HTTP/1.1 408 "));
+  await waitFor(() => server.tcpSocketCount() === baselineTcp, "server sockets back to baseline");
+});

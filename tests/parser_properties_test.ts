@@ -155,6 +155,39 @@ Deno.test("valid generated requests parse to what was built, whole, split, byte 
   );
 });
 
+Deno.test("under any limits, a valid request parses to what was built or fails with the same 4xx in every split", () => {
+  const limitsArb = fc.record({
+    maxRequestLineBytes: fc.integer({ min: 1, max: 80 }),
+    maxHeaderBytes: fc.integer({ min: 1, max: 400 }),
+    maxHeaderCount: fc.integer({ min: 0, max: 10 }),
+    maxBodyBytes: fc.integer({ min: 0, max: 400 }),
+    maxChunkExtensionBytes: fc.integer({ min: 0, max: 40 }),
+    maxChunkExtensionsTotalBytes: fc.integer({ min: 0, max: 80 }),
+    maxTrailerBytes: fc.integer({ min: 0, max: 200 }),
+  });
+  check(
+    fc.property(
+      requestArb.chain((request) =>
+        fc.tuple(fc.constant(request), cutsArb(request.wire.length), limitsArb)
+      ),
+      ([request, cuts, limits]) => {
+        const input = bytes(request.wire);
+        const whole = parseWhole(input, limits);
+        for (
+          const outcome of [whole, parseInPieces(input, cuts, limits), parseBytewise(input, limits)]
+        ) {
+          // A limit hit is 413 (body), 414 (request line), 431 (header section or count) or 400
+          // (chunk extensions); never a wrong message, and never a different answer by split.
+          if (outcome.errorStatus === null) assert.deepEqual(outcome.messages, [request.expected]);
+          else assert.ok([400, 413, 414, 431].includes(outcome.errorStatus));
+          assert.equal(outcome.errorStatus, whole.errorStatus);
+        }
+      },
+    ),
+    1500,
+  );
+});
+
 Deno.test("pipelined generated requests: every chunking gives the same events", () => {
   check(
     fc.property(

@@ -49,8 +49,17 @@ const OUTPUT_POOL_MAX = 64;
  */
 const STREAM_CHUNK_BYTES = 256 * 1024;
 
-/** Read buffer used while a request body is streamed (larger reads, fewer syscalls). */
-const BODY_READ_BUFFER_BYTES = 64 * 1024;
+/**
+ * Read buffer lent to a connection whose last read filled its own small buffer (a large head,
+ * pipelined requests) or that is reading a request body: larger reads, fewer system calls. It
+ * goes back to a shared pool after each read, so an idle connection holds only its small one.
+ */
+const LARGE_READ_BUFFER_BYTES = 64 * 1024;
+
+/** Most idle large read buffers kept for reuse. */
+const LARGE_READ_POOL_MAX = 64;
+
+const largeReadPool: Uint8Array[] = [];
 
 /** Most bytes read and dropped while lingering before close. */
 const LINGER_MAX_BYTES = 256 * 1024;
@@ -186,7 +195,10 @@ export class Connection {
   readonly #limits: ServerLimits;
   readonly #parser: RequestParser;
   readonly #readBuffer: Uint8Array;
-  #bodyReadBuffer: Uint8Array | null = null;
+  /** A large read buffer borrowed from the pool for the read in progress, if any. */
+  #largeBuffer: Uint8Array | null = null;
+  /** The last read filled the buffer it was given: more is probably waiting. */
+  #lastReadFilled = false;
   readonly #remoteAddr: Deno.NetAddr;
 
   #phase = Phase.Idle;
@@ -332,17 +344,44 @@ export class Connection {
     return this.#pendingRead;
   }
 
-  /** Reads once (finishing a read started earlier, if any) and feeds the parser. */
-  async #read(buffer: Uint8Array = this.#readBuffer): Promise<number | null> {
+  /**
+   * Reads once (finishing a read started earlier, if any) and feeds the parser. Called only when
+   * the parser has returned NEED_DATA, so it no longer borrows the previous read's bytes.
+   */
+  async #read(large = false): Promise<number | null> {
     if (this.#peerClosed && this.#pendingRead === null) return null;
-    const pending = this.#pendingRead ?? this.#startRead(buffer);
+    let pending = this.#pendingRead;
+    if (pending === null) {
+      let buffer = this.#readBuffer;
+      if (large || this.#lastReadFilled) {
+        buffer = this.#largeBuffer ?? largeReadPool.pop() ??
+          new Uint8Array(LARGE_READ_BUFFER_BYTES);
+        this.#largeBuffer = buffer;
+      } else {
+        this.#returnLargeBuffer();
+      }
+      pending = this.#startRead(buffer);
+    }
     const n = await pending;
     const used = this.#pendingReadBuffer!;
     this.#pendingRead = null;
     this.#pendingReadBuffer = null;
     if (n === null || this.#closed) return null;
+    this.#lastReadFilled = n === used.length;
     this.#parser.feed(used.subarray(0, n));
     return n;
+  }
+
+  /**
+   * Gives the large read buffer back to the pool. Only when the parser no longer borrows its
+   * bytes: before the next read (the parser has said NEED_DATA) or once a request is complete
+   * with nothing buffered after it.
+   */
+  #returnLargeBuffer(): void {
+    const buffer = this.#largeBuffer;
+    if (buffer === null) return;
+    this.#largeBuffer = null;
+    if (largeReadPool.length < LARGE_READ_POOL_MAX) largeReadPool.push(buffer);
   }
 
   /** Serves one request; returns whether the connection may be kept for another. */
@@ -534,8 +573,7 @@ export class Connection {
         const phase = this.#phase;
         const deadline = this.#deadline;
         this.#setDeadline(Phase.Body, this.#limits.bodyTimeoutMs);
-        this.#bodyReadBuffer ??= new Uint8Array(BODY_READ_BUFFER_BYTES);
-        const n = await this.#read(this.#bodyReadBuffer);
+        const n = await this.#read(true);
         this.#phase = phase;
         this.#deadline = deadline;
         if (n === null) {
@@ -575,10 +613,16 @@ export class Connection {
       return;
     }
     if (this.#pendingRead !== null || this.#parser.hasBufferedBytes) return;
-    this.#startRead(this.#readBuffer).then((n) => {
-      if (n === null && this.#exchange === exchange) abortExchange(exchange);
-    });
+    this.#returnLargeBuffer();
+    // The callback must not hold the exchange: this read usually outlives it (it becomes the
+    // wait for the next request) and would keep the whole request alive on an idle connection.
+    this.#startRead(this.#readBuffer).then(this.#onWatchedRead);
   }
+
+  /** A watched read ended: at EOF, the request in progress (if any) loses its client. */
+  readonly #onWatchedRead = (n: number | null): void => {
+    if (n === null && this.#exchange !== null) abortExchange(this.#exchange);
+  };
 
   /** Calls the handler; a synchronous handler's Response comes back without a promise. */
   #invokeHandler(request: Request, info: ServeHandlerInfo): Response | Promise<Response> {
@@ -983,7 +1027,7 @@ export class Connection {
     }
     this.#setDeadline(Phase.Linger, this.#limits.lingerTimeoutMs);
     let dropped = 0;
-    const buffer = this.#bodyReadBuffer ?? this.#readBuffer;
+    const buffer = this.#readBuffer;
     while (dropped < LINGER_MAX_BYTES && !this.#closed) {
       const n = await (this.#pendingRead ?? this.#conn.read(buffer).catch(() => null));
       this.#pendingRead = null;

@@ -218,3 +218,29 @@ Deno.test("a request-shaped body discarded by the server is never parsed as a re
     await client.dispose();
   }
 });
+
+Deno.test("a bad request in the middle of a pipelined batch: those before are answered, then one 400 and the close", async () => {
+  const seen: string[] = [];
+  await using test = startServer((request) => {
+    seen.push(new URL(request.url).pathname);
+    return new Response(new URL(request.url).pathname);
+  }, { lingerTimeoutMs: 500 });
+  const client = await RawClient.connect(test.port);
+  try {
+    await client.write(
+      `GET /1 HTTP/1.1\r\n${H}\r\nGET /2 HTTP/1.1\r\n${H}\r\n` +
+        `GET /3 HTTP/1.1\r\n${H}Transfer-Encoding: chunked\r\nContent-Length: 5\r\n\r\n` +
+        HIDDEN + `GET /4 HTTP/1.1\r\n${H}\r\n`,
+    );
+    const { responses, closedBy } = await client.readUntilClose();
+    assert.deepEqual(responses.map((r) => r.status), [200, 200, 400]);
+    assert.deepEqual(
+      responses.slice(0, 2).map((r) => new TextDecoder().decode(r.body)),
+      ["/1", "/2"],
+    );
+    assert.equal(closedBy, "eof");
+    assert.deepEqual(seen, ["/1", "/2"]);
+  } finally {
+    await client.dispose();
+  }
+});

@@ -232,7 +232,10 @@ export class Connection {
   /** Serves requests until the connection ends. Never rejects. */
   async run(): Promise<void> {
     try {
-      this.#setDeadline(Phase.Head, this.#limits.headerTimeoutMs);
+      // A client that connects and sends nothing is closed silently after the header timeout
+      // (a browser's preconnect, say); once bytes arrive the head has its own deadline, and a
+      // head still incomplete when it passes gets 408.
+      this.#setDeadline(Phase.Idle, this.#limits.headerTimeoutMs);
       await this.#serve();
     } catch {
       // A broken connection (reset, closed by a timeout) ends here; nothing to report.

@@ -46,8 +46,11 @@ Deno.test("slowloris_trickling_bytes_does_not_extend_the_header_timeout", async 
 Deno.test("a_connection_that_never_sends_is_closed_after_the_header_timeout", async () => {
   await using test = startServer(() => new Response("never"), { headerTimeoutMs: SHORT_MS });
   await using client = await RawClient.connect(test.port);
-  const { closedBy } = await client.readUntilClose();
+  const { responses, closedBy } = await client.readUntilClose();
   assert.ok(closedBy !== null);
+  // Nothing was asked, so nothing is answered (a preconnecting browser must not see a 408).
+  assert.equal(responses.length, 0);
+  assert.equal(client.receivedText, "");
 });
 
 Deno.test("idle_keep_alive_connection_is_closed_after_the_idle_timeout", async () => {

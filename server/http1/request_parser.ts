@@ -140,8 +140,10 @@ export class RequestParser {
   #end = 0;
   #ownsBuffer = false;
   #ownBuffer: Uint8Array | null = null;
-  /** Bytes after #start already searched for LF without success. */
+  /** Bytes after #start already searched for LF (or validated) without finding the line end. */
   #scanned = 0;
+  /** Length of the current header line's name once its colon has been seen, else 0. */
+  #nameLength = 0;
 
   // Per-message state.
   #emptyLines = 0;
@@ -275,10 +277,7 @@ export class RequestParser {
         }
 
         case State.Headers: {
-          const lineEnd = this.#findLineEnd(
-            this.#limits.maxHeaderBytes - this.#headerBytes,
-            () => new HttpError(431, "header section too large"),
-          );
+          const lineEnd = this.#scanFieldLine(this.#limits.maxHeaderBytes - this.#headerBytes);
           if (lineEnd === -1) return NEED_DATA;
           this.#headerBytes += lineEnd - this.#start + 2;
           if (lineEnd === this.#start) {
@@ -288,7 +287,7 @@ export class RequestParser {
           if (this.#fields.size + this.#pendingNames.length >= this.#limits.maxHeaderCount) {
             throw new HttpError(431, "too many header fields");
           }
-          this.#parseFieldLine(this.#start, lineEnd, this.#fields, true);
+          this.#deferField(this.#start, this.#start + this.#nameLength, lineEnd);
           this.#consumeLine(lineEnd);
           continue;
         }
@@ -367,7 +366,7 @@ export class RequestParser {
           if (this.#trailers.size >= this.#limits.maxHeaderCount) {
             throw new HttpError(431, "too many trailer fields");
           }
-          this.#parseFieldLine(this.#start, lineEnd, this.#trailers, false);
+          this.#parseFieldLine(this.#start, lineEnd, this.#trailers);
           this.#consumeLine(lineEnd);
           continue;
         }
@@ -414,6 +413,82 @@ export class RequestParser {
     this.#start = lineEnd + 2;
   }
 
+  /**
+   * Finds the end of a header field line and validates it in the same pass (one loop over its
+   * bytes instead of a search for LF followed by a validation pass): `token ":" field-value`
+   * with only field-value bytes up to the CR, and the CR followed by LF. Returns the CR's
+   * index, the line start for the empty line that ends the head, or -1 for more input; the
+   * name's length is left in #nameLength. Resumes where the last call stopped (#scanned).
+   */
+  #scanFieldLine(limit: number): number {
+    const buffer = this.#buffer;
+    const start = this.#start;
+    const end = this.#end;
+    let i = start + this.#scanned;
+    if (this.#nameLength === 0) {
+      if (i === start) {
+        if (i === end) return -1;
+        const first = buffer[i]!;
+        if (first === CR) {
+          if (i + 1 === end) return -1;
+          if (buffer[i + 1] !== LF) throw badRequest("bare CR");
+          return i; // The empty line: end of the head.
+        }
+        if (first === LF) throw badRequest("line ends in a bare LF");
+        // obs-fold, or whitespace before the first field line (RFC 9112 §5.2, §2.2).
+        if (first === SP || first === HTAB) throw badRequest("obsolete line folding");
+      }
+      while (i < end && TCHAR[buffer[i]!] === 1) i++;
+      if (i === end) return this.#suspendLine(i, limit);
+      const byte = buffer[i]!;
+      if (byte !== COLON || i === start) {
+        throw badRequest(
+          byte === SP || byte === HTAB ? "whitespace before colon" : "invalid field name",
+        );
+      }
+      this.#nameLength = i - start;
+      i++;
+    }
+    while (i < end && FIELD_VALUE_BYTE[buffer[i]!] === 1) i++;
+    if (i === end) return this.#suspendLine(i, limit);
+    const byte = buffer[i]!;
+    if (byte === LF) throw badRequest("line ends in a bare LF");
+    if (byte !== CR) throw badRequest("invalid byte in field value");
+    if (i + 1 === end) return this.#suspendLine(i, limit);
+    if (buffer[i + 1] !== LF) throw badRequest("bare CR in field value");
+    if (i - start > limit) throw new HttpError(431, "header section too large");
+    this.#scanned = 0;
+    return i;
+  }
+
+  /** A field line is incomplete: remember how far it was checked, and enforce the limit. */
+  #suspendLine(scannedTo: number, limit: number): number {
+    const pending = this.#end - this.#start;
+    if (pending > limit + 1) throw new HttpError(431, "header section too large");
+    this.#scanned = scannedTo - this.#start;
+    return -1;
+  }
+
+  /** Records a validated header field line for decoding with the rest of the head. */
+  #deferField(start: number, nameEnd: number, end: number): void {
+    const buffer = this.#buffer;
+    let valueStart = nameEnd + 1;
+    while (valueStart < end && (buffer[valueStart] === SP || buffer[valueStart] === HTAB)) {
+      valueStart++;
+    }
+    let valueEnd = end;
+    while (
+      valueEnd > valueStart && (buffer[valueEnd - 1] === SP || buffer[valueEnd - 1] === HTAB)
+    ) {
+      valueEnd--;
+    }
+    this.#nameLength = 0;
+    if (this.#pendingFrom === -1) this.#pendingFrom = start;
+    this.#pendingTo = end;
+    this.#pendingOffsets.push(start, nameEnd, valueStart, valueEnd);
+    this.#pendingNames.push(knownFieldName(buffer, start, nameEnd));
+  }
+
   #parseRequestLine(start: number, end: number): void {
     const buffer = this.#buffer;
     let i = start;
@@ -445,7 +520,8 @@ export class RequestParser {
     this.#targetForm = classifyTarget(this.#method, this.#target);
   }
 
-  #parseFieldLine(start: number, end: number, into: FieldList, isHeader: boolean): void {
+  /** A trailer field line (rare, so parsed and decoded eagerly into `into`). */
+  #parseFieldLine(start: number, end: number, into: FieldList): void {
     const buffer = this.#buffer;
     const first = buffer[start]!;
     if (first === SP || first === HTAB) {
@@ -474,13 +550,6 @@ export class RequestParser {
     }
     for (let j = valueStart; j < valueEnd; j++) {
       if (FIELD_VALUE_BYTE[buffer[j]!] !== 1) throw badRequest("invalid byte in field value");
-    }
-    if (isHeader) {
-      if (this.#pendingFrom === -1) this.#pendingFrom = start;
-      this.#pendingTo = end;
-      this.#pendingOffsets.push(start, nameEnd, valueStart, valueEnd);
-      this.#pendingNames.push(knownFieldName(buffer, start, nameEnd));
-      return;
     }
     into.add(fieldName(buffer, start, nameEnd), latin1(buffer, valueStart, valueEnd));
   }
@@ -661,6 +730,7 @@ export class RequestParser {
     this.#extensionBytes = 0;
     this.#trailers = null;
     this.#pendingFrom = -1;
+    this.#nameLength = 0;
   }
 }
 

@@ -146,3 +146,24 @@ export function fieldName(bytes: Uint8Array, start: number, end: number): string
   for (let i = start; i < end; i++) name += String.fromCharCode(TO_LOWER[bytes[i]!]!);
   return name;
 }
+
+/** Field names that change how the server reads the request (framing, Host, Expect). */
+const SPECIAL_BY_LENGTH: (KnownName | undefined)[] = [];
+for (const name of ["host", "expect", "connection", "content-length", "transfer-encoding"]) {
+  SPECIAL_BY_LENGTH[name.length] = { name, bytes: new TextEncoder().encode(name) };
+}
+
+/**
+ * The shared string when `bytes[start..end)` names one of the fields the parser itself acts on
+ * (Host, Expect, Connection, Content-Length, Transfer-Encoding), else null. Other names are
+ * lower-cased from the decoded head, which costs less than matching a long list of names.
+ */
+export function specialFieldName(bytes: Uint8Array, start: number, end: number): string | null {
+  const candidate = SPECIAL_BY_LENGTH[end - start];
+  if (candidate === undefined) return null;
+  const expected = candidate.bytes;
+  for (let i = 0; i < expected.length; i++) {
+    if (TO_LOWER[bytes[start + i]!] !== expected[i]) return null;
+  }
+  return candidate.name;
+}

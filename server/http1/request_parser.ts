@@ -26,7 +26,7 @@
  */
 
 import { badRequest, HttpError } from "./errors.ts";
-import { FieldList, fieldName, knownFieldName } from "./fields.ts";
+import { FieldList, fieldName, specialFieldName } from "./fields.ts";
 import { decideRequestFraming, type RequestFraming } from "./message_framing.ts";
 import {
   COLON,
@@ -236,8 +236,10 @@ export class RequestParser {
       return event;
     } catch (error) {
       this.#state = State.Failed;
-      this.#failure = error instanceof HttpError ? error : badRequest(String(error));
-      throw this.#failure;
+      this.#failure = error instanceof HttpError ? error : badRequest("internal parser fault");
+      // A fault of the parser itself surfaces as what it is (tests must see it); the connection
+      // still answers 400 and closes.
+      throw error;
     }
   }
 
@@ -486,7 +488,7 @@ export class RequestParser {
     if (this.#pendingFrom === -1) this.#pendingFrom = start;
     this.#pendingTo = end;
     this.#pendingOffsets.push(start, nameEnd, valueStart, valueEnd);
-    this.#pendingNames.push(knownFieldName(buffer, start, nameEnd));
+    this.#pendingNames.push(specialFieldName(buffer, start, nameEnd));
   }
 
   #parseRequestLine(start: number, end: number): void {

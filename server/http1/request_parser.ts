@@ -294,16 +294,8 @@ export class RequestParser {
           continue;
         }
 
-        case State.BodyLength: {
-          const available = this.#end - this.#start;
-          if (available === 0) return NEED_DATA;
-          const take = Math.min(available, this.#remaining);
-          const data = this.#buffer.subarray(this.#start, this.#start + take);
-          this.#start += take;
-          this.#remaining -= take;
-          if (this.#remaining === 0) this.#state = State.MessageEnd;
-          return { type: "data", data };
-        }
+        case State.BodyLength:
+          return this.#takeData(State.MessageEnd);
 
         case State.ChunkSize: {
           const lineEnd = this.#findLineEnd(
@@ -327,16 +319,8 @@ export class RequestParser {
           continue;
         }
 
-        case State.ChunkData: {
-          const available = this.#end - this.#start;
-          if (available === 0) return NEED_DATA;
-          const take = Math.min(available, this.#remaining);
-          const data = this.#buffer.subarray(this.#start, this.#start + take);
-          this.#start += take;
-          this.#remaining -= take;
-          if (this.#remaining === 0) this.#state = State.ChunkDataEnd;
-          return { type: "data", data };
-        }
+        case State.ChunkData:
+          return this.#takeData(State.ChunkDataEnd);
 
         case State.ChunkDataEnd: {
           // Exactly CRLF after chunk data (RFC 9112 §7.1): anything else is a framing error.
@@ -409,6 +393,18 @@ export class RequestParser {
     const lineEnd = lf - 1;
     if (lineEnd - this.#start > limit) throw overflow();
     return lineEnd;
+  }
+
+  /** Body bytes up to #remaining (a view, no copy); `after` is the state once all are taken. */
+  #takeData(after: State): ParseEvent {
+    const available = this.#end - this.#start;
+    if (available === 0) return NEED_DATA;
+    const take = Math.min(available, this.#remaining);
+    const data = this.#buffer.subarray(this.#start, this.#start + take);
+    this.#start += take;
+    this.#remaining -= take;
+    if (this.#remaining === 0) this.#state = after;
+    return { type: "data", data };
   }
 
   #consumeLine(lineEnd: number): void {

@@ -403,13 +403,28 @@ Deno.test("1 MiB of adversarial input fed byte by byte is parsed in time linear 
 // ---------------------------------------------------------------------------------------------
 // Regression table: inputs that properties or fuzzing found, each with the outcome it must have.
 
-const REGRESSIONS: { name: string; wire: string; status: number | null; messages?: number }[] = [];
+/** `statuses`: the answers allowed (a split may decide which of two broken lines fails first). */
+const REGRESSIONS: {
+  name: string;
+  wire: string;
+  statuses: (number | null)[];
+  messages?: number;
+}[] = [
+  {
+    // Mutation fuzzing: a failure with field lines still pending (an Expect value that would
+    // earn 417) made the next feed() replay them and throw a second error from feed().
+    name: "input fed after a failure is ignored, not replayed (mutation fuzzing)",
+    wire: "QOST /c HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nExpect: 100-\r\n" +
+      "continue\r\n\r\nA\r\n0123456789\r\n0\r\n\r\n",
+    statuses: [400, 417],
+  },
+];
 
 for (const row of REGRESSIONS) {
   Deno.test(`regression: ${row.name}`, () => {
     const input = bytes(row.wire);
     for (const outcome of [parseWhole(input), parseBytewise(input)]) {
-      assert.equal(outcome.errorStatus, row.status);
+      assert.ok(row.statuses.includes(outcome.errorStatus), `status ${outcome.errorStatus}`);
       if (row.messages !== undefined) assert.equal(completeMessages(outcome).length, row.messages);
     }
   });

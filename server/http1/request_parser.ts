@@ -195,7 +195,9 @@ export class RequestParser {
 
   /** Adds received bytes. They are borrowed until `next()` returns `NEED_DATA`. */
   feed(chunk: Uint8Array): void {
-    if (chunk.length === 0) return;
+    // A failed parser keeps its one error; more input is ignored (buffering it would also
+    // replay field lines left pending by the failure, throwing a second error from feed()).
+    if (chunk.length === 0 || this.#failure !== null) return;
     if (this.#start === this.#end) {
       this.#buffer = chunk;
       this.#start = 0;

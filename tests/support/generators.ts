@@ -110,7 +110,17 @@ export interface GeneratedRequest {
 
 const KNOWN_METHODS = ["GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS", "PATCH"];
 
-/** Arbitrary valid requests in origin-form, with bodies by length or chunked (1.1 only). */
+/**
+ * Arbitrary valid requests in origin-form, with bodies by length or chunked (1.1 only).
+ *
+ * @example
+ * ```ts
+ * import fc from "fast-check";
+ * import { requestArb } from "./generators.ts";
+ * const [request] = fc.sample(requestArb, { seed: 1, numRuns: 1 });
+ * console.log(request!.wire.includes(" HTTP/1.")); // true
+ * ```
+ */
 export const requestArb: fc.Arbitrary<GeneratedRequest> = fc.record({
   method: fc.oneof(fc.constantFrom(...KNOWN_METHODS), tokenArb(10)).filter((m) => m !== "CONNECT"),
   target: originTargetArb,

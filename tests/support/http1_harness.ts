@@ -64,6 +64,13 @@ function latin1String(bytes: Uint8Array): string {
  * Any exception other than {@linkcode HttpError} is re-thrown wrapped in a
  * {@linkcode ContractViolation}; so is a parser that keeps returning events without consuming
  * input (the hang guard: at most a few events per input byte).
+ *
+ * @example
+ * ```ts
+ * import { bytes, parseInPieces } from "./http1_harness.ts";
+ * const outcome = parseInPieces(bytes("GET / HTTP/1.1\r\nHost: a\r\n\r\n"), [3, 10]);
+ * console.log(outcome.messages[0]?.method, outcome.errorStatus); // GET null
+ * ```
  */
 export function parseInPieces(
   input: Uint8Array,
@@ -189,6 +196,13 @@ export interface ParsedResponse {
  * code so that a serializer bug cannot be hidden by a matching parser bug. `bodyless` says the
  * response answers HEAD (or is 1xx/204/304) and so has no body whatever its headers say.
  * Returns null when the input does not hold a complete response yet; throws on bad syntax.
+ *
+ * @example
+ * ```ts
+ * import { bytes, parseResponse } from "./http1_harness.ts";
+ * const response = parseResponse(bytes("HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nhi"));
+ * console.log(response?.status, response?.body); // 200 "hi"
+ * ```
  */
 export function parseResponse(
   input: Uint8Array,

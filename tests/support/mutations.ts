@@ -58,6 +58,16 @@ const mutationArb: fc.Arbitrary<Mutation> = fc.oneof(
   fc.record({ kind: fc.constant("truncate" as const), at: positionArb }),
 );
 
+/**
+ * Applies the mutations in order to a wire string (one code unit per byte).
+ *
+ * @example
+ * ```ts
+ * import { mutate } from "./mutations.ts";
+ * console.log(JSON.stringify(mutate("GET / HTTP/1.1", [{ kind: "insert", at: 0.25, text: "\0" }])));
+ * // "GET\u0000 / HTTP/1.1"
+ * ```
+ */
 export function mutate(wire: string, mutations: readonly Mutation[]): string {
   let text = wire;
   for (const mutation of mutations) {

@@ -55,6 +55,7 @@ async function startServer(config: ServeConfig): Promise<number | Server> {
   const isolates = config.workers === "auto" ? navigator.hardwareConcurrency : config.workers;
   const primary = await startSite(config, {
     reusePort: isolates > 1,
+    isolates,
     onListen: (addr, root) =>
       writeStdoutLine(
         startLine(VERSION, root, addr.hostname, addr.port)
@@ -71,7 +72,7 @@ async function startServer(config: ServeConfig): Promise<number | Server> {
       primary,
       workers: isolates - 1,
       moduleUrl: new URL("./server/cli/worker_entry.ts", import.meta.url),
-      data: config,
+      data: { config, isolates },
     });
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error);

@@ -91,6 +91,8 @@ export const DEFAULT_GRACE_PERIOD_MS = 10_000;
 /**
  * Most open connections; further connections are accepted and closed at once so that the kernel
  * backlog does not fill with clients that will never be served. nginx `worker_connections` 512.
+ * When `serve()` is given no value it uses this or less: never more than the process's file
+ * descriptor limit allows (`server/fd_budget.ts`), since running out of descriptors aborts Deno.
  */
 export const DEFAULT_MAX_CONNECTIONS = 10_000;
 

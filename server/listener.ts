@@ -6,6 +6,7 @@
 
 import { Clock } from "./clock.ts";
 import { Connection, type ConnectionContext } from "./connection.ts";
+import { defaultMaxConnections } from "./fd_budget.ts";
 import { DEFAULT_SERVER_LIMITS, resolveLimits, type ServerLimits } from "./limits.ts";
 import type { Handler, ListenAddr, ServeOptions, Server } from "./types.ts";
 
@@ -73,7 +74,10 @@ export function serve(optionsOrHandler: ServeOptions | Handler, maybeHandler?: H
     : maybeHandler ?? optionsOrHandler.handler;
   if (typeof handler !== "function") throw new TypeError("serve() needs a handler function");
 
-  const limits = resolveLimits(pickLimits(options));
+  const overrides = pickLimits(options);
+  // Never more connections than file descriptors allow (see fd_budget.ts).
+  overrides.maxConnections ??= defaultMaxConnections();
+  const limits = resolveLimits(overrides);
   const hostname = options.hostname ?? DEFAULT_HOSTNAME;
   const port = options.port ?? DEFAULT_PORT;
   const listener = Deno.listen({

@@ -7,6 +7,7 @@
 
 import { join } from "node:path";
 import { createAccessLogger, writeStdoutLine } from "../access_log.ts";
+import { defaultMaxConnections } from "../fd_budget.ts";
 import { serve } from "../listener.ts";
 import { createFileServer } from "../static/file_server.ts";
 import type { ListenAddr, Server } from "../types.ts";
@@ -35,6 +36,8 @@ export interface SiteStartOptions {
   readonly reusePort: boolean;
   /** Port to bind instead of `config.port` (workers bind the port the main thread got). */
   readonly port?: number;
+  /** Isolates serving in this process; they share its file descriptors. */
+  readonly isolates?: number;
   /** Called once listening, with the root that is served. */
   readonly onListen?: (addr: ListenAddr, root: RootChoice) => void;
   /** Writes an error line. */
@@ -76,6 +79,8 @@ export async function startSite(
   const port = options.port ?? config.port;
   try {
     return serve({
+      // Isolates of one process share its file descriptors: each gets its part of the budget.
+      maxConnections: defaultMaxConnections(options.isolates ?? 1),
       ...config.limits,
       gracePeriodMs: config.gracePeriodMs,
       port,

@@ -14,9 +14,11 @@ const encoder = new TextEncoder();
 
 runWorker(async (data, port) => {
   let failure = "";
-  const result = await startSite(data as ServeConfig, {
+  const { config, isolates } = data as { config: ServeConfig; isolates: number };
+  const result = await startSite(config, {
     reusePort: true,
     port,
+    isolates,
     printError: (line) => {
       failure = line;
       writeAllSync(Deno.stderr, encoder.encode(`${line}\n`));

@@ -34,6 +34,7 @@ import {
 import { isFieldValue } from "./http1/syntax.ts";
 import type { ServerLimits } from "./limits.ts";
 import { PreparedResponse } from "./prepared_response.ts";
+import { acceptsRequestLike, ParsedRequest } from "./request_like.ts";
 import { bodySource, textResponseParts } from "./response_body.ts";
 import type { Handler, RequestRecord, ServeHandlerInfo } from "./types.ts";
 
@@ -124,6 +125,40 @@ class ServerRequest extends Request {
   }
 }
 
+/** `info.completed`, made only if the handler asks for it (most never do). */
+class Completion {
+  #settled = false;
+  #resolvers: PromiseWithResolvers<void> | null = null;
+
+  get promise(): Promise<void> {
+    if (this.#resolvers === null) {
+      this.#resolvers = Promise.withResolvers<void>();
+      if (this.#settled) this.#resolvers.resolve();
+    }
+    return this.#resolvers.promise;
+  }
+
+  settle(): void {
+    this.#settled = true;
+    this.#resolvers?.resolve();
+  }
+}
+
+/** The handler's second argument, as `Deno.serve` gives it. */
+class HandlerInfo implements ServeHandlerInfo {
+  readonly remoteAddr: Deno.NetAddr;
+  readonly #completion: Completion;
+
+  constructor(remoteAddr: Deno.NetAddr, completion: Completion) {
+    this.remoteAddr = remoteAddr;
+    this.#completion = completion;
+  }
+
+  get completed(): Promise<void> {
+    return this.#completion.promise;
+  }
+}
+
 /** What a connection needs from its server. */
 export interface ConnectionContext {
   readonly limits: ServerLimits;
@@ -200,6 +235,8 @@ export class Connection {
   /** The last read filled the buffer it was given: more is probably waiting. */
   #lastReadFilled = false;
   readonly #remoteAddr: Deno.NetAddr;
+  /** The handler reads only a RequestLike: it gets a ParsedRequest instead of a Request. */
+  readonly #lightRequests: boolean;
 
   #phase = Phase.Idle;
   /** Clock time at which the current phase times out; 0 for none. */
@@ -222,6 +259,7 @@ export class Connection {
     this.#parser = new RequestParser(context.limits);
     this.#readBuffer = new Uint8Array(context.limits.readBufferBytes);
     this.#remoteAddr = conn.remoteAddr;
+    this.#lightRequests = acceptsRequestLike(context.handler);
   }
 
   /** True while waiting for a new request with nothing received: safe to close at shutdown. */
@@ -404,7 +442,7 @@ export class Connection {
       closeAfter: false,
     };
     this.#exchange = exchange;
-    let completed: PromiseWithResolvers<void> | null = null;
+    let completion: Completion | null = null;
 
     let response: Response;
     let close = !head.keepAlive;
@@ -413,20 +451,25 @@ export class Connection {
       response = plainResponse(earlyStatus);
       if (earlyStatus >= 400) close = true;
     } else {
-      let request: ServerRequest | null = null;
+      let request: Request | ParsedRequest | null = null;
       try {
-        request = this.#buildRequest(exchange);
+        if (this.#lightRequests) {
+          // Our own static handler reads only method, url and headers (request_like.ts).
+          const head = exchange.head;
+          // Parsed as a Request's URL would be (dot segments resolved, host checked), so that
+          // the handler sees the same path either way; an invalid one throws and gets 400.
+          const url = new URL(this.#requestUrl(head)).href;
+          request = new ParsedRequest(head.method, url, head.fields);
+        } else {
+          request = exchange.request = this.#buildRequest(exchange);
+        }
       } catch {
         close = true;
       }
       if (request !== null) {
-        exchange.request = request;
         if (exchange.bodyDone) this.#watchPeer(exchange);
-        completed = Promise.withResolvers<void>();
-        const info: ServeHandlerInfo = {
-          remoteAddr: this.#remoteAddr,
-          completed: completed.promise,
-        };
+        completion = new Completion();
+        const info = new HandlerInfo(this.#remoteAddr, completion);
         const answer = this.#invokeHandler(request, info);
         response = answer instanceof Response ? answer : await answer;
         this.#setDeadline(Phase.Write, 0);
@@ -475,7 +518,7 @@ export class Connection {
     try {
       if (close) await this.#flush();
     } finally {
-      completed?.resolve();
+      completion?.settle();
     }
     if (onRequestEnd !== undefined) {
       onRequestEnd({
@@ -505,20 +548,30 @@ export class Connection {
     return 0;
   }
 
-  #buildRequest(exchange: Exchange): ServerRequest {
-    const head = exchange.head;
-    const url = head.targetForm === "absolute"
+  /** The request's absolute URL: its own for absolute-form, else from Host and the target. */
+  #requestUrl(head: RequestHead): string {
+    return head.targetForm === "absolute"
       ? head.target
       : `http://${head.host ?? this.#context.defaultAuthority}${head.target}`;
+  }
+
+  #buildRequest(exchange: Exchange): ServerRequest {
+    const head = exchange.head;
+    const url = this.#requestUrl(head);
     const method = head.method;
-    const headers = head.fields.toPairs();
-    if (method === "GET" || method === "HEAD") {
-      // A body on GET or HEAD has no meaning (RFC 9110 §9.3.1) and a web Request cannot carry
-      // one; it is read and dropped after the response like any unread body.
-      return method === "GET"
-        ? new ServerRequest(url, { headers })
-        : new ServerRequest(url, { method, headers });
+    if (method === "GET") {
+      // The common case, built the cheapest way: a Request with no init dictionary (whose
+      // conversion costs more than the appends), then the fields in received order. A body on
+      // GET has no meaning (RFC 9110 §9.3.1) and a web Request cannot carry one; it is read
+      // and dropped after the response like any unread body.
+      const request = new ServerRequest(url);
+      const headers = request.headers;
+      const entries = head.fields.entries;
+      for (let i = 0; i < entries.length; i += 2) headers.append(entries[i]!, entries[i + 1]!);
+      return request;
     }
+    const headers = head.fields.toPairs();
+    if (method === "HEAD") return new ServerRequest(url, { method, headers });
     const body = exchange.bodyDone ? null : this.#bodyStream(exchange);
     return new ServerRequest(url, { method, headers, body });
   }
@@ -628,10 +681,14 @@ export class Connection {
   };
 
   /** Calls the handler; a synchronous handler's Response comes back without a promise. */
-  #invokeHandler(request: Request, info: ServeHandlerInfo): Response | Promise<Response> {
+  #invokeHandler(
+    request: Request | ParsedRequest,
+    info: ServeHandlerInfo,
+  ): Response | Promise<Response> {
     let result: unknown;
     try {
-      result = this.#context.handler(request, info);
+      // A ParsedRequest goes only to handlers marked as reading no more than it offers.
+      result = this.#context.handler(request as Request, info);
     } catch (error) {
       return this.#handlerFailed(error);
     }

@@ -49,6 +49,13 @@ export class FieldList {
     return values.length === 0 ? null : values.join(", ");
   }
 
+  /** Whether a field is present (case-insensitive name). */
+  has(name: string): boolean {
+    const lower = name.toLowerCase();
+    for (let i = 0; i < this.entries.length; i += 2) if (this.entries[i] === lower) return true;
+    return false;
+  }
+
   /** Pairs for `new Headers(...)`. */
   toPairs(): [string, string][] {
     const pairs: [string, string][] = [];

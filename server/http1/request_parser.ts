@@ -92,6 +92,9 @@ export type ParseEvent =
 /** The single "need more bytes" event. */
 export const NEED_DATA: ParseEvent = Object.freeze({ type: "need-data" });
 
+/** The end of a message without trailers (the usual case), shared. */
+const END_WITHOUT_TRAILERS: ParseEvent = Object.freeze({ type: "end", trailers: null });
+
 const enum State {
   RequestLine,
   Headers,
@@ -362,7 +365,7 @@ export class RequestParser {
         case State.MessageEnd: {
           const trailers = this.#trailers;
           this.#resetMessage();
-          return { type: "end", trailers };
+          return trailers === null ? END_WITHOUT_TRAILERS : { type: "end", trailers };
         }
 
         case State.Failed:
@@ -561,13 +564,17 @@ export class RequestParser {
     const offsets = this.#pendingOffsets;
     const from = this.#pendingFrom;
     const text = latin1(this.#buffer, from, this.#pendingTo);
-    // Reset first: a field that fails below must not be decoded again from a stale buffer.
-    this.#pendingOffsets = [];
-    this.#pendingNames = [];
     this.#pendingFrom = -1;
-    for (let k = 0, o = 0; k < names.length; k++, o += 4) {
-      const name = names[k] ?? text.slice(offsets[o]! - from, offsets[o + 1]! - from).toLowerCase();
-      this.#addHeader(name, text.slice(offsets[o + 2]! - from, offsets[o + 3]! - from));
+    try {
+      for (let k = 0, o = 0; k < names.length; k++, o += 4) {
+        const name = names[k] ??
+          text.slice(offsets[o]! - from, offsets[o + 1]! - from).toLowerCase();
+        this.#addHeader(name, text.slice(offsets[o + 2]! - from, offsets[o + 3]! - from));
+      }
+    } finally {
+      // Emptied (and reused) even when a field fails: nothing is decoded twice.
+      names.length = 0;
+      offsets.length = 0;
     }
   }
 
@@ -717,11 +724,11 @@ export class RequestParser {
   #resetMessage(): void {
     this.#state = State.RequestLine;
     this.#emptyLines = 0;
-    this.#fields = new FieldList();
+    this.#fields = new FieldList(); // the previous one belongs to the previous head
     this.#headerBytes = 0;
-    this.#hosts = [];
-    this.#contentLength = [];
-    this.#transferEncoding = [];
+    this.#hosts.length = 0;
+    this.#contentLength.length = 0;
+    this.#transferEncoding.length = 0;
     this.#connectionClose = false;
     this.#connectionKeepAlive = false;
     this.#expectContinue = false;

@@ -28,6 +28,7 @@
  */
 
 import { PreparedHead, PreparedResponse } from "../prepared_response.ts";
+import { markAcceptsRequestLike, type RequestLike } from "../request_like.ts";
 import { isAbsolute, join, resolve } from "node:path";
 import { chooseCoding, type ContentCoding, parseAcceptEncoding } from "./accept_encoding.ts";
 import { contentTypeFor, isCompressible } from "./content_type.ts";
@@ -526,7 +527,7 @@ export function createFileServer(
   }
 
   async function selectRepresentation(
-    request: Request,
+    request: RequestLike,
     file: FileRepresentation,
     root: string,
   ): Promise<Selected> {
@@ -605,7 +606,7 @@ export function createFileServer(
 
   /** Answers with a file: preconditions, Range, coding, body. `status` is 200 or 404. */
   async function respondWithFile(
-    request: Request,
+    request: RequestLike,
     original: FileRepresentation,
     root: string,
     status: 200 | 404,
@@ -767,7 +768,7 @@ export function createFileServer(
   }
 
   async function listDirectory(
-    request: Request,
+    request: RequestLike,
     realPath: string,
     path: RequestPath,
     root: string,
@@ -824,7 +825,7 @@ export function createFileServer(
   }
 
   /** 404, with ROOT/404.html as the body when it exists, or index.html with 200 in SPA mode. */
-  async function notFound(request: Request, root: string | null): Promise<Response> {
+  async function notFound(request: RequestLike, root: string | null): Promise<Response> {
     if (root !== null) {
       if (spa && (request.headers.get("accept") ?? "").includes("text/html")) {
         const index = await lookup(base + "/index.html", root);
@@ -836,11 +837,11 @@ export function createFileServer(
     return textResponse(404, request.method);
   }
 
-  async function denied(request: Request, root: string | null): Promise<Response> {
+  async function denied(request: RequestLike, root: string | null): Promise<Response> {
     return dotfiles === "deny" ? textResponse(403, request.method) : await notFound(request, root);
   }
 
-  function answerOptions(request: Request): Response {
+  function answerOptions(request: RequestLike): Response {
     const headers: HeaderList = [["allow", ALLOWED_METHODS]];
     const isPreflight = request.headers.has("origin") &&
       request.headers.has("access-control-request-method");
@@ -853,7 +854,7 @@ export function createFileServer(
     return new Response(null, { status: 204, headers: finish(headers) });
   }
 
-  async function handle(request: Request): Promise<Response> {
+  async function handle(request: RequestLike): Promise<Response> {
     const method = request.method;
     if (method !== "GET" && method !== "HEAD") {
       if (method === "OPTIONS") return answerOptions(request);
@@ -903,12 +904,13 @@ export function createFileServer(
     }
   }
 
-  return async (request: Request): Promise<Response> => {
+  // Reads only method, url and headers.get/has: the connection may pass a RequestLike.
+  return markAcceptsRequestLike(async (request: RequestLike): Promise<Response> => {
     try {
       return await handle(request);
     } catch {
       // An unexpected failure (I/O error, bug): a generic 500, never the error text.
       return textResponse(500, request.method);
     }
-  };
+  });
 }

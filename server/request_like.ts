@@ -1,0 +1,74 @@
+/**
+ * The part of a web `Request` that sockserve's own static-file handler reads, so that the
+ * connection can hand that handler a lighter object than a full `Request` (whose construction
+ * is most of the cost of a small response). A handler opts in by being marked with
+ * {@linkcode markAcceptsRequestLike}; anything else, including the same handler wrapped in a
+ * middleware, gets a real `Request`.
+ *
+ * @module
+ */
+
+import type { FieldList } from "./http1/fields.ts";
+
+/** Header lookup, as `Headers` offers it. */
+export interface HeadersLike {
+  get(name: string): string | null;
+  has(name: string): boolean;
+}
+
+/** What a marked handler may read of its request: a web `Request` satisfies it. */
+export interface RequestLike {
+  readonly method: string;
+  /** The absolute URL, as `Request.url` gives it (parsed and serialized by the URL standard). */
+  readonly url: string;
+  readonly headers: HeadersLike;
+}
+
+const ACCEPTS_REQUEST_LIKE = Symbol("sockserve.acceptsRequestLike");
+
+/**
+ * Marks `handler` as reading only {@linkcode RequestLike} members of its request.
+ *
+ * @example
+ * ```ts
+ * import { acceptsRequestLike, markAcceptsRequestLike } from "./request_like.ts";
+ * const handler = markAcceptsRequestLike((request: { method: string }) =>
+ *   new Response(request.method)
+ * );
+ * console.log(acceptsRequestLike(handler)); // true
+ * ```
+ */
+export function markAcceptsRequestLike<T extends object>(handler: T): T {
+  Object.defineProperty(handler, ACCEPTS_REQUEST_LIKE, { value: true });
+  return handler;
+}
+
+/** Whether `handler` was marked with {@linkcode markAcceptsRequestLike}. */
+export function acceptsRequestLike(handler: object): boolean {
+  return (handler as Record<symbol, unknown>)[ACCEPTS_REQUEST_LIKE] === true;
+}
+
+/** A request head as a {@linkcode RequestLike}: no URL parsing, no Headers object. */
+export class ParsedRequest implements RequestLike, HeadersLike {
+  readonly method: string;
+  readonly url: string;
+  readonly #fields: FieldList;
+
+  constructor(method: string, url: string, fields: FieldList) {
+    this.method = method;
+    this.url = url;
+    this.#fields = fields;
+  }
+
+  get headers(): HeadersLike {
+    return this;
+  }
+
+  get(name: string): string | null {
+    return this.#fields.get(name);
+  }
+
+  has(name: string): boolean {
+    return this.#fields.has(name);
+  }
+}

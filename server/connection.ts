@@ -21,6 +21,7 @@ import { RequestParser } from "./http1/request_parser.ts";
 import {
   CONTINUE_RESPONSE,
   encodeChunk,
+  encodeLatin1,
   LAST_CHUNK,
   mayCarryContentLength,
   type ResponseFraming,
@@ -769,15 +770,18 @@ export class Connection {
       const body = text.body;
       const byteLength = asciiLength(body);
       if (byteLength !== -1 && byteLength <= OUTPUT_BUFFER_BYTES / 2) {
-        let headText = statusLine(text.status) +
-          `content-type: ${text.contentType}\r\ndate: ${date}\r\n`;
-        if (mayCarryContentLength(text.status)) headText += `content-length: ${byteLength}\r\n`;
-        if (close) headText += "connection: close\r\n";
-        else if (keepAliveHeader) headText += "connection: keep-alive\r\n";
-        headText += "\r\n";
+        const connectionMode = close ? 1 : keepAliveHeader ? 2 : 0;
+        const headBytes = textHeadCache.get(
+          text.status,
+          text.contentType,
+          byteLength,
+          connectionMode,
+          date,
+        );
         exchange.headWritten = true;
-        const output = this.#reserveOutput(headText.length + (hasBody ? byteLength : 0));
-        let offset = writeLatin1(headText, output, this.#outputLength);
+        const output = this.#reserveOutput(headBytes.length + (hasBody ? byteLength : 0));
+        output.set(headBytes, this.#outputLength);
+        let offset = this.#outputLength + headBytes.length;
         if (hasBody) offset = writeLatin1(body, output, offset);
         this.#outputLength = offset;
         exchange.bodyBytesWritten = hasBody ? byteLength : 0;
@@ -1096,6 +1100,50 @@ export class Connection {
     }
   }
 }
+
+/**
+ * The last serialized head of a text response. Servers answer the same way over and over (same
+ * status, type and length within one second of Date), so the bytes are usually reused as they
+ * are instead of being built and encoded again.
+ */
+class TextHeadCache {
+  #status = 0;
+  #contentType = "";
+  #length = -1;
+  #connectionMode = -1;
+  #date = "";
+  #bytes: Uint8Array = new Uint8Array(0);
+
+  /** `connectionMode`: 0 nothing to say, 1 `connection: close`, 2 `connection: keep-alive`. */
+  get(
+    status: number,
+    contentType: string,
+    length: number,
+    connectionMode: number,
+    date: string,
+  ): Uint8Array {
+    if (
+      status === this.#status && length === this.#length && date === this.#date &&
+      connectionMode === this.#connectionMode && contentType === this.#contentType
+    ) {
+      return this.#bytes;
+    }
+    let head = statusLine(status) + `content-type: ${contentType}\r\ndate: ${date}\r\n`;
+    if (mayCarryContentLength(status)) head += `content-length: ${length}\r\n`;
+    if (connectionMode === 1) head += "connection: close\r\n";
+    else if (connectionMode === 2) head += "connection: keep-alive\r\n";
+    head += "\r\n";
+    this.#status = status;
+    this.#contentType = contentType;
+    this.#length = length;
+    this.#connectionMode = connectionMode;
+    this.#date = date;
+    this.#bytes = encodeLatin1(head);
+    return this.#bytes;
+  }
+}
+
+const textHeadCache = new TextHeadCache();
 
 const HANDLER_TIMEOUT = Symbol("handler timeout");
 const NOT_READY = Symbol("not ready");

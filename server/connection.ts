@@ -795,24 +795,23 @@ export class Connection {
       response.statusText === "" && !response.bodyUsed
     ) {
       const body = responseHasBody(head.method, status) ? response.preparedBody : null;
-      let headText = statusLine(status) + response.preparedHead.text + `date: ${date}\r\n`;
-      if (mayCarryContentLength(status)) {
-        headText += `content-length: ${body?.length ?? response.announcedLength}\r\n`;
-      }
-      if (close) headText += "connection: close\r\n";
-      else if (keepAliveHeader) headText += "connection: keep-alive\r\n";
-      headText += "\r\n";
+      const headBytes = response.preparedHead.serialize(
+        status,
+        mayCarryContentLength(status) ? body?.length ?? response.announcedLength : -1,
+        close ? 1 : keepAliveHeader ? 2 : 0,
+        date,
+      );
       exchange.headWritten = true;
       exchange.bodyBytesWritten = body?.length ?? 0;
-      const total = headText.length + (body?.length ?? 0);
+      const total = headBytes.length + (body?.length ?? 0);
       if (total <= OUTPUT_BUFFER_BYTES) {
         const output = this.#reserveOutput(total);
-        const offset = writeLatin1(headText, output, this.#outputLength);
-        if (body !== null) output.set(body, offset);
+        output.set(headBytes, this.#outputLength);
+        if (body !== null) output.set(body, this.#outputLength + headBytes.length);
         this.#outputLength += total;
         return true;
       }
-      this.#appendOutput(encoder.encode(headText));
+      this.#appendOutput(headBytes);
       return body === null ? true : this.#flush().then(() => this.#writeNow(body)).then(() => true);
     }
     return this.#writeResponseGeneral(exchange, response, close);

@@ -9,6 +9,7 @@
  * @module
  */
 
+import { encodeLatin1, statusLine } from "./http1/response_writer.ts";
 import { isFieldValue, isToken } from "./http1/syntax.ts";
 
 /** Header fields of a prepared response, serialized once. */
@@ -36,6 +37,37 @@ export class PreparedHead {
     }
     this.text = text;
     this.fields = fields;
+  }
+
+  #lastStatus = 0;
+  #lastLength = -2;
+  #lastConnectionMode = -1;
+  #lastDate = "";
+  #lastBytes: Uint8Array = new Uint8Array(0);
+
+  /**
+   * The whole head as bytes: status line, these fields, Date, Content-Length (unless `length`
+   * is -1) and the connection field (`connectionMode` 1 close, 2 keep-alive, 0 none). The last
+   * result is kept: the same file is usually answered the same way many times per second.
+   */
+  serialize(status: number, length: number, connectionMode: number, date: string): Uint8Array {
+    if (
+      status === this.#lastStatus && length === this.#lastLength && date === this.#lastDate &&
+      connectionMode === this.#lastConnectionMode
+    ) {
+      return this.#lastBytes;
+    }
+    let head = statusLine(status) + this.text + `date: ${date}\r\n`;
+    if (length !== -1) head += `content-length: ${length}\r\n`;
+    if (connectionMode === 1) head += "connection: close\r\n";
+    else if (connectionMode === 2) head += "connection: keep-alive\r\n";
+    head += "\r\n";
+    this.#lastStatus = status;
+    this.#lastLength = length;
+    this.#lastConnectionMode = connectionMode;
+    this.#lastDate = date;
+    this.#lastBytes = encodeLatin1(head);
+    return this.#lastBytes;
   }
 }
 

@@ -79,6 +79,12 @@ export const DEFAULT_MAX_LISTING_ENTRIES = 10_000;
  */
 const MAX_CONTENT_HASHES = 10_000;
 
+/**
+ * How long the root's resolved real path is reused (a system call saved per request). A root that
+ * is a symlink swapped by a deployment is still followed at once (see `insideRoot`).
+ */
+const ROOT_RECHECK_MS = 1000;
+
 /** How long browsers may cache a CORS preflight answer (`Access-Control-Max-Age`), in seconds. */
 export const DEFAULT_CORS_MAX_AGE_SECONDS = 86_400;
 
@@ -371,15 +377,35 @@ export function createFileServer(
   }
 
   // Paths are built under the root as configured, symlinks unresolved, so that a deployment that
-  // swaps a `current -> releases/N` symlink is followed at once: the cache validates by stat-ing
-  // these paths, and the root's real path is resolved again for each request (about 1 µs).
+  // swaps a `current -> releases/N` symlink is followed: the cache validates by stat-ing these
+  // paths, and the root's real path (for containment checks) is resolved again at most every
+  // ROOT_RECHECK_MS, and at once when a path seems to lie outside it (insideRoot).
   const base = rootPath.endsWith("/") ? rootPath.slice(0, -1) : rootPath;
+  let rootReal: string | null = null;
+  let rootCheckedAt = -Infinity;
   function currentRootReal(): string | null {
+    const now = Date.now();
+    if (rootReal !== null && now - rootCheckedAt < ROOT_RECHECK_MS) return rootReal;
     try {
-      return fs.realPath(rootPath);
+      rootReal = fs.realPath(rootPath);
+      rootCheckedAt = now;
     } catch {
-      return null; // not there (yet): 404 until it is
+      rootReal = null; // not there (yet): 404 until it is
     }
+    return rootReal;
+  }
+
+  /**
+   * Containment check against the root's real path; when it fails, the root may just have been
+   * swapped (a deployment's symlink), so it is resolved again and checked once more. Paths are
+   * always reached through the configured root, so after a swap they resolve into the new
+   * release: it is served at once, and the old one never.
+   */
+  function insideRoot(realPath: string, root: string): boolean {
+    if (isInside(realPath, root)) return true;
+    rootCheckedAt = -Infinity;
+    const fresh = currentRootReal();
+    return fresh !== null && fresh !== root && isInside(realPath, fresh);
   }
 
   function textResponse(
@@ -455,7 +481,7 @@ export function createFileServer(
     let info: Deno.FileInfo;
     try {
       realPath = fs.realPath(statPath);
-      if (!isInside(realPath, root)) return MISSING;
+      if (!insideRoot(realPath, root)) return MISSING;
       info = fs.stat(realPath);
     } catch (error) {
       return lookupFailure(error);
@@ -794,7 +820,7 @@ export function createFileServer(
       try {
         // A symlink that leads outside the root is not shown (its target is not served).
         const entryReal = fs.realPath(join(realPath, name));
-        if (!isInside(entryReal, root)) continue;
+        if (!insideRoot(entryReal, root)) continue;
         const info = fs.stat(entryReal);
         encodeURIComponent(name); // names that cannot be linked (lone surrogates) are skipped
         entries.push({
@@ -880,7 +906,7 @@ export function createFileServer(
       let directory: Lookup;
       try {
         const realPath = fs.realPath(statPath);
-        if (!isInside(realPath, root)) return await notFound(request, root);
+        if (!insideRoot(realPath, root)) return await notFound(request, root);
         const info = fs.stat(realPath);
         directory = info.isDirectory ? { kind: "directory", realPath } : MISSING;
       } catch (error) {

@@ -28,7 +28,7 @@
  */
 
 import { PreparedHead, PreparedResponse } from "../prepared_response.ts";
-import { markAcceptsRequestLike, type RequestLike } from "../request_like.ts";
+import { markAcceptsRequestLike, ParsedRequest, type RequestLike } from "../request_like.ts";
 import { isAbsolute, join, resolve } from "node:path";
 import { chooseCoding, type ContentCoding, parseAcceptEncoding } from "./accept_encoding.ts";
 import { contentTypeFor, isCompressible } from "./content_type.ts";
@@ -729,7 +729,13 @@ export function createFileServer(
     if (file.bytes !== null) {
       // In memory: the head is serialized once per file and written as is (PreparedResponse).
       file.okHead ??= new PreparedHead(file.okHeaders);
-      return new PreparedResponse(file.bytes, 200, file.okHead, !isGet);
+      return new PreparedResponse(
+        file.bytes,
+        200,
+        file.okHead,
+        !isGet,
+        request instanceof ParsedRequest, // only sockserve's connection sees this response
+      );
     }
     let body: BodyInit | null = null;
     if (isGet) {

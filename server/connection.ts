@@ -66,6 +66,22 @@ const largeReadPool: Uint8Array[] = [];
 /** Most bytes read and dropped while lingering before close. */
 const LINGER_MAX_BYTES = 256 * 1024;
 
+/** Most idle per-connection read buffers kept for new connections (one size per pool). */
+const READ_POOL_MAX = 1024;
+
+const readBufferPools = new Map<number, Uint8Array[]>();
+
+/** A per-connection read buffer: reused from a closed connection when one is free. */
+function takeReadBuffer(size: number): Uint8Array {
+  return readBufferPools.get(size)?.pop() ?? new Uint8Array(size);
+}
+
+function returnReadBuffer(buffer: Uint8Array): void {
+  let pool = readBufferPools.get(buffer.length);
+  if (pool === undefined) readBufferPools.set(buffer.length, pool = []);
+  if (pool.length < READ_POOL_MAX) pool.push(buffer);
+}
+
 /** Output buffers not in use. Allocating typed arrays is costly in Deno; reuse is free. */
 const outputPool: Uint8Array[] = [];
 
@@ -258,7 +274,7 @@ export class Connection {
     this.#context = context;
     this.#limits = context.limits;
     this.#parser = new RequestParser(context.limits);
-    this.#readBuffer = new Uint8Array(context.limits.readBufferBytes);
+    this.#readBuffer = takeReadBuffer(context.limits.readBufferBytes);
     this.#remoteAddr = conn.remoteAddr;
     this.#lightRequests = acceptsRequestLike(context.handler);
   }
@@ -296,6 +312,11 @@ export class Connection {
       this.#conn.close();
     } catch {
       // Already closed.
+    }
+    // The read buffer goes back to the pool only when nothing can touch it again: no read in
+    // flight into it, no request whose body could still be read from it.
+    if (this.#exchange === null && this.#pendingReadBuffer !== this.#readBuffer) {
+      returnReadBuffer(this.#readBuffer);
     }
     // A handler that never settles must not keep a closed connection (and so shutdown()) waiting
     // for it: stop waiting, and tell the handler through request.signal.
@@ -468,7 +489,10 @@ export class Connection {
         close = true;
       }
       if (request !== null) {
-        if (exchange.bodyDone) this.#watchPeer(exchange);
+        // A keep-alive connection reads ahead at once: the read notices a client that leaves
+        // and is the next request's read anyway. When the connection closes after this
+        // request, that read would only cost a system call and a half-close, so none is made.
+        if (exchange.bodyDone && head.keepAlive) this.#watchPeer(exchange);
         completion = new Completion();
         const info = new HandlerInfo(this.#remoteAddr, completion);
         const answer = this.#invokeHandler(request, info);
@@ -516,6 +540,11 @@ export class Connection {
       }
     }
     this.#exchange = null;
+    if (!exchange.bodyDone && exchange.bodyError === null) {
+      // The exchange is over: a late read of its body must fail, not take the next request's
+      // bytes (or a pooled buffer's).
+      exchange.bodyError = new HttpError(400, "the exchange is over");
+    }
     try {
       if (close) await this.#flush();
     } finally {

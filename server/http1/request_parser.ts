@@ -475,16 +475,8 @@ export class RequestParser {
   /** Records a validated header field line for decoding with the rest of the head. */
   #deferField(start: number, nameEnd: number, end: number): void {
     const buffer = this.#buffer;
-    let valueStart = nameEnd + 1;
-    while (valueStart < end && (buffer[valueStart] === SP || buffer[valueStart] === HTAB)) {
-      valueStart++;
-    }
-    let valueEnd = end;
-    while (
-      valueEnd > valueStart && (buffer[valueEnd - 1] === SP || buffer[valueEnd - 1] === HTAB)
-    ) {
-      valueEnd--;
-    }
+    const valueStart = skipOws(buffer, nameEnd + 1, end);
+    const valueEnd = trimOwsEnd(buffer, valueStart, end);
     this.#nameLength = 0;
     if (this.#pendingFrom === -1) this.#pendingFrom = start;
     this.#pendingTo = end;
@@ -541,16 +533,8 @@ export class RequestParser {
       );
     }
     const nameEnd = i;
-    let valueStart = i + 1;
-    while (valueStart < end && (buffer[valueStart] === SP || buffer[valueStart] === HTAB)) {
-      valueStart++;
-    }
-    let valueEnd = end;
-    while (
-      valueEnd > valueStart && (buffer[valueEnd - 1] === SP || buffer[valueEnd - 1] === HTAB)
-    ) {
-      valueEnd--;
-    }
+    const valueStart = skipOws(buffer, nameEnd + 1, end);
+    const valueEnd = trimOwsEnd(buffer, valueStart, end);
     for (let j = valueStart; j < valueEnd; j++) {
       if (FIELD_VALUE_BYTE[buffer[j]!] !== 1) throw badRequest("invalid byte in field value");
     }
@@ -739,6 +723,18 @@ export class RequestParser {
     this.#pendingFrom = -1;
     this.#nameLength = 0;
   }
+}
+
+/** The first index from `from` that is not OWS (SP / HTAB), at most `end`. */
+function skipOws(buffer: Uint8Array, from: number, end: number): number {
+  while (from < end && (buffer[from] === SP || buffer[from] === HTAB)) from++;
+  return from;
+}
+
+/** `end` moved back over trailing OWS, not before `start`. */
+function trimOwsEnd(buffer: Uint8Array, start: number, end: number): number {
+  while (end > start && (buffer[end - 1] === SP || buffer[end - 1] === HTAB)) end--;
+  return end;
 }
 
 function internMethod(buffer: Uint8Array, start: number, end: number): string {

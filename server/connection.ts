@@ -142,12 +142,20 @@ class ServerRequest extends Request {
   }
 }
 
-/** `info.completed`, made only if the handler asks for it (most never do). */
-class Completion {
+/**
+ * The handler's second argument, as `Deno.serve` gives it. Its `completed` promise is made only
+ * if the handler asks for it (most never do).
+ */
+class HandlerInfo implements ServeHandlerInfo {
+  readonly remoteAddr: Deno.NetAddr;
   #settled = false;
   #resolvers: PromiseWithResolvers<void> | null = null;
 
-  get promise(): Promise<void> {
+  constructor(remoteAddr: Deno.NetAddr) {
+    this.remoteAddr = remoteAddr;
+  }
+
+  get completed(): Promise<void> {
     if (this.#resolvers === null) {
       this.#resolvers = Promise.withResolvers<void>();
       if (this.#settled) this.#resolvers.resolve();
@@ -155,24 +163,10 @@ class Completion {
     return this.#resolvers.promise;
   }
 
+  /** The exchange is over: `completed` settles (now, or as soon as it is made). */
   settle(): void {
     this.#settled = true;
     this.#resolvers?.resolve();
-  }
-}
-
-/** The handler's second argument, as `Deno.serve` gives it. */
-class HandlerInfo implements ServeHandlerInfo {
-  readonly remoteAddr: Deno.NetAddr;
-  readonly #completion: Completion;
-
-  constructor(remoteAddr: Deno.NetAddr, completion: Completion) {
-    this.remoteAddr = remoteAddr;
-    this.#completion = completion;
-  }
-
-  get completed(): Promise<void> {
-    return this.#completion.promise;
   }
 }
 
@@ -394,18 +388,20 @@ export class Connection {
   /** Starts a socket read; resolves to the byte count, null at EOF or error. */
   #startRead(buffer: Uint8Array): Promise<number | null> {
     this.#pendingReadBuffer = buffer;
-    this.#pendingRead = this.#conn.read(buffer).then(
-      (n) => {
-        if (n === null) this.#peerClosed = true;
-        return n;
-      },
-      () => {
-        this.#peerClosed = true;
-        return null;
-      },
-    );
+    this.#pendingRead = this.#conn.read(buffer).then(this.#onReadDone, this.#onReadFailed);
     return this.#pendingRead;
   }
+
+  // Made once per connection rather than per read.
+  readonly #onReadDone = (n: number | null): number | null => {
+    if (n === null) this.#peerClosed = true;
+    return n;
+  };
+
+  readonly #onReadFailed = (): null => {
+    this.#peerClosed = true;
+    return null;
+  };
 
   /**
    * Reads once (finishing a read started earlier, if any) and feeds the parser. Called only when
@@ -464,7 +460,7 @@ export class Connection {
       closeAfter: false,
     };
     this.#exchange = exchange;
-    let completion: Completion | null = null;
+    let info: HandlerInfo | null = null;
 
     let response: Response;
     let close = !head.keepAlive;
@@ -493,8 +489,7 @@ export class Connection {
         // and is the next request's read anyway. When the connection closes after this
         // request, that read would only cost a system call and a half-close, so none is made.
         if (exchange.bodyDone && head.keepAlive) this.#watchPeer(exchange);
-        completion = new Completion();
-        const info = new HandlerInfo(this.#remoteAddr, completion);
+        info = new HandlerInfo(this.#remoteAddr);
         const answer = this.#invokeHandler(request, info);
         response = answer instanceof Response ? answer : await answer;
         this.#setDeadline(Phase.Write, 0);
@@ -548,7 +543,7 @@ export class Connection {
     try {
       if (close) await this.#flush();
     } finally {
-      completion?.settle();
+      info?.settle();
     }
     if (onRequestEnd !== undefined) {
       onRequestEnd({

@@ -671,7 +671,10 @@ export class Connection {
   #canDiscardBody(exchange: Exchange): boolean {
     if (!exchange.continueSent) return false; // The client is waiting for 100; it sent nothing.
     const framing = exchange.head.framing;
-    return framing.kind === "length" && framing.length <= this.#limits.maxDiscardBytes;
+    // A chunked body's size is unknown: it is discarded up to the same bound, and if it turns
+    // out larger the connection is closed after the response after all (#discardBody throws).
+    return framing.kind === "chunked" ||
+      (framing.kind === "length" && framing.length <= this.#limits.maxDiscardBytes);
   }
 
   async #discardBody(exchange: Exchange): Promise<void> {

@@ -22,3 +22,5 @@ export type {
 } from "./types.ts";
 export * from "./limits.ts";
 export { createFileServer, type FileServerOptions } from "./static/file_server.ts";
+export { type HeadersLike, markAcceptsRequestLike, type RequestLike } from "./request_like.ts";
+export { type AccessLogFormat, createAccessLogger } from "./access_log.ts";

@@ -28,7 +28,15 @@ Deno.test("slow reader of a 100 MiB stream: server memory stays flat and the wri
       new TextEncoder().encode(`GET /bytes?n=${RESPONSE_BYTES} HTTP/1.1\r\nHost: a\r\n\r\n`),
     );
     let peakRss = rssBefore;
-    // The server closes its side once the stalled write times out; sample its memory meanwhile.
+    // First the server accepts the connection (on a busy machine that can take a moment, and
+    // the count below would otherwise already equal the baseline)...
+    await waitFor(
+      () => server.tcpSocketCount() > baselineTcp,
+      "the server to accept the connection",
+      20_000,
+      10,
+    );
+    // ...then it closes its side once the stalled write times out; sample its memory meanwhile.
     await waitFor(
       () => {
         peakRss = Math.max(peakRss, server.rssBytes());

@@ -485,13 +485,21 @@ export class Connection {
         close = true;
       }
       if (request !== null) {
-        // A keep-alive connection reads ahead at once: the read notices a client that leaves
-        // and is the next request's read anyway. When the connection closes after this
-        // request, that read would only cost a system call and a half-close, so none is made.
-        if (exchange.bodyDone && head.keepAlive) this.#watchPeer(exchange);
         info = new HandlerInfo(this.#remoteAddr);
         const answer = this.#invokeHandler(request, info);
-        response = answer instanceof Response ? answer : await answer;
+        if (answer instanceof Response) {
+          response = answer;
+        } else {
+          // While an asynchronous handler runs, a keep-alive connection reads ahead: the read
+          // notices a client that leaves (request.signal) and is the next request's read
+          // anyway. Not for a synchronous answer (nothing left to abort; reading after the
+          // write is cheaper), not for a ParsedRequest (it has no signal), and not when the
+          // connection closes after this request (the read would only add a half-close).
+          if (exchange.bodyDone && head.keepAlive && exchange.request !== null) {
+            this.#watchPeer(exchange);
+          }
+          response = await answer;
+        }
         this.#setDeadline(Phase.Write, 0);
       } else {
         response = plainResponse(400);
@@ -929,6 +937,9 @@ export class Connection {
     exchange.headWritten = true;
     const output = this.#reserveOutput(headText.length);
     this.#outputLength = writeLatin1(headText, output, this.#outputLength);
+    // A stream can run for long (server-sent events sit idle between events, where no failed
+    // write would reveal a client that left): watch the connection so request.signal can tell.
+    if (exchange.bodyDone && exchange.request !== null) this.#watchPeer(exchange);
     // A byte stream (a file, for instance) is read into one buffer that is reused for every
     // chunk once it has been written: no garbage per chunk, and memory per response is bounded.
     let byobReader: ReadableStreamBYOBReader | null = null;

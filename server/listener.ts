@@ -110,7 +110,8 @@ export function serve(optionsOrHandler: ServeOptions | Handler, maybeHandler?: H
   });
 
   const finished = Promise.withResolvers<void>();
-  let allClosed = Promise.withResolvers<void>();
+  /** Made by shutdown(): settles when the last connection has closed. */
+  let allClosed: PromiseWithResolvers<void> | null = null;
   let shutdownPromise: Promise<void> | null = null;
 
   const acceptLoop = (async () => {
@@ -145,7 +146,7 @@ export function serve(optionsOrHandler: ServeOptions | Handler, maybeHandler?: H
       connections.add(connection);
       connection.run().finally(() => {
         connections.delete(connection);
-        if (connections.size === 0) allClosed.resolve();
+        if (connections.size === 0) allClosed?.resolve();
       });
     }
   })();
@@ -162,18 +163,17 @@ export function serve(optionsOrHandler: ServeOptions | Handler, maybeHandler?: H
       await acceptLoop;
       for (const connection of connections) if (connection.isIdle) connection.close();
       if (connections.size > 0) {
-        allClosed = Promise.withResolvers<void>();
-        if (connections.size > 0) {
-          let timer: ReturnType<typeof setTimeout> | undefined;
-          const grace = new Promise<void>((resolve) => {
-            timer = setTimeout(resolve, limits.gracePeriodMs);
-          });
-          await Promise.race([allClosed.promise, grace]);
-          clearTimeout(timer);
-          for (const connection of connections) connection.close();
-          // Closing ends every pending read and write; wait for the loops to unwind.
-          if (connections.size > 0) await allClosed.promise;
-        }
+        const closed = Promise.withResolvers<void>();
+        allClosed = closed;
+        let timer: ReturnType<typeof setTimeout> | undefined;
+        const grace = new Promise<void>((resolve) => {
+          timer = setTimeout(resolve, limits.gracePeriodMs);
+        });
+        await Promise.race([closed.promise, grace]);
+        clearTimeout(timer);
+        for (const connection of connections) connection.close();
+        // Closing ends every pending read and write; wait for the loops to unwind.
+        if (connections.size > 0) await closed.promise;
       }
       unsubscribe();
       clock.stop();

@@ -67,91 +67,18 @@ export class FieldList {
 }
 
 /**
- * Field names that requests commonly carry, so that the parser can return one shared string
- * instead of allocating a new one per request. Looked up by length and bytes, no allocation.
+ * The lower-case name for `bytes[start..end)` (already validated as a token). Used for trailer
+ * fields; header names are sliced from the decoded head instead.
  */
-const KNOWN_NAMES = [
-  "host",
-  "connection",
-  "content-length",
-  "transfer-encoding",
-  "expect",
-  "user-agent",
-  "accept",
-  "accept-encoding",
-  "accept-language",
-  "cache-control",
-  "content-type",
-  "cookie",
-  "referer",
-  "origin",
-  "pragma",
-  "range",
-  "if-range",
-  "if-match",
-  "if-none-match",
-  "if-modified-since",
-  "if-unmodified-since",
-  "upgrade-insecure-requests",
-  "sec-fetch-site",
-  "sec-fetch-mode",
-  "sec-fetch-user",
-  "sec-fetch-dest",
-  "sec-ch-ua",
-  "sec-ch-ua-mobile",
-  "sec-ch-ua-platform",
-  "priority",
-  "dnt",
-  "te",
-  "authorization",
-  "x-forwarded-for",
-  "x-forwarded-proto",
-  "x-request-id",
-  "keep-alive",
-  "upgrade",
-];
-
-/** Longest known name; longer names are never looked up. */
-const MAX_KNOWN_LENGTH = 32;
+export function fieldName(bytes: Uint8Array, start: number, end: number): string {
+  let name = "";
+  for (let i = start; i < end; i++) name += String.fromCharCode(TO_LOWER[bytes[i]!]!);
+  return name;
+}
 
 interface KnownName {
   readonly name: string;
   readonly bytes: Uint8Array;
-}
-
-/** Known names bucketed by length and lower-cased first byte: usually one candidate. */
-const KNOWN_BUCKETS: (KnownName[] | undefined)[] = [];
-for (const name of KNOWN_NAMES) {
-  const key = name.length * 256 + name.charCodeAt(0);
-  (KNOWN_BUCKETS[key] ??= []).push({ name, bytes: new TextEncoder().encode(name) });
-}
-
-/** The shared lower-case string when `bytes[start..end)` is a known field name, else null. */
-export function knownFieldName(bytes: Uint8Array, start: number, end: number): string | null {
-  const length = end - start;
-  if (length === 0 || length > MAX_KNOWN_LENGTH) return null;
-  const candidates = KNOWN_BUCKETS[length * 256 + TO_LOWER[bytes[start]!]!];
-  if (candidates === undefined) return null;
-  outer: for (const candidate of candidates) {
-    const expected = candidate.bytes;
-    for (let i = 1; i < length; i++) {
-      if (TO_LOWER[bytes[start + i]!] !== expected[i]) continue outer;
-    }
-    return candidate.name;
-  }
-  return null;
-}
-
-/**
- * The lower-case name for `bytes[start..end)` (already validated as a token): a shared string
- * for known names, a new one otherwise.
- */
-export function fieldName(bytes: Uint8Array, start: number, end: number): string {
-  const known = knownFieldName(bytes, start, end);
-  if (known !== null) return known;
-  let name = "";
-  for (let i = start; i < end; i++) name += String.fromCharCode(TO_LOWER[bytes[i]!]!);
-  return name;
 }
 
 /** Field names that change how the server reads the request (framing, Host, Expect). */

@@ -29,6 +29,7 @@ import { badRequest, HttpError } from "./errors.ts";
 import { FieldList, fieldName, specialFieldName } from "./fields.ts";
 import { decideRequestFraming, type RequestFraming } from "./message_framing.ts";
 import {
+  BACKSLASH,
   COLON,
   CR,
   DQUOTE,
@@ -677,7 +678,7 @@ export class RequestParser {
               i++;
               break;
             }
-            if (byte === 0x5c) {
+            if (byte === BACKSLASH) {
               if (i + 1 >= end || QUOTED_PAIR_BYTE[buffer[i + 1]!] !== 1) {
                 throw badRequest("invalid quoted-pair in chunk extension");
               }

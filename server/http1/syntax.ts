@@ -18,7 +18,6 @@ export const SEMICOLON = 0x3b;
 export const EQUALS = 0x3d;
 export const DQUOTE = 0x22;
 export const BACKSLASH = 0x5c;
-export const COMMA = 0x2c;
 
 function table(predicate: (byte: number) => boolean): Uint8Array {
   const result = new Uint8Array(256);
@@ -95,20 +94,6 @@ export function latin1(bytes: Uint8Array, start: number, end: number): string {
   let result = "";
   for (let i = start; i < end; i++) result += String.fromCharCode(bytes[i]!);
   return result;
-}
-
-/** True when `bytes[start..end)` equals the lower-case ASCII `lower`, ignoring ASCII case. */
-export function equalsIgnoreCase(
-  bytes: Uint8Array,
-  start: number,
-  end: number,
-  lower: string,
-): boolean {
-  if (end - start !== lower.length) return false;
-  for (let i = 0; i < lower.length; i++) {
-    if (TO_LOWER[bytes[start + i]!] !== lower.charCodeAt(i)) return false;
-  }
-  return true;
 }
 
 /** True when the string is a non-empty token (RFC 9110 §5.6.2). */

@@ -800,19 +800,20 @@ export class Connection {
 
     // Fastest path: a status, a content type and a string; no Headers object is ever built.
     const text = response.statusText === "" ? textResponseParts(response) : null;
-    if (text !== null && isFieldValue(text.contentType)) {
+    if (text !== null) {
       const hasBody = responseHasBody(head.method, text.status);
       const body = text.body;
       const byteLength = asciiLength(body);
-      if (byteLength !== -1 && byteLength <= OUTPUT_BUFFER_BYTES / 2) {
-        const connectionMode = close ? 1 : keepAliveHeader ? 2 : 0;
-        const headBytes = textHeadCache.get(
+      const headBytes = byteLength === -1 || byteLength > OUTPUT_BUFFER_BYTES / 2
+        ? null
+        : textHeadCache.get(
           text.status,
           text.contentType,
           byteLength,
-          connectionMode,
+          close ? 1 : keepAliveHeader ? 2 : 0,
           date,
         );
+      if (headBytes !== null) {
         exchange.headWritten = true;
         const output = this.#reserveOutput(headBytes.length + (hasBody ? byteLength : 0));
         output.set(headBytes, this.#outputLength);
@@ -1151,20 +1152,25 @@ class TextHeadCache {
   #date = "";
   #bytes: Uint8Array = new Uint8Array(0);
 
-  /** `connectionMode`: 0 nothing to say, 1 `connection: close`, 2 `connection: keep-alive`. */
+  /**
+   * `connectionMode`: 0 nothing to say, 1 `connection: close`, 2 `connection: keep-alive`.
+   * Returns null for a content type that may not go on the wire (then the general path, which
+   * answers 500, takes over); it is validated only when the head is built, not on a reuse.
+   */
   get(
     status: number,
     contentType: string,
     length: number,
     connectionMode: number,
     date: string,
-  ): Uint8Array {
+  ): Uint8Array | null {
     if (
       status === this.#status && length === this.#length && date === this.#date &&
       connectionMode === this.#connectionMode && contentType === this.#contentType
     ) {
       return this.#bytes;
     }
+    if (!isFieldValue(contentType)) return null;
     let head = statusLine(status) + `content-type: ${contentType}\r\ndate: ${date}\r\n`;
     if (mayCarryContentLength(status)) head += `content-length: ${length}\r\n`;
     if (connectionMode === 1) head += "connection: close\r\n";

@@ -135,7 +135,7 @@ export interface BenchOptions {
   outDir: string;
   /** Run the framing micro benchmarks too. */
   micro: boolean;
-  /** Rewrite the generated tables in README.md. */
+  /** Rewrite the generated tables in bench/README.md. */
   updateReadme: boolean;
   /** Print usage and exit. */
   help: boolean;
@@ -159,7 +159,7 @@ Options:
   --wrk-threads N         wrk threads (default 1: wrk has one core)
   --out DIR               where latest.json and latest.svg go (default bench/results)
   --no-micro              skip the framing micro benchmarks (deno bench bench/framing_bench.ts)
-  --update-readme         replace the generated tables in README.md
+  --update-readme         replace the generated tables in bench/README.md
   --help                  this text
 
 Needs wrk and taskset (apt-get install wrk util-linux); nginx is measured when installed

@@ -23,6 +23,7 @@ import {
   USAGE,
 } from "./options.ts";
 import {
+  BENCH_README,
   type BenchResult,
   type LoadResult,
   type LoadSample,
@@ -602,7 +603,7 @@ async function measureIdleMemory(
 }
 
 /**
- * Formats Markdown with `deno fmt` and the repository's settings, so that the README stays
+ * Formats Markdown with `deno fmt` and the repository's settings, so that bench/README.md stays
  * clean under `deno fmt --check` (part of `deno task test`). Returns the text unchanged if
  * formatting fails.
  */
@@ -804,14 +805,14 @@ async function main(): Promise<number> {
     await Deno.writeTextFile(join(outDir, "latest.svg"), renderSvgChart(result));
     log(`wrote ${join(options.outDir, "latest.json")} and ${join(options.outDir, "latest.svg")}`);
     if (options.updateReadme) {
-      const readmePath = join(REPO_DIR, "README.md");
+      const readmePath = join(REPO_DIR, BENCH_README);
       const readme = await Deno.readTextFile(readmePath);
       const updated = replaceReadmeTables(readme, await formatMarkdown(tables));
       if (updated === readme) {
-        log("README.md has no bench markers (or nothing changed); not updated");
+        log(`${BENCH_README} has no bench markers (or nothing changed); not updated`);
       } else {
         await Deno.writeTextFile(readmePath, updated);
-        log("updated the tables in README.md");
+        log(`updated the tables in ${BENCH_README}`);
       }
     }
     return 0;

@@ -5,6 +5,7 @@
  */
 import assert from "node:assert/strict";
 import {
+  BENCH_README,
   type BenchResult,
   escapeXml,
   median,
@@ -152,6 +153,14 @@ Deno.test("replaceReadmeTables splices between the markers and leaves the rest a
     `# Title\n\nintro\n\n${README_BEGIN_MARKER}\n\n| new |\n\n${README_END_MARKER}\nafter\n`,
   );
   assert.equal(replaceReadmeTables("no markers", "x"), "no markers");
+});
+
+Deno.test("--update-readme has markers to splice between in bench/README.md", async () => {
+  const page = await Deno.readTextFile(new URL(`../${BENCH_README}`, import.meta.url));
+  const begin = page.indexOf(README_BEGIN_MARKER);
+  assert.ok(begin >= 0, `${BENCH_README} has the begin marker`);
+  assert.ok(page.indexOf(README_END_MARKER) > begin, `${BENCH_README} has the end marker after it`);
+  assert.notEqual(replaceReadmeTables(page, "| new |\n"), page);
 });
 
 Deno.test("parseBenchArgs: defaults, --quick, lists, and clear errors", () => {

@@ -289,12 +289,12 @@ Deno.test("`deno task start` serves public/ on port 8000 with exactly the docume
   assert.equal(config.port, 8000);
 });
 
-Deno.test("README documents every option", async () => {
-  const readme = await Deno.readTextFile(new URL("../README.md", import.meta.url));
+Deno.test("docs/cli.md documents every option", async () => {
+  const page = await Deno.readTextFile(new URL("../docs/cli.md", import.meta.url));
   for (const spec of OPTIONS) {
-    assert.ok(readme.includes(`\`--${spec.name}`), `README mentions --${spec.name}`);
+    assert.ok(page.includes(`\`--${spec.name}`), `docs/cli.md mentions --${spec.name}`);
   }
-  assert.ok(readme.includes("sockserve healthcheck [URL] [--timeout DURATION]"));
+  assert.ok(page.includes("sockserve healthcheck [URL] [--timeout DURATION]"));
 });
 
 Deno.test("value parsers: ports, durations, sizes, headers", () => {

@@ -81,7 +81,7 @@ export class LineCollector {
 
 /** Options for running main.ts. */
 export interface RunOptions {
-  /** Deno permission flags; default: what the README documents, with read access to all. */
+  /** Deno permission flags; default: what docs/cli.md documents, with read access to all. */
   permissions?: string[];
   /** Environment for the child (added to a clean one: only PATH, HOME and NO_COLOR are kept). */
   env?: Record<string, string>;

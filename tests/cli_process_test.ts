@@ -188,7 +188,7 @@ Deno.test("cli: without read permission for ROOT the error names the --allow-rea
   }
 });
 
-Deno.test("cli: serves with the least-privilege permissions the README documents", async () => {
+Deno.test("cli: serves with the least-privilege permissions docs/cli.md documents", async () => {
   const site = await makeSite({ "index.html": "<h1>least privilege</h1>" });
   const server = await startSockserve([site, "--host", "127.0.0.1", "--port", "0"], {
     permissions: ["--allow-net", `--allow-read=${site}`, "--allow-env=PORT,HOST"],

@@ -248,6 +248,7 @@ Deno.test(".dockerignore keeps build outputs out and everything the build needs 
     ".dockerignore",
     "deploy",
     "README.md",
+    "docs",
   ];
   for (const root of needed) {
     for (const path of walk(root)) {

@@ -50,42 +50,53 @@ function readEnv(): CliEnv {
  * Starts serving as configured: one isolate, or with `--workers N` this thread plus N - 1
  * workers on the same SO_REUSEPORT port. Returns an exit code when it could not start, or the
  * running server (the lifecycle then decides when the process exits).
+ *
+ * The start line is printed once every isolate listens, and the caller installs the signal
+ * handlers in the same turn of the event loop: whoever waits for the line (a person, a test, a
+ * supervisor) can send SIGTERM at once and get a graceful shutdown, not the default kill.
  */
 async function startServer(config: ServeConfig): Promise<number | Server> {
   const isolates = config.workers === "auto" ? navigator.hardwareConcurrency : config.workers;
+  let announce = "";
   const primary = await startSite(config, {
     reusePort: isolates > 1,
     isolates,
-    onListen: (addr, root) =>
-      writeStdoutLine(
-        startLine(VERSION, root, addr.hostname, addr.port)
-          .replace(
-            " at http://",
-            isolates > 1 ? ` with ${isolates} workers at http://` : " at http://",
-          ),
-      ),
+    onListen: (addr, root) => {
+      announce = startLine(VERSION, root, addr.hostname, addr.port)
+        .replace(
+          " at http://",
+          isolates > 1 ? ` with ${isolates} workers at http://` : " at http://",
+        );
+    },
     printError,
   });
-  if (typeof primary === "number" || isolates <= 1) return primary;
-  try {
-    return await startWorkers({
-      primary,
-      workers: isolates - 1,
-      moduleUrl: new URL("./server/cli/worker_entry.ts", import.meta.url),
-      data: { config, isolates },
-    });
-  } catch (error) {
-    const message = error instanceof Error ? error.message : String(error);
-    printError(`sockserve: ${message}`);
-    if (message.includes("Requires read access")) {
-      // Under `deno run`, workers load sockserve's own modules at run time.
-      printError(
-        `sockserve: --workers needs read access to sockserve's modules: add ` +
-          `--allow-read=${new URL(".", import.meta.url).pathname} (executables need nothing more)`,
-      );
+  if (typeof primary === "number") return primary;
+  let server = primary;
+  if (isolates > 1) {
+    try {
+      server = await startWorkers({
+        primary,
+        workers: isolates - 1,
+        moduleUrl: new URL("./server/cli/worker_entry.ts", import.meta.url),
+        data: { config, isolates },
+      });
+    } catch (error) {
+      const message = error instanceof Error ? error.message : String(error);
+      printError(`sockserve: ${message}`);
+      if (message.includes("Requires read access")) {
+        // Under `deno run`, workers load sockserve's own modules at run time.
+        printError(
+          `sockserve: --workers needs read access to sockserve's modules: add ` +
+            `--allow-read=${
+              new URL(".", import.meta.url).pathname
+            } (executables need nothing more)`,
+        );
+      }
+      return EXIT_STARTUP_FAILURE;
     }
-    return EXIT_STARTUP_FAILURE;
   }
+  writeStdoutLine(announce);
+  return server;
 }
 
 /**

@@ -155,6 +155,24 @@ Deno.test("cli: --workers 2 serves one port from two isolates and stops on SIGTE
   }
 });
 
+Deno.test("cli: SIGTERM sent as soon as the start line appears is a graceful shutdown (--workers 2)", async () => {
+  const site = await makeSite({ "index.html": "x" });
+  const server = await startSockserve(
+    [site, "--host", "127.0.0.1", "--port", "0", "--workers", "2", "--log", "off"],
+  );
+  try {
+    // No request first: the signal races the workers' start-up if the line comes too early.
+    server.child.kill("SIGTERM");
+    const status = await server.status;
+    assert.equal(status.signal, null, `killed by ${status.signal}: no handler was installed yet`);
+    assert.equal(status.code, 0, server.stderr.text);
+    assert.match(server.stdout.text, /shutdown complete/);
+  } finally {
+    await server.close();
+    await Deno.remove(site, { recursive: true });
+  }
+});
+
 Deno.test("cli: --workers without read access to sockserve's modules says what to grant", async () => {
   const site = await makeSite({ "index.html": "x" });
   try {

@@ -325,7 +325,7 @@ export async function httpGet(port: number, path: string): Promise<ProbeResponse
  *
  * @example
  * ```ts
- * const before = await readCpuSeconds(pid);
+ * const before = await readCpuSeconds(Deno.pid);
  * ```
  */
 export async function readCpuSeconds(pid: number): Promise<number> {

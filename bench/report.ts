@@ -200,6 +200,7 @@ export function median(values: readonly number[]): number {
  *
  * @example
  * ```ts
+ * declare const result: BenchResult;
  * const rows = summarizeLoad(result.load);
  * ```
  */
@@ -252,6 +253,7 @@ export function describeMachine(machine: MachineInfo): string {
  *
  * @example
  * ```ts
+ * declare const result: BenchResult;
  * console.log(renderMarkdownTables(result));
  * ```
  */
@@ -356,6 +358,7 @@ const CHART_MARGIN = { top: 78, right: 20, bottom: 56, left: 56 };
  *
  * @example
  * ```ts
+ * declare const result: BenchResult;
  * await Deno.writeTextFile("bench/results/latest.svg", renderSvgChart(result));
  * ```
  */
@@ -522,6 +525,8 @@ export const README_END_MARKER = "<!-- bench:end -->";
  *
  * @example
  * ```ts
+ * declare const result: BenchResult;
+ * const readme = await Deno.readTextFile(BENCH_README);
  * const updated = replaceReadmeTables(readme, renderMarkdownTables(result));
  * ```
  */

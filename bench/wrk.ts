@@ -88,6 +88,7 @@ export function totalErrors(summary: WrkSummary): number {
  *
  * @example
  * ```ts
+ * const port = 8000;
  * const summary = await runWrk({ port, path: "/", connections: 64, durationSec: 5, threads: 1,
  *   script: "bench/wrk/report.lua", headers: [], core: 1 });
  * ```

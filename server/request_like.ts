@@ -12,15 +12,19 @@ import type { FieldList } from "./http1/fields.ts";
 
 /** Header lookup, as `Headers` offers it. */
 export interface HeadersLike {
+  /** The field's value (repeated fields joined with `, `), or null when absent; case-insensitive. */
   get(name: string): string | null;
+  /** Whether the field is present; case-insensitive. */
   has(name: string): boolean;
 }
 
 /** What a marked handler may read of its request: a web `Request` satisfies it. */
 export interface RequestLike {
+  /** The method as the client sent it (methods are case-sensitive, RFC 9110 §9.1). */
   readonly method: string;
   /** The absolute URL, as `Request.url` gives it (parsed and serialized by the URL standard). */
   readonly url: string;
+  /** The request's header fields. */
   readonly headers: HeadersLike;
 }
 

@@ -87,13 +87,22 @@ export interface RunOptions {
   env?: Record<string, string>;
   /** Working directory. */
   cwd?: string;
+  /**
+   * The program to run instead of `deno run <permissions> main.ts`, e.g. an installed command;
+   * `permissions` is then ignored.
+   */
+  program?: string;
 }
 
 const DEFAULT_PERMISSIONS = ["--allow-net", "--allow-read", "--allow-env=PORT,HOST"];
 
 function command(args: string[], options: RunOptions): Deno.Command {
-  return new Deno.Command(Deno.execPath(), {
-    args: ["run", "--quiet", ...(options.permissions ?? DEFAULT_PERMISSIONS), MAIN_TS, ...args],
+  const program = options.program ?? Deno.execPath();
+  const prefix = options.program !== undefined
+    ? []
+    : ["run", "--quiet", ...(options.permissions ?? DEFAULT_PERMISSIONS), MAIN_TS];
+  return new Deno.Command(program, {
+    args: [...prefix, ...args],
     clearEnv: true,
     env: {
       PATH: Deno.env.get("PATH") ?? "/usr/bin:/bin",

@@ -248,6 +248,8 @@ Deno.test(".dockerignore keeps build outputs out and everything the build needs 
     ".dockerignore",
     "deploy",
     "README.md",
+    "LICENSE",
+    "CHANGELOG.md",
     "docs",
   ];
   for (const root of needed) {

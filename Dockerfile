@@ -27,7 +27,7 @@ RUN if [ "$RUN_TESTS" = "true" ]; then deno task test; fi
 FROM gcr.io/distroless/cc-debian12:nonroot AS runtime
 COPY --from=build /src/dist/sockserve /usr/local/bin/sockserve
 # The demo site; replace it with a volume at /srv/www or a COPY in an image built FROM this one.
-COPY --from=build /src/public /srv/www
+COPY --from=build /src/site /srv/www
 # distroless's "nonroot" user, given by number so that Kubernetes' runAsNonRoot can verify it.
 USER 65532:65532
 # HOST: every interface, or the published port would reach nothing.

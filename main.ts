@@ -6,7 +6,7 @@
  * requests are logged by `server/access_log.ts` and signals handled by `server/cli/lifecycle.ts`.
  *
  * ```sh
- * deno run --allow-net --allow-read=public --allow-env=PORT,HOST main.ts public --port 8080
+ * deno run --allow-net --allow-read=site --allow-env=PORT,HOST main.ts site --port 8080
  * ```
  *
  * @module

@@ -1,4 +1,5 @@
-// One real browser: Debian's headless Chromium loads the demo site in public/ through the
+// One real browser: Debian's headless Chromium loads the page in tests/fixtures/browser_site/ (a
+// copy of the demo site's, so that replacing the demo changes nothing here) through the
 // sockserve command line, and the test reads the DOM Chromium ends up with. The page's module
 // script only runs when served as JavaScript, its stylesheet only applies when served as CSS
 // (nosniff), and the script writes what it saw into the page, so the DOM proves all of it.
@@ -7,7 +8,7 @@ import { fileURLToPath } from "node:url";
 import { startSockserve } from "./cli_helpers.ts";
 
 const CHROMIUM = "/usr/bin/chromium";
-const PUBLIC_DIR = fileURLToPath(new URL("../public", import.meta.url));
+const SITE_DIR = fileURLToPath(new URL("./fixtures/browser_site", import.meta.url));
 
 /** Upper bound for one page load; Chromium normally needs about a second. */
 const CHROMIUM_LIMIT_MS = 60_000;
@@ -60,11 +61,11 @@ function textById(dom: string, id: string): string | undefined {
 
 Deno.test({
   name: hasChromium
-    ? "browser: headless Chromium renders the demo site, runs its script and applies its CSS"
-    : `browser: demo site in Chromium (ignored: ${CHROMIUM} not installed)`,
+    ? "browser: headless Chromium renders a page, runs its script and applies its CSS"
+    : `browser: a page in Chromium (ignored: ${CHROMIUM} not installed)`,
   ignore: !hasChromium,
   async fn() {
-    const server = await startSockserve([PUBLIC_DIR, "--host", "127.0.0.1", "--port", "0"]);
+    const server = await startSockserve([SITE_DIR, "--host", "127.0.0.1", "--port", "0"]);
     try {
       const dom = await dumpDom(server.url.href);
       assert.match(dom, /<h1>It works: sockserve is serving this site\.<\/h1>/);
@@ -95,7 +96,7 @@ Deno.test({
     : `browser: custom 404 page in Chromium (ignored: ${CHROMIUM} not installed)`,
   ignore: !hasChromium,
   async fn() {
-    const server = await startSockserve([PUBLIC_DIR, "--host", "127.0.0.1", "--port", "0"]);
+    const server = await startSockserve([SITE_DIR, "--host", "127.0.0.1", "--port", "0"]);
     try {
       const dom = await dumpDom(new URL("/no/such/page", server.url).href);
       assert.match(dom, /<h1>404: nothing here<\/h1>/);

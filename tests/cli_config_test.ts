@@ -272,7 +272,7 @@ Deno.test("usage lists every option and fits in 100 columns", () => {
   }
 });
 
-Deno.test("`deno task start` serves public/ on port 8000 with exactly the documented permissions", async () => {
+Deno.test("`deno task start` serves the demo in site/ on port 8000 with exactly the documented permissions", async () => {
   const denoJson = JSON.parse(await Deno.readTextFile(new URL("../deno.json", import.meta.url)));
   const words: string[] = denoJson.tasks.start.split(/\s+/);
   const main = words.indexOf("main.ts");
@@ -280,12 +280,12 @@ Deno.test("`deno task start` serves public/ on port 8000 with exactly the docume
   assert.deepEqual(words.slice(0, main).sort(), [
     "--allow-env=PORT,HOST",
     "--allow-net",
-    "--allow-read=public",
+    "--allow-read=site",
     "deno",
     "run",
   ]);
   const config = serveConfig(words.slice(main + 1));
-  assert.equal(config.root, "public");
+  assert.equal(config.root, "site");
   assert.equal(config.port, 8000);
 });
 

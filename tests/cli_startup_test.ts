@@ -4,6 +4,8 @@ import {
   checkRootDirectory,
   chooseRoot,
   describeListenError,
+  embeddedSiteFromManifest,
+  embeddedSiteManifest,
   hostPort,
   type RootChoiceInput,
   startLine,
@@ -12,30 +14,42 @@ import {
 const BASE: RootChoiceInput = {
   rootArg: undefined,
   standalone: false,
-  embeddedSiteDir: "/tmp/deno-compile-sockserve/public",
+  embeddedSiteDir: "/tmp/deno-compile-sockserve/site",
   embeddedSiteExists: true,
   cwd: "/home/me/site",
 };
 
 Deno.test("chooseRoot: table of ROOT argument, standalone and embedded site", () => {
   const rows: [Partial<RootChoiceInput>, string, boolean][] = [
-    // deno run without ROOT: the working directory, never the public/ next to main.ts.
+    // deno run without ROOT: the working directory, never the demo site/ next to main.ts.
     [{}, "/home/me/site", false],
     [{ rootArg: "public" }, "/home/me/site/public", false],
     [{ rootArg: "../other" }, "/home/me/other", false],
     [{ rootArg: "/srv/www" }, "/srv/www", false],
     // An executable that carries a site serves it when no ROOT is given…
-    [{ standalone: true }, "/tmp/deno-compile-sockserve/public", true],
+    [{ standalone: true }, "/tmp/deno-compile-sockserve/site", true],
     // …and the directory on disk when one is.
     [{ standalone: true, rootArg: "dist" }, "/home/me/site/dist", false],
     [{ standalone: true, rootArg: "." }, "/home/me/site", false],
-    // An executable built without --include public has no embedded site.
+    // An executable built by `deno task compile` has no embedded site.
     [{ standalone: true, embeddedSiteExists: false }, "/home/me/site", false],
     // A relative embedded path would read the real disk: never used.
-    [{ standalone: true, embeddedSiteDir: "public" }, "/home/me/site", false],
+    [{ standalone: true, embeddedSiteDir: "site" }, "/home/me/site", false],
   ];
   for (const [input, path, embedded] of rows) {
     assert.deepEqual(chooseRoot({ ...BASE, ...input }), { path, embedded }, JSON.stringify(input));
+  }
+});
+
+Deno.test("embedded site manifest: written by compile:site, read back by the executable", () => {
+  const main = "/tmp/deno-compile-sockserve/work/repo";
+  for (const root of ["site", "../../my site", "a/b"]) {
+    const text = embeddedSiteManifest(root);
+    assert.equal(embeddedSiteFromManifest(text, main), join(main, root), root);
+  }
+  // Anything else is no manifest: the executable then has no embedded site.
+  for (const text of ["", "{", "null", "[]", '{"root":""}', '{"root":"/abs"}', '{"root":1}']) {
+    assert.equal(embeddedSiteFromManifest(text, main), undefined, text);
   }
 });
 

@@ -13,6 +13,13 @@
  */
 
 import assert from "node:assert/strict";
+import { EMBEDDED_SITE_MANIFEST } from "../server/cli/startup.ts";
+import {
+  compileSiteArgs,
+  DEFAULT_OUTPUT,
+  DEFAULT_SITE,
+  parseCompileSiteArgs,
+} from "../tools/compile_site.ts";
 
 const REPO = new URL("../", import.meta.url);
 const REPO_PATH = decodeURIComponent(REPO.pathname);
@@ -23,15 +30,34 @@ const DENO_JSON = JSON.parse(Deno.readTextFileSync(new URL("deno.json", REPO))) 
   tasks: Record<string, string>;
 };
 
-/** The compile tasks and what each must produce. */
-const COMPILE_TASKS = [
-  { task: "compile", output: "dist/sockserve", includes: ["server/cli/worker_entry.ts"] },
+/** A `deno compile` command line and what it must produce. */
+interface Build {
+  /** The task that runs it. */
+  readonly task: string;
+  /** The command's words, from `deno` to the entry module. */
+  readonly words: string[];
+  readonly output: string;
+  readonly includes: readonly string[];
+}
+
+/** `deno task compile`, and what `deno task compile:site` runs through tools/compile_site.ts. */
+const BUILDS: readonly Build[] = [
+  {
+    task: "compile",
+    words: taskWords("compile"),
+    output: "dist/sockserve",
+    includes: ["server/cli/worker_entry.ts"],
+  },
   {
     task: "compile:site",
-    output: "dist/sockserve-site",
-    includes: ["server/cli/worker_entry.ts", "public"],
+    words: [
+      "deno",
+      ...compileSiteArgs(DENO_JSON.tasks["compile"] ?? "", DEFAULT_SITE, DEFAULT_OUTPUT),
+    ],
+    output: DEFAULT_OUTPUT,
+    includes: ["server/cli/worker_entry.ts", DEFAULT_SITE, EMBEDDED_SITE_MANIFEST],
   },
-] as const;
+];
 
 /** Upper bound on waiting for a spawned server's first line: a guard against hangs only. */
 const STARTUP_GUARD_MS = 30_000;
@@ -109,8 +135,7 @@ Deno.test("compile tasks bake in least-privilege permissions: net, read, env POR
     "--allow-env=PORT,HOST",
     ...(usesReusePort ? ["--unstable-net"] : []),
   ].sort();
-  for (const { task, output, includes } of COMPILE_TASKS) {
-    const words = taskWords(task);
+  for (const { task, words, output, includes } of BUILDS) {
     assert.deepEqual(words.slice(0, 2), ["deno", "compile"], task);
     assert.equal(words.at(-1), "main.ts", `${task} compiles main.ts`);
     assert.deepEqual(runtimeFlags(words).sort(), expected, `${task} permissions`);
@@ -130,9 +155,9 @@ Deno.test("compile tasks bake in least-privilege permissions: net, read, env POR
     for (const match of code.matchAll(/new URL\("([^"]+)", import\.meta\.url\)/g)) {
       if (!/\.ts$/.test(match[1]!)) continue;
       const module = new URL(match[1]!, `file://${path}`).pathname.slice(REPO_PATH.length);
-      for (const { task, includes } of COMPILE_TASKS) {
+      for (const { task, includes } of BUILDS) {
         assert.ok(
-          (includes as readonly string[]).includes(module),
+          includes.includes(module),
           `${task} embeds the worker module ${module}`,
         );
       }
@@ -154,9 +179,51 @@ Deno.test("executable module graph: local files only, no remote or npm code", ()
   }
 });
 
+Deno.test("compile:site compiles what compile does, plus SITE and its manifest", () => {
+  assert.equal(
+    DENO_JSON.tasks["compile:site"],
+    "deno run --allow-read --allow-write --allow-run --allow-env=INIT_CWD tools/compile_site.ts",
+    "arguments given to the task reach the script",
+  );
+  const compile = taskWords("compile");
+  const site = compileSiteArgs(DENO_JSON.tasks["compile"] ?? "", "../my site", "out/x");
+  assert.deepEqual(site.slice(-5), [
+    "--include",
+    "../my site",
+    "--include",
+    EMBEDDED_SITE_MANIFEST,
+    "main.ts",
+  ]);
+  assert.deepEqual(
+    withoutOutput(["deno", ...site.slice(0, -5), "main.ts"]),
+    withoutOutput(compile),
+  );
+  assert.equal(site[site.indexOf("--output") + 1], "out/x");
+  assert.throws(() => compileSiteArgs("deno run main.ts", "site", "x"), /not one deno compile/);
+});
+
+Deno.test("compile:site arguments: SITE, --output, help, and clear errors", () => {
+  const rows: [string[], ReturnType<typeof parseCompileSiteArgs>][] = [
+    [[], { kind: "build", site: DEFAULT_SITE, output: DEFAULT_OUTPUT }],
+    [["my-site"], { kind: "build", site: "my-site", output: DEFAULT_OUTPUT }],
+    [["--output", "x", "s"], { kind: "build", site: "s", output: "x" }],
+    [["s", "--output=y"], { kind: "build", site: "s", output: "y" }],
+    [["--help"], { kind: "help" }],
+    [["-h", "--bogus"], { kind: "help" }],
+    [["--bogus"], { kind: "error", message: "unknown option --bogus" }],
+    [["--output"], { kind: "error", message: "--output needs a path" }],
+    [["a", "b"], { kind: "error", message: "one SITE directory, got a and b" }],
+  ];
+  for (const [args, expected] of rows) {
+    assert.deepEqual(parseCompileSiteArgs(args), expected, args.join(" "));
+  }
+});
+
 Deno.test("include paths of the compile tasks exist and hold files", () => {
-  for (const { includes } of COMPILE_TASKS) {
+  for (const { includes } of BUILDS) {
     for (const include of includes) {
+      // Written by tools/compile_site.ts at build time.
+      if (include === EMBEDDED_SITE_MANIFEST) continue;
       const info = Deno.statSync(new URL(include, REPO));
       if (include.endsWith(".ts")) {
         assert.ok(info.isFile, `${include} is a module`);
@@ -169,16 +236,28 @@ Deno.test("include paths of the compile tasks exist and hold files", () => {
 });
 
 /**
- * Runs `deno compile` as a task would, into `outputPath`, with extra environment variables.
+ * Builds as a task would, into `outputPath`, with extra environment variables: `deno compile`
+ * with the words of the compile task, or `deno task compile:site [site] --output PATH`.
  */
 async function compile(
-  task: string,
+  task: "compile" | "compile:site",
   outputPath: string,
   env: Record<string, string>,
+  site?: string,
 ): Promise<{ success: boolean; text: string }> {
-  const words = withoutOutput(taskWords(task));
+  const words = withoutOutput(taskWords("compile"));
+  const args = task === "compile"
+    ? [...words.slice(1, -1), "--output", outputPath, words.at(-1) ?? ""]
+    : [
+      "task",
+      "--quiet",
+      "compile:site",
+      ...(site === undefined ? [] : [site]),
+      "--output",
+      outputPath,
+    ];
   const output = await new Deno.Command(DENO, {
-    args: [...words.slice(1, -1), "--output", outputPath, words.at(-1) ?? ""],
+    args,
     cwd: REPO_PATH,
     env: { NO_COLOR: "1", ...env },
     stdout: "piped",
@@ -189,6 +268,12 @@ async function compile(
     success: output.success,
     text: plain(decoder.decode(output.stdout) + decoder.decode(output.stderr)),
   };
+}
+
+/** The site directory an executable built by compile:site finds through its manifest. */
+async function manifestRoot(): Promise<string> {
+  const manifest = JSON.parse(await Deno.readTextFile(new URL(EMBEDDED_SITE_MANIFEST, REPO)));
+  return new URL(`${manifest.root}/`, REPO).pathname.replace(/\/$/, "");
 }
 
 /** Any small executable of the platform's format serves as a placeholder runtime. */
@@ -208,25 +293,42 @@ Deno.test({
   ignore: !placeholderAvailable,
   async fn() {
     const dir = await Deno.makeTempDir({ prefix: "sockserve-compile-" });
+    const outside = await makeDiskSite();
     try {
-      for (const { task, includes } of COMPILE_TASKS) {
+      // compile:site twice: the demo site by default, and a site outside the repository.
+      const builds = [
+        { task: "compile", site: undefined, embeds: [] },
+        { task: "compile:site", site: undefined, embeds: [DEFAULT_SITE] },
+        { task: "compile:site", site: outside.dir, embeds: [outside.dir.split("/").at(-1) ?? ""] },
+      ] as const;
+      for (const { task, site, embeds } of builds) {
         const output = `${dir}/${task.replace(":", "-")}`;
         // DENORT_BIN replaces the runtime download; everything before it is the real pipeline.
-        const result = await compile(task, output, { DENORT_BIN: PLACEHOLDER_RUNTIME });
+        const result = await compile(task, output, { DENORT_BIN: PLACEHOLDER_RUNTIME }, site);
         assert.ok(result.success, result.text);
         const embedded = result.text.slice(result.text.indexOf("Embedded Files"));
         assert.match(embedded, /main\.ts/, `${task} embeds main.ts:\n${result.text}`);
         assert.match(embedded, /server/, `${task} embeds the server`);
         assert.doesNotMatch(embedded, /node_modules|npm/, `${task} embeds no npm package`);
-        for (const dir of ["public", "tests", "bench"]) {
-          const expected = (includes as readonly string[]).includes(dir);
-          assert.equal(new RegExp(`\\b${dir}\\b`).test(embedded), expected, `${task}: ${dir}`);
+        for (const name of embeds) assert.ok(embedded.includes(name), `${task} embeds ${name}`);
+        for (const name of ["tests", "bench"]) {
+          assert.doesNotMatch(embedded, new RegExp(`\\b${name}\\b`), `${task}: ${name}`);
+        }
+        if (task === "compile:site") {
+          assert.match(embedded, /dist/, "the manifest is embedded");
+          const expected = site ?? new URL(DEFAULT_SITE, REPO).pathname;
+          assert.equal(await manifestRoot(), expected, "the manifest names the site");
         }
         const size = (await Deno.stat(output)).size;
         assert.ok(size > (await Deno.stat(PLACEHOLDER_RUNTIME)).size, "the program was appended");
       }
+      // A SITE that is not a directory is one line and exit 1, before anything is compiled.
+      const missing = await compile("compile:site", `${dir}/x`, {}, `${dir}/no-such-site`);
+      assert.equal(missing.success, false);
+      assert.match(missing.text, /^compile:site: .*no-such-site does not exist\n$/);
     } finally {
       await Deno.remove(dir, { recursive: true });
+      await Deno.remove(outside.dir, { recursive: true });
     }
   },
 });
@@ -329,7 +431,7 @@ async function getText(url: URL): Promise<{ status: number; body: string }> {
   return { status: response.status, body: await response.text() };
 }
 
-/** A site on disk distinct from public/, to tell which one a server serves. */
+/** A site on disk with a marker of its own, to tell which site a server serves. */
 async function makeDiskSite(): Promise<{ dir: string; marker: string }> {
   const dir = await Deno.makeTempDir({ prefix: "sockserve-site-" });
   const marker = `disk site ${crypto.randomUUID()}`;
@@ -404,7 +506,7 @@ function findRuntime(): string | undefined {
 
 const RUNTIME = findRuntime();
 const NO_RUNTIME_REASON = ` (ignored: no Deno ${Deno.version.deno} runtime (denort) here; ` +
-  `set DENORT_BIN or run one online deno compile, see README)`;
+  `set DENORT_BIN or run one online deno compile, see docs/operations.md)`;
 
 Deno.test({
   name: "compiled executable: --version, serves ROOT with PORT/HOST, healthcheck" +
@@ -431,20 +533,27 @@ Deno.test({
     const dir = await Deno.makeTempDir({ prefix: "sockserve-exe-" });
     const emptyDir = await Deno.makeTempDir({ prefix: "sockserve-cwd-" });
     const site = await makeDiskSite();
+    // The site to embed lies outside the repository, as a user's site usually does.
+    const toEmbed = await makeDiskSite();
+    await Deno.mkdir(`${toEmbed.dir}/files`);
+    await Deno.writeTextFile(`${toEmbed.dir}/files/hello.txt`, "nested and embedded\n");
     try {
       const executable = `${dir}/sockserve-site`;
-      const built = await compile("compile:site", executable, {});
+      const built = await compile("compile:site", executable, {}, toEmbed.dir);
       assert.ok(built.success, built.text);
+      // Only the executable's copy of the site is left to answer.
+      await Deno.remove(toEmbed.dir, { recursive: true });
       await checkProgram(executable, []);
 
       // Run from an empty directory so that nothing on disk can stand in for the embedded site.
       const embedded = await startServer(executable, [], LOOPBACK_ENV, emptyDir);
       try {
+        assert.match(embedded.firstLine, /serving the embedded site/);
         const page = await getText(embedded.url);
         assert.equal(page.status, 200);
-        assert.equal(page.body, await Deno.readTextFile(new URL("public/index.html", REPO)));
+        assert.match(page.body, new RegExp(toEmbed.marker));
         const nested = await getText(new URL("files/hello.txt", embedded.url));
-        assert.equal(nested.body, await Deno.readTextFile(new URL("public/files/hello.txt", REPO)));
+        assert.equal(nested.body, "nested and embedded\n");
       } finally {
         await embedded.stop();
       }
@@ -459,6 +568,7 @@ Deno.test({
       await Deno.remove(dir, { recursive: true });
       await Deno.remove(emptyDir, { recursive: true });
       await Deno.remove(site.dir, { recursive: true });
+      await Deno.remove(toEmbed.dir, { recursive: true }).catch(() => {});
     }
   },
 });

@@ -242,7 +242,7 @@ Deno.test(".dockerignore keeps build outputs out and everything the build needs 
     "server",
     "tests",
     "bench",
-    "public",
+    "site",
     ".ci/run",
     "Dockerfile",
     ".dockerignore",

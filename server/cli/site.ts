@@ -16,6 +16,8 @@ import {
   checkRootDirectory,
   chooseRoot,
   describeListenError,
+  EMBEDDED_SITE_MANIFEST,
+  embeddedSiteFromManifest,
   EXIT_STARTUP_FAILURE,
   type RootChoice,
 } from "./startup.ts";
@@ -27,6 +29,21 @@ function exists(path: string): boolean {
     return true;
   } catch {
     return false;
+  }
+}
+
+/**
+ * The site an executable built by `deno task compile:site` carries, from the manifest it carries
+ * too; "" when there is none (`deno run`, or an executable built by `deno task compile`).
+ */
+function embeddedSite(): string {
+  if (!Deno.build.standalone) return "";
+  const mainDir = join(import.meta.dirname ?? ".", "..", "..");
+  try {
+    const text = Deno.readTextFileSync(join(mainDir, EMBEDDED_SITE_MANIFEST));
+    return embeddedSiteFromManifest(text, mainDir) ?? "";
+  } catch {
+    return "";
   }
 }
 
@@ -52,12 +69,12 @@ export async function startSite(
   config: ServeConfig,
   options: SiteStartOptions,
 ): Promise<number | Server> {
-  const embeddedSiteDir = join(import.meta.dirname ?? ".", "..", "..", "public");
+  const embeddedSiteDir = embeddedSite();
   const root = chooseRoot({
     rootArg: config.root,
     standalone: Deno.build.standalone,
     embeddedSiteDir,
-    embeddedSiteExists: Deno.build.standalone && exists(embeddedSiteDir),
+    embeddedSiteExists: embeddedSiteDir !== "" && exists(embeddedSiteDir),
     cwd: Deno.cwd(),
   });
   const problem = await checkRootDirectory(root.path);

@@ -8,10 +8,53 @@
  * @module
  */
 
-import { isAbsolute, resolve } from "node:path";
+import { isAbsolute, join, resolve } from "node:path";
 
 /** Exit code for a start-up failure that is not a usage error (bad ROOT, port in use). */
 export const EXIT_STARTUP_FAILURE = 1;
+
+/**
+ * Where `deno task compile:site` records which directory it embedded, relative to the directory
+ * of `main.ts`. The executable carries this file too and reads it from its embedded file system.
+ */
+export const EMBEDDED_SITE_MANIFEST = "dist/embedded_site.json";
+
+/**
+ * The manifest's text for a site at `root`, a `/`-separated path relative to the directory of
+ * `main.ts` (it may start with `../`: a site outside the repository keeps its relative place in
+ * the executable's file system).
+ *
+ * @example
+ * ```ts
+ * import { embeddedSiteManifest } from "./startup.ts";
+ * embeddedSiteManifest("site"); // '{"root":"site"}\n'
+ * ```
+ */
+export function embeddedSiteManifest(root: string): string {
+  return JSON.stringify({ root }) + "\n";
+}
+
+/**
+ * The embedded site's absolute path from the manifest's text and the directory of `main.ts`, or
+ * `undefined` when the text is not a manifest.
+ *
+ * @example
+ * ```ts
+ * import { embeddedSiteFromManifest } from "./startup.ts";
+ * const dir = embeddedSiteFromManifest('{"root":"site"}', "/tmp/deno-compile-x");
+ * // dir === "/tmp/deno-compile-x/site"
+ * ```
+ */
+export function embeddedSiteFromManifest(text: string, mainDir: string): string | undefined {
+  let root: unknown;
+  try {
+    root = (JSON.parse(text) as { root?: unknown } | null)?.root;
+  } catch {
+    return undefined;
+  }
+  if (typeof root !== "string" || root === "" || isAbsolute(root)) return undefined;
+  return join(mainDir, root);
+}
 
 /** What {@linkcode chooseRoot} needs to know about how the program runs. */
 export interface RootChoiceInput {
@@ -20,9 +63,10 @@ export interface RootChoiceInput {
   /** `Deno.build.standalone`: true inside a `deno compile` executable. */
   standalone: boolean;
   /**
-   * Where an embedded site would be: `join(import.meta.dirname, "public")` of `main.ts`. Inside
-   * an executable built with `--include public`, that path points into the executable's
-   * embedded file system; a relative path would read the real disk instead.
+   * Where an embedded site would be: the directory {@linkcode EMBEDDED_SITE_MANIFEST} names,
+   * joined to the directory of `main.ts`. Inside an executable built by `deno task compile:site`
+   * that path points into the executable's embedded file system; a relative path would read the
+   * real disk instead.
    */
   embeddedSiteDir: string;
   /** Whether {@linkcode RootChoiceInput.embeddedSiteDir} exists (only asked when standalone). */
@@ -43,8 +87,8 @@ export interface RootChoice {
  * Decides which directory to serve:
  * 1. a ROOT argument always wins, resolved against the working directory;
  * 2. otherwise an executable that carries a site serves that embedded site;
- * 3. otherwise the working directory (also under `deno run`, even though `public/` sits next to
- *    `main.ts` there: only an executable has a site of its own).
+ * 3. otherwise the working directory (also under `deno run`, even though the demo `site/` sits
+ *    next to `main.ts` there: only an executable has a site of its own).
  *
  * @example
  * ```ts
@@ -52,10 +96,10 @@ export interface RootChoice {
  * chooseRoot({
  *   rootArg: undefined,
  *   standalone: true,
- *   embeddedSiteDir: "/tmp/deno-compile-sockserve/public",
+ *   embeddedSiteDir: "/tmp/deno-compile-sockserve/site",
  *   embeddedSiteExists: true,
  *   cwd: "/home/me",
- * }); // { path: "/tmp/deno-compile-sockserve/public", embedded: true }
+ * }); // { path: "/tmp/deno-compile-sockserve/site", embedded: true }
  * ```
  */
 export function chooseRoot(input: RootChoiceInput): RootChoice {

@@ -357,6 +357,35 @@ withTree("conditional requests: 304 without entity headers, 412", {
   );
 });
 
+withTree("If-Range with a date: honoured only when Last-Modified is strong (RFC 9110 §8.8.2.2)", {
+  "old.txt": "0123456789",
+}, async (root, serve) => {
+  for (const size of [10, 400_000]) {
+    const get = serve({ cacheMinAgeMs: 0 });
+    const path = join(root, `rewritten-${size}.bin`);
+    const version = (digit: string) => encoder.encode(digit.repeat(size));
+    await Deno.writeFile(path, version("1"));
+    const first = await get(`/rewritten-${size}.bin`);
+    const lastModified = first.headers.get("last-modified")!;
+    // Rewritten in place, same size: within the same second its Last-Modified may not change,
+    // so that date cannot tell the versions apart and must not select a range of either.
+    await Deno.writeFile(path, version("2"));
+    const ranged = await get(`/rewritten-${size}.bin`, {
+      headers: { range: "bytes=4-9", "if-range": lastModified },
+    });
+    assert.equal(ranged.status, 200, `${size}: a weak date gets the whole file`);
+    assert.deepEqual(ranged.body, version("2"));
+    // The same request once the file's date is long past: the date is strong, the range served.
+    await Deno.utime(path, YEAR_AGO, YEAR_AGO);
+    const old = await get(`/rewritten-${size}.bin`);
+    const strong = await get(`/rewritten-${size}.bin`, {
+      headers: { range: "bytes=4-9", "if-range": old.headers.get("last-modified")! },
+    });
+    assert.equal(strong.status, 206, `${size}: a strong date selects the range`);
+    assert.equal(strong.text, "222222");
+  }
+});
+
 withTree("ranges: single, suffix, open-ended, multipart, 416, If-Range", {
   "digits.txt": "0123456789",
   "empty.txt": "",

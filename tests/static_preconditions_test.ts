@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import {
   evaluatePreconditions,
   ifRangeAllowsRange,
+  isStrongDate,
   parseEntityTagList,
   type PreconditionResult,
   strongMatch,
@@ -138,20 +139,47 @@ for (const [name, method, headers, validators, expected] of ROWS) {
   });
 }
 
-const IF_RANGE_ROWS: [string, string | null, Validators, boolean][] = [
-  ["absent", null, V, true],
-  ["matching strong tag", '"abc"', V, true],
-  ["other tag", '"xyz"', V, false],
-  ["weak tag never matches", 'W/"abc"', V, false],
-  ["exact date", AT, V, true],
-  ["later date is not exact", AFTER, V, false],
-  ["earlier date", BEFORE, V, false],
-  ["date without Last-Modified", AT, NO_DATE, false],
-  ["garbage", "yesterday", V, false],
+/** A response Date long after MODIFIED: Last-Modified is strong. */
+const LATER = MODIFIED + 3600_000;
+
+// [name, If-Range, validators, the response's Date, expected].
+const IF_RANGE_ROWS: [string, string | null, Validators, number, boolean][] = [
+  ["absent", null, V, LATER, true],
+  ["absent, Last-Modified weak", null, V, MODIFIED, true],
+  ["matching strong tag", '"abc"', V, LATER, true],
+  ["matching strong tag, Last-Modified weak", '"abc"', V, MODIFIED, true],
+  ["other tag", '"xyz"', V, LATER, false],
+  ["weak tag never matches", 'W/"abc"', V, LATER, false],
+  ["exact date, Last-Modified strong", AT, V, LATER, true],
+  ["exact date, Date exactly one second after", AT, V, MODIFIED + 1000, true],
+  ["exact date, Date in the same second: weak", AT, V, MODIFIED + 999, false],
+  ["exact date, Date equal to Last-Modified: weak", AT, V, MODIFIED, false],
+  ["exact date, Date before Last-Modified (clock skew): weak", AT, V, MODIFIED - 5000, false],
+  ["later date is not exact", AFTER, V, LATER, false],
+  ["earlier date", BEFORE, V, LATER, false],
+  ["date without Last-Modified", AT, NO_DATE, LATER, false],
+  ["garbage", "yesterday", V, LATER, false],
 ];
-for (const [name, value, validators, expected] of IF_RANGE_ROWS) {
+for (const [name, value, validators, date, expected] of IF_RANGE_ROWS) {
   Deno.test(`ifRangeAllowsRange: ${name}`, () => {
-    assert.equal(ifRangeAllowsRange(value, validators), expected);
+    assert.equal(ifRangeAllowsRange(value, validators, date), expected);
+  });
+}
+
+// [Last-Modified, the response's Date, strong?] (RFC 9110 §8.8.2.2).
+const STRONG_DATE_ROWS: [number | null, number, boolean][] = [
+  [MODIFIED, MODIFIED, false],
+  [MODIFIED, MODIFIED + 999, false],
+  [MODIFIED, MODIFIED + 1000, true],
+  [MODIFIED, MODIFIED + 1001, true],
+  [MODIFIED, LATER, true],
+  [MODIFIED, MODIFIED - 1, false],
+  [null, LATER, false],
+  [MODIFIED, NaN, false],
+];
+for (const [lastModified, date, expected] of STRONG_DATE_ROWS) {
+  Deno.test(`isStrongDate(${lastModified}, ${date})`, () => {
+    assert.equal(isStrongDate(lastModified, date), expected);
   });
 }
 

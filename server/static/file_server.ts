@@ -703,7 +703,8 @@ export function createFileServer(
     // Identity: Range applies to GET only (RFC 9110 §14.2), and only if If-Range allows it.
     const rangeHeader = isGet ? headers.get("range") : null;
     if (
-      rangeHeader !== null && ifRangeAllowsRange(headers.get("if-range"), fileValidators)
+      rangeHeader !== null &&
+      ifRangeAllowsRange(headers.get("if-range"), fileValidators, Date.now())
     ) {
       const range = parseRange(rangeHeader, file.size, maxRanges);
       if (range.kind === "unsatisfiable") {

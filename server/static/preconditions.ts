@@ -92,7 +92,8 @@ function dateField(value: string | null): number {
 
 /**
  * Evaluates the preconditions of a request on an existing representation, in the order of
- * RFC 9110 §13.2.2 (steps 1–4; step 5, If-Range, is {@linkcode ifRangeAllowsRange}):
+ * RFC 9110 §13.2.2 (steps 1–4; step 5, If-Range, is {@linkcode ifRangeAllowsRange}). The date
+ * fields need no strong validator (§13.1.3, §13.1.4), so a Last-Modified date compares as it is:
  *
  * 1. If-Match present: false (no strong match, and not `*`) → 412.
  * 2. Else If-Unmodified-Since with a valid date and a known Last-Modified: modified after the
@@ -138,24 +139,68 @@ export function evaluatePreconditions(
 }
 
 /**
+ * RFC 9110 §8.8.2.2: whether a Last-Modified date identifies one version of a file, i.e. whether
+ * it can serve as a strong validator in a response whose `Date` is `date`.
+ *
+ * An HTTP-date has a resolution of one second, and a file can change several times within one
+ * second (a same-size rewrite keeps every other field of a validator). Once the second of the
+ * modification time is over, no later change can carry the same date: so a Last-Modified is taken
+ * as strong when it is at least one second before the response's Date (the rule §8.8.2.2 gives
+ * caches and clients for a Date and Last-Modified pair), and as weak otherwise, or when unknown.
+ *
+ * What the date cannot tell: two changes within the same second, the first of which a client saw
+ * during that second. A client that keeps to §13.1.5 sends no date in If-Range for such a
+ * response (its Date is less than one second after Last-Modified); one that does anyway is
+ * protected only by an entity-tag.
+ *
+ * @param lastModified Last-Modified in ms since the epoch (whole seconds), or null when unknown.
+ * @param date The response's Date in ms since the epoch (any ms; truncated to whole seconds).
+ *
+ * @example
+ * ```ts
+ * import { isStrongDate } from "./preconditions.ts";
+ * const modified = Date.UTC(2024, 0, 15, 12, 0, 0);
+ * isStrongDate(modified, modified + 999); // false: the second is not over
+ * isStrongDate(modified, modified + 1000); // true
+ * ```
+ */
+export function isStrongDate(lastModified: number | null, date: number): boolean {
+  if (lastModified === null || !Number.isFinite(date)) return false;
+  return Math.floor(date / 1000) * 1000 - lastModified >= 1000;
+}
+
+/**
  * RFC 9110 §13.1.5: whether a Range request may be honoured given its `If-Range` value (null
  * when absent). An entity-tag must match the current ETag by strong comparison (a weak tag never
- * does); a date must equal Last-Modified exactly. Otherwise the whole representation is sent.
+ * does). A date must equal Last-Modified exactly and Last-Modified must be strong at `date`, the
+ * response's Date ({@linkcode isStrongDate}): a date that may stand for two versions is not a
+ * validator If-Range can use. Otherwise the whole representation is sent (200).
+ *
+ * @param date The response's Date in ms since the epoch (used for dates only).
  *
  * @example
  * ```ts
  * import { ifRangeAllowsRange } from "./preconditions.ts";
- * ifRangeAllowsRange('"v1"', { etag: '"v1"', lastModified: null }); // true
- * ifRangeAllowsRange('W/"v1"', { etag: 'W/"v1"', lastModified: null }); // false
+ * const now = Date.now();
+ * ifRangeAllowsRange('"v1"', { etag: '"v1"', lastModified: null }, now); // true
+ * ifRangeAllowsRange('W/"v1"', { etag: 'W/"v1"', lastModified: null }, now); // false
+ * const modified = Date.UTC(2024, 0, 15, 12, 0, 0);
+ * const date = "Mon, 15 Jan 2024 12:00:00 GMT";
+ * ifRangeAllowsRange(date, { etag: null, lastModified: modified }, modified + 500); // false (weak)
+ * ifRangeAllowsRange(date, { etag: null, lastModified: modified }, now); // true
  * ```
  */
-export function ifRangeAllowsRange(ifRange: string | null, validators: Validators): boolean {
+export function ifRangeAllowsRange(
+  ifRange: string | null,
+  validators: Validators,
+  date: number,
+): boolean {
   if (ifRange === null) return true;
   const value = ifRange.trim();
   if (value.startsWith('"') || value.startsWith("W/")) {
     return validators.etag !== null && strongMatch(value, validators.etag);
   }
-  const date = parseHttpDate(value);
-  return !Number.isNaN(date) && validators.lastModified !== null &&
-    date === validators.lastModified;
+  const since = parseHttpDate(value);
+  return !Number.isNaN(since) && since === validators.lastModified &&
+    isStrongDate(validators.lastModified, date);
 }

@@ -12,6 +12,8 @@
  * @module
  */
 
+import { resolve } from "node:path";
+import { fileURLToPath } from "node:url";
 import denoJson from "./deno.json" with { type: "json" };
 import {
   writeAllSync,
@@ -22,7 +24,12 @@ import { type CliEnv, parseCommandLine, type ServeConfig } from "./server/cli/co
 import { EXIT_HEALTHY, EXIT_UNHEALTHY, healthcheck } from "./server/cli/healthcheck.ts";
 import { denoSignalSource, handleStopSignals } from "./server/cli/lifecycle.ts";
 import { startSite } from "./server/cli/site.ts";
-import { EXIT_STARTUP_FAILURE, startLine } from "./server/cli/startup.ts";
+import {
+  describeWorkersReadProblem,
+  EXIT_STARTUP_FAILURE,
+  helpCommand,
+  startLine,
+} from "./server/cli/startup.ts";
 import { healthcheckUsage, usage } from "./server/cli/usage.ts";
 import type { Server } from "./server/mod.ts";
 import { startWorkers } from "./server/workers.ts";
@@ -57,6 +64,21 @@ function readEnv(): CliEnv {
  */
 async function startServer(config: ServeConfig): Promise<number | Server> {
   const isolates = config.workers === "auto" ? navigator.hardwareConcurrency : config.workers;
+  const workerModule = new URL("./server/cli/worker_entry.ts", import.meta.url);
+  if (isolates > 1 && !Deno.build.standalone && workerModule.protocol === "file:") {
+    // Under `deno run`, every worker loads sockserve's own files at run time: say so before
+    // anything starts, rather than after a worker has died of it.
+    const state = Deno.permissions.querySync({ name: "read", path: workerModule }).state;
+    if (state !== "granted") {
+      printError(
+        describeWorkersReadProblem(
+          resolve(Deno.cwd(), config.root ?? "."),
+          fileURLToPath(new URL(".", import.meta.url)),
+        ),
+      );
+      return EXIT_STARTUP_FAILURE;
+    }
+  }
   let announce = "";
   const primary = await startSite(config, {
     reusePort: isolates > 1,
@@ -77,21 +99,12 @@ async function startServer(config: ServeConfig): Promise<number | Server> {
       server = await startWorkers({
         primary,
         workers: isolates - 1,
-        moduleUrl: new URL("./server/cli/worker_entry.ts", import.meta.url),
+        moduleUrl: workerModule,
         data: { config, isolates },
       });
     } catch (error) {
       const message = error instanceof Error ? error.message : String(error);
-      printError(`sockserve: ${message}`);
-      if (message.includes("Requires read access")) {
-        // Under `deno run`, workers load sockserve's own modules at run time.
-        printError(
-          `sockserve: --workers needs read access to sockserve's modules: add ` +
-            `--allow-read=${
-              new URL(".", import.meta.url).pathname
-            } (executables need nothing more)`,
-        );
-      }
+      printError(`sockserve: ${message.split("\n")[0]}`);
       return EXIT_STARTUP_FAILURE;
     }
   }
@@ -104,7 +117,16 @@ async function startServer(config: ServeConfig): Promise<number | Server> {
  * the process itself on SIGTERM/SIGINT).
  */
 export async function main(args: readonly string[]): Promise<number | undefined> {
-  const parsed = parseCommandLine(args, readEnv());
+  const parsed = parseCommandLine(
+    args,
+    readEnv(),
+    helpCommand({
+      standalone: Deno.build.standalone,
+      execPath: Deno.execPath(),
+      mainModule: Deno.mainModule,
+      cwd: Deno.cwd(),
+    }),
+  );
   if (!parsed.ok) {
     printError(parsed.message);
     return parsed.exitCode;

@@ -10,7 +10,7 @@ import {
   parsePort,
   parseSize,
   type ServeConfig,
-  USAGE_HINT,
+  usageHint,
 } from "../server/cli/config.ts";
 import { healthcheckUsage, usage } from "../server/cli/usage.ts";
 import { DEFAULT_SERVER_LIMITS } from "../server/limits.ts";
@@ -164,7 +164,7 @@ for (const row of ERROR_ROWS) {
     assert.equal(result.exitCode, EXIT_USAGE);
     assert.ok(!result.message.includes("\n"), `one line: ${JSON.stringify(result.message)}`);
     assert.ok(result.message.startsWith("sockserve: "), result.message);
-    assert.ok(result.message.endsWith(USAGE_HINT), result.message);
+    assert.ok(result.message.endsWith(usageHint()), result.message);
     for (const text of row.mentions) {
       assert.ok(
         result.message.includes(text),
@@ -287,6 +287,22 @@ Deno.test("`deno task start` serves the demo in site/ on port 8000 with exactly 
   const config = serveConfig(words.slice(main + 1));
   assert.equal(config.root, "site");
   assert.equal(config.port, 8000);
+  // PORT=9000 deno task start: the task must not pin a port that PORT cannot override.
+  assert.equal(serveConfig(words.slice(main + 1), { PORT: "9000" }).port, 9000);
+  assert.equal(serveConfig(words.slice(main + 1), { HOST: "127.0.0.1" }).hostname, "127.0.0.1");
+});
+
+Deno.test("usage errors point to a help command given by the caller", () => {
+  const result = parseCommandLine(["--bogus"], {}, "deno run main.ts --help");
+  assert.deepEqual(result, {
+    ok: false,
+    exitCode: EXIT_USAGE,
+    message: "sockserve: unknown option --bogus (run 'deno run main.ts --help' for usage)",
+  });
+  const healthcheck = parseCommandLine(["healthcheck", "--bogus"], {}, "./dist/sockserve --help");
+  assert.ok(
+    !healthcheck.ok && healthcheck.message.endsWith("(run './dist/sockserve --help' for usage)"),
+  );
 });
 
 Deno.test("docs/cli.md documents every option", async () => {

@@ -150,7 +150,7 @@ export interface SockserveProcess {
 }
 
 /** The start line's pattern. */
-export const START_LINE = /^sockserve \S+ serving .* at (http:\/\/\S+)$/;
+export const START_LINE = /^sockserve \S+ serving .* at (http:\/\/\S+)(?: \(bound to \S+\))?$/;
 
 /**
  * Starts main.ts with `args` and waits for its start line. Pass `--port 0` (and usually

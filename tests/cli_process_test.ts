@@ -14,7 +14,25 @@ function assertUsageError(
   const lines = result.stderr.trimEnd().split("\n");
   assert.equal(lines.length, 1, `one line: ${result.stderr}`);
   assert.ok(lines[0]?.includes(mention), `${lines[0]} mentions ${mention}`);
-  assert.ok(lines[0]?.includes("sockserve --help"), `${lines[0]} points at --help`);
+  assert.match(lines[0] ?? "", / \(run '[^']+ --help' for usage\)$/, "points at --help");
+}
+
+/** Runs the command a usage error points to, in `cwd`, as the user would type it there. */
+async function runHelpHint(stderr: string, cwd: string): Promise<string> {
+  const command = / \(run '([^']+)' for usage\)\n$/.exec(stderr)?.[1];
+  assert.ok(command, stderr);
+  const [program = "", ...args] = command.split(" ");
+  assert.equal(program, "deno", "under deno run, the hint is a deno run command");
+  const output = await new Deno.Command(Deno.execPath(), {
+    args,
+    cwd,
+    env: { NO_COLOR: "1" },
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  assert.equal(output.code, 0, new TextDecoder().decode(output.stderr));
+  return new TextDecoder().decode(output.stdout);
 }
 
 Deno.test("cli: --help prints usage to stdout and exits 0", async () => {
@@ -37,6 +55,24 @@ Deno.test("cli: --version prints the version from deno.json", async () => {
 
 Deno.test("cli: an unknown option is one line on stderr and exit 2", async () => {
   assertUsageError(await runSockserve(["--frobnicate"]), "unknown option --frobnicate");
+});
+
+Deno.test("cli: the help command a usage error names works from where the user is", async () => {
+  const elsewhere = await Deno.makeTempDir({ prefix: "sockserve_cwd_" });
+  try {
+    for (const cwd of [Deno.cwd(), elsewhere]) {
+      const result = await runSockserve(["--frobnicate"], { cwd });
+      assertUsageError(result, "unknown option --frobnicate");
+      // No `sockserve` command exists under deno run: the hint names what does.
+      assert.doesNotMatch(result.stderr, /'sockserve --help'/);
+      assert.match(
+        await runHelpHint(result.stderr, cwd),
+        /^sockserve \S+: serve a directory[^]*\nUsage:\n/,
+      );
+    }
+  } finally {
+    await Deno.remove(elsewhere, { recursive: true });
+  }
 });
 
 Deno.test("cli: a malformed value is one line on stderr and exit 2", async () => {
@@ -128,6 +164,48 @@ Deno.test("cli: without --allow-net the error says which permission is missing",
   }
 });
 
+Deno.test("cli: an --allow-net narrowed to another address names the one to allow", async () => {
+  const site = await makeSite({ "index.html": "hi" });
+  try {
+    const result = await runSockserve([site, "--host", "127.0.0.1", "--port", "0"], {
+      permissions: ["--allow-net=127.0.0.1:1", `--allow-read=${site}`],
+    });
+    assert.equal(result.code, 1);
+    assert.equal(
+      result.stderr,
+      "sockserve: no permission to listen on 127.0.0.1:0: run deno with " +
+        "--allow-net=127.0.0.1:0 (or --allow-net for any address)\n",
+    );
+    // What the message says to do works.
+    const server = await startSockserve([site, "--host", "127.0.0.1", "--port", "0"], {
+      permissions: ["--allow-net=127.0.0.1:0", `--allow-read=${site}`],
+    });
+    await server.close();
+  } finally {
+    await Deno.remove(site, { recursive: true });
+  }
+});
+
+Deno.test("cli: .mts and .cts files are served as TypeScript, like .ts", async () => {
+  const source = "export const x: number = 1;\n";
+  const site = await makeSite({ "a.ts": source, "b.mts": source, "c.cts": source });
+  const server = await startSockserve([site, "--host", "127.0.0.1", "--port", "0", "--log", "off"]);
+  try {
+    const typeOf = async (path: string) => {
+      const response = await fetch(new URL(path, server.url));
+      assert.equal(await response.text(), source);
+      return response.headers.get("content-type");
+    };
+    const ts = await typeOf("/a.ts");
+    assert.match(ts ?? "", /^text\/typescript/);
+    assert.equal(await typeOf("/b.mts"), ts);
+    assert.equal(await typeOf("/c.cts"), ts);
+  } finally {
+    await server.close();
+    await Deno.remove(site, { recursive: true });
+  }
+});
+
 Deno.test("cli: --workers 2 serves one port from two isolates and stops on SIGTERM", async () => {
   const site = await makeSite({ "index.html": "<h1>workers</h1>" });
   const server = await startSockserve(
@@ -181,7 +259,14 @@ Deno.test("cli: --workers without read access to sockserve's modules says what t
       { permissions: ["--allow-net", `--allow-read=${site}`, "--allow-env=PORT,HOST"] },
     );
     assert.equal(result.code, 1);
-    assert.match(result.stderr, /--workers needs read access to sockserve's modules/);
+    // One line, before anything listens, naming exactly what to grant.
+    assert.equal(result.stdout, "");
+    const sockserveDir = new URL("../", import.meta.url).pathname;
+    assert.equal(
+      result.stderr,
+      `sockserve: --workers loads sockserve's files at run time: run deno with ` +
+        `--allow-read=${site},${sockserveDir} (a compiled executable needs nothing more)\n`,
+    );
   } finally {
     await Deno.remove(site, { recursive: true });
   }

@@ -6,7 +6,9 @@ import {
   describeListenError,
   embeddedSiteFromManifest,
   embeddedSiteManifest,
+  helpCommand,
   hostPort,
+  type Invocation,
   type RootChoiceInput,
   startLine,
 } from "../server/cli/startup.ts";
@@ -91,12 +93,69 @@ Deno.test("describeListenError: one line with a hint, never a stack trace", () =
 
 Deno.test("startLine names the version, the directory and a URL with IPv6 brackets", () => {
   assert.equal(
-    startLine("0.1.0", { path: "/srv/site", embedded: false }, "0.0.0.0", 8000),
-    "sockserve 0.1.0 serving /srv/site at http://0.0.0.0:8000/",
+    startLine("0.1.0", { path: "/srv/site", embedded: false }, "127.0.0.1", 8000),
+    "sockserve 0.1.0 serving /srv/site at http://127.0.0.1:8000/",
   );
   assert.equal(
-    startLine("0.1.0", { path: "/x/public", embedded: true }, "::1", 80),
-    "sockserve 0.1.0 serving the embedded site (/x/public) at http://[::1]:80/",
+    startLine("0.1.0", { path: "/x/site", embedded: true }, "::1", 80),
+    "sockserve 0.1.0 serving the embedded site (/x/site) at http://[::1]:80/",
   );
   assert.equal(hostPort("127.0.0.1", 1), "127.0.0.1:1");
+});
+
+Deno.test("startLine: a wildcard address becomes a URL a person can open", () => {
+  const root = { path: "/srv/site", embedded: false };
+  const rows: [string, string][] = [
+    ["127.0.0.1", "at http://127.0.0.1:8000/"],
+    ["::1", "at http://[::1]:8000/"],
+    ["192.0.2.7", "at http://192.0.2.7:8000/"],
+    ["0.0.0.0", "at http://localhost:8000/ (bound to 0.0.0.0:8000)"],
+    ["::", "at http://localhost:8000/ (bound to [::]:8000)"],
+  ];
+  for (const [host, tail] of rows) {
+    assert.equal(startLine("0.1.0", root, host, 8000), `sockserve 0.1.0 serving /srv/site ${tail}`);
+  }
+});
+
+Deno.test("helpCommand: what to type for --help, however the program was started", () => {
+  const base: Invocation = {
+    standalone: false,
+    execPath: "/usr/bin/deno",
+    mainModule: "file:///home/me/sockserve/main.ts",
+    cwd: "/home/me/sockserve",
+  };
+  const rows: [Partial<Invocation>, string][] = [
+    // deno run / deno task start in the clone
+    [{}, "deno run main.ts --help"],
+    // an installed command or deno run from elsewhere: main.ts by its absolute path
+    [{ cwd: "/tmp" }, "deno run /home/me/sockserve/main.ts --help"],
+    [
+      { mainModule: "https://example.com/sockserve/main.ts" },
+      "deno run https://example.com/sockserve/main.ts --help",
+    ],
+    // compiled executables: as reached from the working directory, else by absolute path
+    [
+      { standalone: true, execPath: "/home/me/sockserve/dist/sockserve" },
+      "./dist/sockserve --help",
+    ],
+    [
+      { standalone: true, execPath: "/usr/local/bin/sockserve", cwd: "/srv" },
+      "/usr/local/bin/sockserve --help",
+    ],
+  ];
+  for (const [input, expected] of rows) {
+    assert.equal(helpCommand({ ...base, ...input }), expected, JSON.stringify(input));
+  }
+});
+
+Deno.test("describeListenError: a narrowed --allow-net names the address to allow", () => {
+  const message = describeListenError(
+    new Deno.errors.NotCapable("Requires net access"),
+    "0.0.0.0",
+    8000,
+  );
+  assert.equal(
+    message,
+    "sockserve: no permission to listen on 0.0.0.0:8000: run deno with --allow-net=0.0.0.0:8000 (or --allow-net for any address)",
+  );
 });

@@ -568,11 +568,28 @@ export function defaultServeConfig(): ServeConfig {
   };
 }
 
-/** The hint appended to every usage error. */
-export const USAGE_HINT = "(run 'sockserve --help' for usage)";
+/**
+ * The help command a usage error points to when the caller does not say how the program was
+ * started (see `helpCommand()` in `startup.ts`, which main.ts passes).
+ */
+export const DEFAULT_HELP_COMMAND = "sockserve --help";
 
+/**
+ * The hint appended to every usage error.
+ *
+ * @example
+ * ```ts
+ * import { usageHint } from "./config.ts";
+ * usageHint("deno run main.ts --help"); // "(run 'deno run main.ts --help' for usage)"
+ * ```
+ */
+export function usageHint(helpCommand: string = DEFAULT_HELP_COMMAND): string {
+  return `(run '${helpCommand}' for usage)`;
+}
+
+/** A usage error; {@linkcode parseCommandLine} appends the hint. */
 function usageError(message: string): ParseResult {
-  return { ok: false, exitCode: EXIT_USAGE, message: `sockserve: ${message} ${USAGE_HINT}` };
+  return { ok: false, exitCode: EXIT_USAGE, message: `sockserve: ${message}` };
 }
 
 /** An option occurrence split from argv: its spelling, spec and inline value if any. */
@@ -603,7 +620,8 @@ function splitOption(arg: string, specs: readonly OptionSpec[]): SplitOption {
 }
 
 /**
- * Turns the command line and environment into a {@linkcode Command}, or a usage error.
+ * Turns the command line and environment into a {@linkcode Command}, or a usage error: one line
+ * ending with a hint to run `helpCommand` (default {@linkcode DEFAULT_HELP_COMMAND}).
  *
  * @example
  * ```ts
@@ -614,9 +632,18 @@ function splitOption(arg: string, specs: readonly OptionSpec[]): SplitOption {
  * }
  * ```
  */
-export function parseCommandLine(argv: readonly string[], env: CliEnv): ParseResult {
-  if (argv[0] === "healthcheck") return parseHealthcheckArgs(argv.slice(1), env);
+export function parseCommandLine(
+  argv: readonly string[],
+  env: CliEnv,
+  helpCommand: string = DEFAULT_HELP_COMMAND,
+): ParseResult {
+  const result = argv[0] === "healthcheck"
+    ? parseHealthcheckArgs(argv.slice(1), env)
+    : parseServeArgs(argv, env);
+  return result.ok ? result : { ...result, message: `${result.message} ${usageHint(helpCommand)}` };
+}
 
+function parseServeArgs(argv: readonly string[], env: CliEnv): ParseResult {
   const config = defaultServeConfig();
   const setByFlag = new Set<string>();
   let optionsEnded = false;

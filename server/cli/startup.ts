@@ -8,7 +8,8 @@
  * @module
  */
 
-import { isAbsolute, join, resolve } from "node:path";
+import { isAbsolute, join, relative, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
 
 /** Exit code for a start-up failure that is not a usage error (bad ROOT, port in use). */
 export const EXIT_STARTUP_FAILURE = 1;
@@ -179,7 +180,8 @@ export function describeListenError(error: unknown, hostname: string, port: numb
       `(another server is running there; choose another port with --port)`;
   }
   if (error instanceof Deno.errors.NotCapable) {
-    return `sockserve: no permission to open a network listener: run deno with --allow-net`;
+    return `sockserve: no permission to listen on ${where}: run deno with --allow-net=${where} ` +
+      `(or --allow-net for any address)`;
   }
   if (error instanceof Deno.errors.PermissionDenied) {
     return `sockserve: permission denied to listen on ${where}` +
@@ -193,14 +195,21 @@ export function describeListenError(error: unknown, hostname: string, port: numb
   return `sockserve: cannot listen on ${where}: ${errorText(error)}`;
 }
 
+/** Addresses that mean "every interface": a browser cannot connect to them. */
+const WILDCARD_HOSTS = new Set(["0.0.0.0", "::", "[::]"]);
+
 /**
- * The line printed once the server listens: version, directory and URL.
+ * The line printed once the server listens: version, directory and a URL a person can open.
+ * Bound to a wildcard address (every interface), the URL says `localhost` and the address
+ * follows in parentheses.
  *
  * @example
  * ```ts
  * import { startLine } from "./startup.ts";
+ * startLine("0.1.0", { path: "/srv/site", embedded: false }, "127.0.0.1", 8000);
+ * // "sockserve 0.1.0 serving /srv/site at http://127.0.0.1:8000/"
  * startLine("0.1.0", { path: "/srv/site", embedded: false }, "0.0.0.0", 8000);
- * // "sockserve 0.1.0 serving /srv/site at http://0.0.0.0:8000/"
+ * // "sockserve 0.1.0 serving /srv/site at http://localhost:8000/ (bound to 0.0.0.0:8000)"
  * ```
  */
 export function startLine(
@@ -210,5 +219,65 @@ export function startLine(
   port: number,
 ): string {
   const what = root.embedded ? `the embedded site (${root.path})` : root.path;
-  return `sockserve ${version} serving ${what} at http://${hostPort(hostname, port)}/`;
+  const line = `sockserve ${version} serving ${what} at `;
+  if (WILDCARD_HOSTS.has(hostname)) {
+    return `${line}http://localhost:${port}/ (bound to ${hostPort(hostname, port)})`;
+  }
+  return `${line}http://${hostPort(hostname, port)}/`;
+}
+
+/** How the program was started, for {@linkcode helpCommand}. */
+export interface Invocation {
+  /** `Deno.build.standalone`. */
+  readonly standalone: boolean;
+  /** `Deno.execPath()`: the executable itself when standalone. */
+  readonly execPath: string;
+  /** `Deno.mainModule`: main.ts's URL under `deno run`. */
+  readonly mainModule: string;
+  /** The working directory. */
+  readonly cwd: string;
+}
+
+/**
+ * The command that prints the usage, as the user can type it here: the executable (by its path
+ * from the working directory, `./dist/sockserve`, or its absolute path), or `deno run` with
+ * main.ts (`deno run main.ts --help` needs no permission).
+ *
+ * @example
+ * ```ts
+ * import { helpCommand } from "./startup.ts";
+ * helpCommand({
+ *   standalone: false,
+ *   execPath: "/usr/bin/deno",
+ *   mainModule: "file:///home/me/sockserve/main.ts",
+ *   cwd: "/home/me/sockserve",
+ * }); // "deno run main.ts --help"
+ * ```
+ */
+export function helpCommand(run: Invocation): string {
+  const fromCwd = (path: string, prefix: string) => {
+    const rel = relative(run.cwd, path);
+    return rel !== "" && !rel.startsWith("..") && !isAbsolute(rel) ? prefix + rel : path;
+  };
+  if (run.standalone) return `${fromCwd(run.execPath, "./")} --help`;
+  const main = run.mainModule.startsWith("file:")
+    ? fromCwd(fileURLToPath(run.mainModule), "")
+    : run.mainModule;
+  return `deno run ${main} --help`;
+}
+
+/**
+ * The one line for `--workers` under `deno run` without read access to sockserve's own files,
+ * which every worker loads at run time (checked before anything starts).
+ *
+ * @example
+ * ```ts
+ * import { describeWorkersReadProblem } from "./startup.ts";
+ * describeWorkersReadProblem("/srv/site", "/opt/sockserve");
+ * // "sockserve: --workers loads sockserve's files at run time: run deno with ..."
+ * ```
+ */
+export function describeWorkersReadProblem(root: string, sockserveDir: string): string {
+  return `sockserve: --workers loads sockserve's files at run time: run deno with ` +
+    `--allow-read=${root},${sockserveDir} (a compiled executable needs nothing more)`;
 }

@@ -26,6 +26,8 @@ const TYPES_BY_EXTENSION: Readonly<Record<string, string>> = Object.freeze({
   cjs: "text/javascript" + UTF8,
   jsx: "text/javascript" + UTF8,
   ts: "text/typescript" + UTF8,
+  mts: "text/typescript" + UTF8,
+  cts: "text/typescript" + UTF8,
   tsx: "text/tsx" + UTF8,
   json: "application/json" + UTF8,
   jsonld: "application/ld+json" + UTF8,

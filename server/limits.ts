@@ -112,6 +112,39 @@ export const DEFAULT_MAX_DISCARD_BYTES = 256 * 1024;
  */
 export const DEFAULT_READ_BUFFER_BYTES = 2 * 1024;
 
+/**
+ * Largest WebSocket message received, in bytes, all fragments together; larger fails the
+ * connection with close code 1009 (RFC 6455 §7.4.1), detected from frame headers before the
+ * payload is buffered. Option `maxMessageSize` of `upgradeWebSocket()`. Bun/uWebSockets: 16 MiB
+ * (`maxPayloadLength`), Deno: 64 MiB, Node's ws: 100 MiB (`maxPayload`). 16 MiB: a hostile client
+ * holds at most that much per connection.
+ */
+export const DEFAULT_WEBSOCKET_MAX_MESSAGE_BYTES = 16 * 1024 * 1024;
+
+/**
+ * Most bytes a WebSocket may have queued for sending (frames written by `send()`, pongs and the
+ * Close frame) while the client does not read; beyond it the connection is dropped, since a
+ * Close frame could not get through either. Option `maxBufferedAmount` of `upgradeWebSocket()`.
+ * Bun: 16 MiB (`backpressureLimit`); browsers and Deno: unbounded.
+ */
+export const DEFAULT_WEBSOCKET_MAX_BUFFERED_BYTES = 16 * 1024 * 1024;
+
+/**
+ * WebSocket keep-alive (option `idleTimeout` of `upgradeWebSocket()`, in seconds as in Deno):
+ * after half of it without a frame from the client the server sends a Ping; after the other half
+ * without a frame (the Pong, usually) it closes the connection. Deno: 30 s, chosen below nginx's
+ * 60 s `proxy_read_timeout` so that proxies do not cut idle sockets first.
+ */
+export const DEFAULT_WEBSOCKET_IDLE_TIMEOUT_MS = 30_000;
+
+/**
+ * Time a WebSocket waits for the client's Close frame after sending its own (or, after failing
+ * the connection, for the client to close), before closing the TCP connection anyway. Option
+ * `closeTimeout` of `upgradeWebSocket()`, in seconds. Node's ws: 30 s (`closeTimeout`); 5 s is
+ * plenty for a live client and frees the socket of a dead one sooner.
+ */
+export const DEFAULT_WEBSOCKET_CLOSE_TIMEOUT_MS = 5_000;
+
 /** Per-connection limits of the HTTP/1.1 framing (all sizes in bytes). */
 export interface FramingLimits {
   /** See {@linkcode DEFAULT_MAX_REQUEST_LINE_BYTES}. */

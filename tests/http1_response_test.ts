@@ -54,6 +54,18 @@ const HEAD_ROWS: {
     expected: "HTTP/1.1 404 Nowhere\r\ndate: x\r\ncontent-length: 0\r\n\r\n",
   },
   {
+    name: "a 101 with Upgrade gets the upgrade connection option (RFC 9110 §7.8)",
+    init: {
+      status: 101,
+      headers: [["upgrade", "websocket"], ["connection", "close"]],
+      framing: { kind: "none" },
+      close: false,
+      date: DATE,
+    },
+    expected:
+      `HTTP/1.1 101 Switching Protocols\r\nupgrade: websocket\r\ndate: ${DATE}\r\nconnection: upgrade\r\n\r\n`,
+  },
+  {
     name: "handler framing fields are replaced by the server's",
     init: {
       status: 200,

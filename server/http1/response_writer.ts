@@ -195,6 +195,7 @@ export function serializeResponseHead(init: ResponseHeadInit): string {
   }
   let head = statusLine(status, init.statusText);
   let hasDate = false;
+  let hasUpgrade = false;
   for (const [name, value] of init.headers) {
     const lower = name.toLowerCase();
     if (isFramingField(lower)) continue;
@@ -202,6 +203,7 @@ export function serializeResponseHead(init: ResponseHeadInit): string {
       throw new HttpError(500, "invalid response header field");
     }
     if (lower === "date") hasDate = true;
+    else if (lower === "upgrade") hasUpgrade = true;
     head += `${name}: ${value}\r\n`;
   }
   if (!hasDate) head += `date: ${init.date}\r\n`;
@@ -213,8 +215,12 @@ export function serializeResponseHead(init: ResponseHeadInit): string {
   } else if (framing.kind === "none" && init.announcedLength !== undefined) {
     head += `content-length: ${init.announcedLength}\r\n`;
   }
-  if (init.close) head += "connection: close\r\n";
-  else if (init.keepAliveHeader === true) head += "connection: keep-alive\r\n";
+  // RFC 9110 §7.8: a sender of Upgrade (a 101, or a 426 naming the protocol to switch to) MUST
+  // also send the "upgrade" connection option.
+  const option = init.close ? "close" : init.keepAliveHeader === true ? "keep-alive" : "";
+  if (hasUpgrade) {
+    head += option === "" ? "connection: upgrade\r\n" : `connection: ${option}, upgrade\r\n`;
+  } else if (option !== "") head += `connection: ${option}\r\n`;
   return head + "\r\n";
 }
 

@@ -22,6 +22,7 @@ const REQUIRED = [
   "websocket_frames.ts",
   "websocket_messages.ts",
   "websocket_close.ts",
+  "websocket_handshake.ts",
 ];
 
 Deno.test("server/http1 uses no Deno API, timer, clock or I/O", async () => {

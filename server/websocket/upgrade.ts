@@ -1,0 +1,281 @@
+/**
+ * `upgradeWebSocket()`: turns a WebSocket handshake request into `{ socket, response }`, as
+ * `Deno.upgradeWebSocket` does, and the engine's side of the upgrade.
+ *
+ * How the engine completes an upgrade (the seam; nothing else of this module is its business):
+ * 1. The handler returns `response`. `takeWebSocketUpgrade(response)` gives the
+ *    {@linkcode PendingWebSocket} (once; null for any other response).
+ * 2. The engine writes `await pending.responseHead(date)` — the whole 101 head, nothing else —
+ *    and stops reading requests from the connection: its timeouts no longer apply.
+ * 3. Once the head is written, `pending.attach(transport)` with the bytes already read past the
+ *    request head as `transport.initialBytes`. From then on the WebSocket owns the connection and
+ *    closes it; the engine keeps counting it (maxConnections) until `attached.closed` settles.
+ *    On shutdown it calls `attached.shutdown()` (Close 1001), and `attached.abort()` when the
+ *    grace period is over.
+ * 4. If the head cannot be written (client gone, server shutting down), `pending.abort(reason)`
+ *    instead: the socket fires `error` and `close` (1006), and the engine closes the connection.
+ *
+ * A handshake that is not valid (RFC 6455 §4.2.1) makes `upgradeWebSocket()` throw a
+ * {@linkcode WebSocketHandshakeError} — a `TypeError` as Deno throws — carrying the 400 or 426
+ * response to answer with instead of a 500.
+ *
+ * @module
+ */
+
+import { encodeLatin1, serializeResponseHead } from "../http1/response_writer.ts";
+import {
+  acceptDigestInput,
+  type HandshakeRejection,
+  type HandshakeRequest,
+  switchingProtocolsHeaders,
+  validateHandshake,
+} from "../http1/websocket_handshake.ts";
+import { isToken } from "../http1/syntax.ts";
+import {
+  DEFAULT_WEBSOCKET_CLOSE_TIMEOUT_MS,
+  DEFAULT_WEBSOCKET_IDLE_TIMEOUT_MS,
+  DEFAULT_WEBSOCKET_MAX_BUFFERED_BYTES,
+  DEFAULT_WEBSOCKET_MAX_MESSAGE_BYTES,
+} from "../limits.ts";
+import type { SessionLimits } from "./session.ts";
+import {
+  abortWebSocket,
+  type AttachedWebSocket,
+  attachWebSocket,
+  ServerWebSocket,
+} from "./socket.ts";
+import type { WebSocketTransport } from "./transport.ts";
+
+/** Options of {@linkcode upgradeWebSocket}: Deno's, plus the limits a server needs. */
+export interface UpgradeWebSocketOptions {
+  /**
+   * The subprotocol the server speaks (Deno's option), or several, most preferred first. The
+   * first one the client offered in `Sec-WebSocket-Protocol` is selected and becomes
+   * `socket.protocol`; when the client offered none of them the handshake fails with 400 (Deno
+   * throws a TypeError). Without this option no subprotocol is selected.
+   */
+  protocol?: string | readonly string[];
+  /**
+   * Keep-alive in seconds, as in Deno: after half of it without a frame from the client a Ping
+   * is sent, and after the other half without one the connection is closed (Close 1001, then an
+   * `error` and a `close` event). 0 disables. Default 30.
+   */
+  idleTimeout?: number;
+  /** Largest message accepted from the client, in bytes; larger closes with 1009. Default 16 MiB. */
+  maxMessageSize?: number;
+  /**
+   * Most bytes that may wait to be sent (`bufferedAmount`, plus pongs and Close) while the client
+   * does not read; beyond it the connection is dropped (`error`, then `close` with 1006). A
+   * single message larger than this is still sent when nothing else waits. Default 16 MiB.
+   */
+  maxBufferedAmount?: number;
+  /** Seconds to wait for the client's Close after sending ours. Default 5. */
+  closeTimeout?: number;
+}
+
+/** What {@linkcode upgradeWebSocket} returns. */
+export interface WebSocketUpgrade {
+  /** The WebSocket: CONNECTING until the 101 response is written, then OPEN. */
+  socket: WebSocket;
+  /** The 101 response to return from the handler, unchanged (headers may be added). */
+  response: Response;
+}
+
+/**
+ * A request that is not a valid WebSocket handshake. `status` is 400, or 426 for a
+ * `Sec-WebSocket-Version` other than 13; {@linkcode WebSocketHandshakeError.toResponse} builds
+ * the response (the engine sends it when the handler lets the error through).
+ *
+ * @example
+ * ```ts
+ * import { upgradeWebSocket, WebSocketHandshakeError } from "./upgrade.ts";
+ * try {
+ *   upgradeWebSocket(new Request("http://localhost/chat"));
+ * } catch (error) {
+ *   if (error instanceof WebSocketHandshakeError) console.log(error.status); // 400
+ * }
+ * ```
+ */
+export class WebSocketHandshakeError extends TypeError {
+  /** Status to answer with. */
+  readonly status: 400 | 426;
+  /** Header fields the answer must carry (426: `Upgrade`, `Sec-WebSocket-Version`). */
+  readonly headers: readonly [string, string][];
+
+  constructor(rejection: HandshakeRejection) {
+    super(`Invalid WebSocket handshake: ${rejection.reason}`);
+    this.name = "WebSocketHandshakeError";
+    this.status = rejection.status;
+    this.headers = rejection.headers;
+  }
+
+  /** The response to send: the status, its fields, and a short plain-text body. */
+  toResponse(): Response {
+    const body = this.status === 426 ? "426 Upgrade Required\n" : "400 Bad Request\n";
+    const headers = new Headers(this.headers as [string, string][]);
+    headers.set("content-type", "text/plain; charset=utf-8");
+    return new Response(body, { status: this.status, headers });
+  }
+}
+
+/** The engine's handle on an upgrade the handler returned. */
+export interface PendingWebSocket {
+  /** The complete 101 response head (RFC 6455 §4.2.2), with `date` as its Date field. */
+  responseHead(date: string): Promise<Uint8Array>;
+  /** Hands the connection over, after the head was written entirely. Once. */
+  attach(transport: WebSocketTransport): AttachedWebSocket;
+  /** The connection will not be handed over: the socket reports an error and closes. */
+  abort(reason: string): void;
+}
+
+/** Handshake fields that the 101 head takes from the handshake, not from `response.headers`. */
+const HANDSHAKE_FIELDS = new Set([
+  "upgrade",
+  "connection",
+  "sec-websocket-accept",
+  "sec-websocket-protocol",
+  "sec-websocket-extensions",
+]);
+
+const pendingUpgrades = new WeakMap<Response, PendingWebSocket>();
+
+/**
+ * The pending upgrade of a response returned by {@linkcode upgradeWebSocket}, or null for any
+ * other response. Gives it once: a response upgrades one connection.
+ */
+export function takeWebSocketUpgrade(response: Response): PendingWebSocket | null {
+  const pending = pendingUpgrades.get(response);
+  if (pending === undefined) return null;
+  pendingUpgrades.delete(response);
+  return pending;
+}
+
+/**
+ * Upgrades a request to a WebSocket, as `Deno.upgradeWebSocket` does: returns the socket
+ * (CONNECTING) and the 101 response to return from the handler.
+ *
+ * Throws {@linkcode WebSocketHandshakeError} (a `TypeError`) when the request is not a valid
+ * handshake (RFC 6455 §4.2.1: GET, `Upgrade: websocket`, `Connection: upgrade`, a 16-byte
+ * `Sec-WebSocket-Key`, `Sec-WebSocket-Version: 13`, no content), and `TypeError`/`RangeError`
+ * for invalid options.
+ *
+ * @example
+ * ```ts
+ * import { upgradeWebSocket } from "./upgrade.ts";
+ * const request = new Request("http://localhost/chat", {
+ *   headers: {
+ *     upgrade: "websocket",
+ *     connection: "Upgrade",
+ *     "sec-websocket-key": "dGhlIHNhbXBsZSBub25jZQ==",
+ *     "sec-websocket-version": "13",
+ *   },
+ * });
+ * const { socket, response } = upgradeWebSocket(request, { idleTimeout: 60 });
+ * socket.onmessage = (event) => socket.send(event.data); // echo
+ * console.log(response.status, socket.readyState); // 101 0
+ * ```
+ */
+export function upgradeWebSocket(
+  request: { readonly method: string; readonly headers: { get(name: string): string | null } },
+  options: UpgradeWebSocketOptions = {},
+): WebSocketUpgrade {
+  // A web Request does not say its HTTP version; the engine refuses to switch an HTTP/1.0
+  // connection itself (see createWebSocketUpgrade for a head that knows its version).
+  return createWebSocketUpgrade(
+    { method: request.method, minorVersion: 1, headers: request.headers },
+    options,
+  );
+}
+
+/** {@linkcode upgradeWebSocket} for a request head whose HTTP version is known. */
+export function createWebSocketUpgrade(
+  request: HandshakeRequest,
+  options: UpgradeWebSocketOptions = {},
+): WebSocketUpgrade {
+  const limits = resolveOptions(options);
+  const supported = typeof options.protocol === "string"
+    ? [options.protocol]
+    : [...(options.protocol ?? [])];
+  for (const protocol of supported) {
+    if (typeof protocol !== "string" || !isToken(protocol)) {
+      throw new TypeError(`invalid subprotocol ${JSON.stringify(protocol)}: not a token`);
+    }
+  }
+  const result = validateHandshake(request, supported);
+  if (!result.ok) throw new WebSocketHandshakeError(result);
+
+  const socket = new ServerWebSocket(result.protocol ?? "", limits);
+  const visible: [string, string][] = [["upgrade", "websocket"], ["connection", "Upgrade"]];
+  if (result.protocol !== null) visible.push(["sec-websocket-protocol", result.protocol]);
+  const response = new Response(null, { status: 200, headers: visible });
+  // A web Response cannot be built with status 1xx; the handler sees 101 as with Deno.
+  Object.defineProperties(response, {
+    status: { value: 101 },
+    statusText: { value: "Switching Protocols" },
+    ok: { value: false },
+  });
+  const accept = computeAccept(result.key);
+  accept.then((value) => response.headers.set("sec-websocket-accept", value), () => {});
+
+  pendingUpgrades.set(response, {
+    async responseHead(date: string): Promise<Uint8Array> {
+      const fields = switchingProtocolsHeaders(await accept, result.protocol);
+      for (const [name, value] of response.headers) {
+        if (!HANDSHAKE_FIELDS.has(name)) fields.push([name, value]);
+      }
+      return encodeLatin1(serializeResponseHead({
+        status: 101,
+        headers: fields,
+        framing: { kind: "none" },
+        close: false,
+        date,
+      }));
+    },
+    attach: (transport) => attachWebSocket(socket, transport),
+    abort: (reason) => abortWebSocket(socket, reason),
+  });
+  return { socket, response };
+}
+
+/** `Sec-WebSocket-Accept`: base64 of SHA-1(key + GUID) (RFC 6455 §4.2.2), with WebCrypto. */
+export async function computeAccept(key: string): Promise<string> {
+  const digest = new Uint8Array(await crypto.subtle.digest("SHA-1", acceptDigestInput(key)));
+  return btoa(String.fromCharCode(...digest));
+}
+
+function resolveOptions(options: UpgradeWebSocketOptions): SessionLimits {
+  return {
+    idleTimeoutMs: seconds(options.idleTimeout, "idleTimeout", DEFAULT_WEBSOCKET_IDLE_TIMEOUT_MS),
+    closeTimeoutMs: seconds(
+      options.closeTimeout,
+      "closeTimeout",
+      DEFAULT_WEBSOCKET_CLOSE_TIMEOUT_MS,
+    ),
+    maxMessageBytes: bytes(
+      options.maxMessageSize,
+      "maxMessageSize",
+      DEFAULT_WEBSOCKET_MAX_MESSAGE_BYTES,
+    ),
+    maxBufferedBytes: bytes(
+      options.maxBufferedAmount,
+      "maxBufferedAmount",
+      DEFAULT_WEBSOCKET_MAX_BUFFERED_BYTES,
+    ),
+  };
+}
+
+function seconds(value: number | undefined, name: string, defaultMs: number): number {
+  if (value === undefined) return defaultMs;
+  if (typeof value !== "number" || !Number.isFinite(value) || value < 0) {
+    throw new RangeError(`${name} must be a non-negative number of seconds, got ${String(value)}`);
+  }
+  return Math.round(value * 1000);
+}
+
+function bytes(value: number | undefined, name: string, defaultBytes: number): number {
+  if (value === undefined) return defaultBytes;
+  if (typeof value !== "number" || !Number.isSafeInteger(value) || value < 1) {
+    throw new RangeError(`${name} must be a positive integer of bytes, got ${String(value)}`);
+  }
+  return value;
+}

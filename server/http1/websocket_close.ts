@@ -21,7 +21,18 @@ import {
 } from "./websocket_frames.ts";
 
 /** Close codes with a name in RFC 6455 §7.4.1 (and IANA's registry). */
-export const CLOSE_CODE = Object.freeze({
+export const CLOSE_CODE: Readonly<{
+  NORMAL: 1000;
+  GOING_AWAY: 1001;
+  PROTOCOL_ERROR: 1002;
+  UNSUPPORTED_DATA: 1003;
+  NO_STATUS: 1005;
+  ABNORMAL: 1006;
+  INVALID_PAYLOAD: 1007;
+  POLICY_VIOLATION: 1008;
+  MESSAGE_TOO_BIG: 1009;
+  INTERNAL_ERROR: 1011;
+}> = Object.freeze({
   NORMAL: 1000,
   GOING_AWAY: 1001,
   PROTOCOL_ERROR: 1002,
@@ -56,7 +67,9 @@ export function isWireCloseCode(code: number): boolean {
 
 /** A received Close frame's status: `code` 1005 and an empty reason when it carried none. */
 export interface CloseStatus {
+  /** The status code, or 1005 when the Close frame had none. */
   readonly code: number;
+  /** The UTF-8 reason, possibly empty. */
   readonly reason: string;
 }
 

@@ -25,7 +25,14 @@
  */
 
 /** Frame opcodes (RFC 6455 §5.2, §11.8). */
-export const OPCODE = Object.freeze({
+export const OPCODE: Readonly<{
+  CONTINUATION: 0x0;
+  TEXT: 0x1;
+  BINARY: 0x2;
+  CLOSE: 0x8;
+  PING: 0x9;
+  PONG: 0xa;
+}> = Object.freeze({
   CONTINUATION: 0x0,
   TEXT: 0x1,
   BINARY: 0x2,
@@ -56,6 +63,7 @@ export class WebSocketProtocolError extends Error {
   /** Close code to send in the Close frame that fails the connection. */
   readonly closeCode: 1002 | 1007 | 1009;
 
+  /** An error to fail the connection with `closeCode`; `message` is for logs. */
   constructor(closeCode: 1002 | 1007 | 1009, message: string) {
     super(message);
     this.name = "WebSocketProtocolError";
@@ -149,6 +157,7 @@ export class FrameParser {
   /** Payload bytes of the current frame already unmasked (the mask index is this mod 4). */
   #maskOffset = 0;
 
+  /** A parser for one direction of one connection (a server's, by default). */
   constructor(options: FrameParserOptions = {}) {
     this.#expectMasked = options.expectMasked ?? true;
   }

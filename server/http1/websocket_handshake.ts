@@ -47,6 +47,7 @@ export interface HandshakeRequest {
 
 /** A handshake the server refuses: the status, a short reason and header fields to answer with. */
 export interface HandshakeRejection {
+  /** Always false: the handshake is refused. */
   readonly ok: false;
   /** 400, or 426 for an unsupported `Sec-WebSocket-Version`. */
   readonly status: 400 | 426;
@@ -58,6 +59,7 @@ export interface HandshakeRejection {
 
 /** A valid handshake: the client's key and the selected subprotocol. */
 export interface HandshakeAcceptance {
+  /** Always true: the server may switch. */
   readonly ok: true;
   /** The `Sec-WebSocket-Key` value, to hash into `Sec-WebSocket-Accept`. */
   readonly key: string;

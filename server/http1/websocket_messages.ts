@@ -95,6 +95,7 @@ export class MessageReader {
   #text = "";
   #chunks: Uint8Array[] = [];
 
+  /** A reader for the frames a client sends (by default), up to the given message size. */
   constructor(options: MessageReaderOptions = {}) {
     this.#frames = new FrameParser(options);
     this.#maxMessageBytes = options.maxMessageBytes ?? DEFAULT_WEBSOCKET_MAX_MESSAGE_BYTES;

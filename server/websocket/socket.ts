@@ -26,7 +26,9 @@ export interface AttachedWebSocket {
   abort(): void;
 }
 
-type Handler = ((this: WebSocket, event: Event) => unknown) | null;
+/** An event handler attribute's value, as the web `WebSocket` types it. */
+export type WebSocketEventHandler = ((this: WebSocket, event: Event) => unknown) | null;
+type Handler = WebSocketEventHandler;
 
 let attachSocket: (
   socket: ServerWebSocket,
@@ -36,13 +38,21 @@ let abortSocket: (socket: ServerWebSocket, reason: string) => void;
 
 /** The server side of a WebSocket connection, as the web `WebSocket` interface. */
 export class ServerWebSocket extends EventTarget {
+  /** `readyState` before the 101 response is written. */
   static readonly CONNECTING = 0;
+  /** `readyState` while messages flow. */
   static readonly OPEN = 1;
+  /** `readyState` once a Close frame was sent or received. */
   static readonly CLOSING = 2;
+  /** `readyState` once the connection is closed. */
   static readonly CLOSED = 3;
+  /** `readyState` before the 101 response is written. */
   readonly CONNECTING = 0;
+  /** `readyState` while messages flow. */
   readonly OPEN = 1;
+  /** `readyState` once a Close frame was sent or received. */
   readonly CLOSING = 2;
+  /** `readyState` once the connection is closed. */
   readonly CLOSED = 3;
 
   readonly #protocol: string;
@@ -101,24 +111,28 @@ export class ServerWebSocket extends EventTarget {
     if (type === "blob" || type === "arraybuffer") this.#binaryType = type;
   }
 
-  get onopen(): Handler {
+  /** Called with the `open` event (an `Event`). */
+  get onopen(): WebSocketEventHandler {
     return this.#getHandler("open");
   }
-  set onopen(handler: Handler) {
+  set onopen(handler: WebSocketEventHandler) {
     this.#setHandler("open", handler);
   }
+  /** Called with each `message` event (a `MessageEvent`: `data` is a string, ArrayBuffer or Blob). */
   get onmessage(): ((this: WebSocket, event: MessageEvent) => unknown) | null {
     return this.#getHandler("message");
   }
   set onmessage(handler: ((this: WebSocket, event: MessageEvent) => unknown) | null) {
     this.#setHandler("message", handler as Handler);
   }
+  /** Called with the `error` event (an `ErrorEvent`) when the connection is failed. */
   get onerror(): ((this: WebSocket, event: Event | ErrorEvent) => unknown) | null {
     return this.#getHandler("error");
   }
   set onerror(handler: ((this: WebSocket, event: Event | ErrorEvent) => unknown) | null) {
     this.#setHandler("error", handler as Handler);
   }
+  /** Called with the `close` event (a `CloseEvent`: `code`, `reason`, `wasClean`). */
   get onclose(): ((this: WebSocket, event: CloseEvent) => unknown) | null {
     return this.#getHandler("close");
   }

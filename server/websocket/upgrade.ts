@@ -102,6 +102,7 @@ export class WebSocketHandshakeError extends TypeError {
   /** Header fields the answer must carry (426: `Upgrade`, `Sec-WebSocket-Version`). */
   readonly headers: readonly [string, string][];
 
+  /** An error for the rejection returned by `validateHandshake`. */
   constructor(rejection: HandshakeRejection) {
     super(`Invalid WebSocket handshake: ${rejection.reason}`);
     this.name = "WebSocketHandshakeError";

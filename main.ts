@@ -30,6 +30,7 @@ import {
   helpCommand,
   startLine,
 } from "./server/cli/startup.ts";
+import { formatState, parseState, type ServerState } from "./server/cli/state_file.ts";
 import { healthcheckUsage, usage } from "./server/cli/usage.ts";
 import type { Server } from "./server/mod.ts";
 import { startWorkers } from "./server/workers.ts";
@@ -108,8 +109,51 @@ async function startServer(config: ServeConfig): Promise<number | Server> {
       return EXIT_STARTUP_FAILURE;
     }
   }
+  // The state file before the start line: whoever waits for the line finds the file.
+  if (config.stateFile !== undefined) {
+    writeState(config.stateFile, server.addr.hostname, server.addr.port, config.healthPath);
+  }
   writeStdoutLine(announce);
   return server;
+}
+
+/**
+ * Writes the state file; a failure is one line on stderr and the server keeps serving (a probe
+ * reading the file then reports it unhealthy, which says what is wrong where it is watched).
+ */
+function writeState(path: string, hostname: string, port: number, healthPath?: string): void {
+  try {
+    Deno.writeTextFileSync(path, formatState(Deno.pid, hostname, port, healthPath));
+  } catch (error) {
+    const reason = error instanceof Deno.errors.NotCapable
+      ? `no permission: run deno with --allow-write=${path}`
+      : error instanceof Error
+      ? error.message
+      : String(error);
+    printError(`sockserve: cannot write --state-file ${path}: ${reason}`);
+  }
+}
+
+/** Removes the state file of this process, if it is still the one this process wrote. */
+function removeState(path: string): void {
+  try {
+    if (parseState(Deno.readTextFileSync(path))?.pid === Deno.pid) Deno.removeSync(path);
+  } catch {
+    // Not there, or not ours to remove: nothing to do at exit.
+  }
+}
+
+/** Reads a state file for healthcheck; a string says why it could not. */
+function readState(path: string): ServerState | string {
+  let text: string;
+  try {
+    text = Deno.readTextFileSync(path);
+  } catch (error) {
+    return error instanceof Deno.errors.NotFound
+      ? `no state file ${path} (the server is not running, or has not started listening)`
+      : `cannot read state file ${path}: ${error instanceof Error ? error.message : error}`;
+  }
+  return parseState(text) ?? `${path} is not a sockserve state file`;
 }
 
 /**
@@ -143,19 +187,32 @@ export async function main(args: readonly string[]): Promise<number | undefined>
       writeStdoutLine(`sockserve ${VERSION}`);
       return 0;
     case "healthcheck": {
-      const result = await healthcheck(command.url, command.timeoutMs);
+      let url = command.url;
+      if (command.stateFile !== undefined) {
+        const state = readState(command.stateFile);
+        if (typeof state === "string") {
+          printError(`unhealthy: ${state}`);
+          return EXIT_UNHEALTHY;
+        }
+        url = state.health ?? state.url;
+      }
+      const result = await healthcheck(url, command.timeoutMs);
       if (result.healthy) writeStdoutLine(result.message);
       else printError(result.message);
       return result.healthy ? EXIT_HEALTHY : EXIT_UNHEALTHY;
     }
     case "serve": {
-      const server = await startServer(command.config);
+      const { config } = command;
+      const server = await startServer(config);
       if (typeof server === "number") return server;
       handleStopSignals(server, {
-        gracePeriodMs: command.config.gracePeriodMs,
+        gracePeriodMs: config.gracePeriodMs,
         log: writeStdoutLine,
         logError: printError,
-        exit: (code) => Deno.exit(code),
+        exit: (code) => {
+          if (config.stateFile !== undefined) removeState(config.stateFile);
+          Deno.exit(code);
+        },
         onSignal: denoSignalSource,
       });
       return undefined;

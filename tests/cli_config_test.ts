@@ -183,45 +183,106 @@ Deno.test("--help and --version win wherever they appear after valid options", (
   }
 });
 
-Deno.test("healthcheck subcommand defaults to 127.0.0.1 on PORT or 8000 with a 3 s timeout", () => {
+Deno.test("healthcheck subcommand defaults to the health path on 127.0.0.1, PORT or 8000, 3 s", () => {
   assert.deepEqual(parseCommandLine(["healthcheck"], {}), {
     ok: true,
-    command: { kind: "healthcheck", url: "http://127.0.0.1:8000/", timeoutMs: 3000 },
+    command: {
+      kind: "healthcheck",
+      url: "http://127.0.0.1:8000/healthz",
+      timeoutMs: 3000,
+      stateFile: undefined,
+    },
   });
   assert.deepEqual(parseCommandLine(["healthcheck"], { PORT: "8080" }), {
     ok: true,
-    command: { kind: "healthcheck", url: "http://127.0.0.1:8080/", timeoutMs: 3000 },
+    command: {
+      kind: "healthcheck",
+      url: "http://127.0.0.1:8080/healthz",
+      timeoutMs: 3000,
+      stateFile: undefined,
+    },
   });
   // HOST naming one address is probed instead of the loopback; wildcards mean the loopback.
   const hosts: [string, string][] = [
-    ["0.0.0.0", "http://127.0.0.1:8000/"],
-    ["", "http://127.0.0.1:8000/"],
-    ["::", "http://[::1]:8000/"],
-    ["::1", "http://[::1]:8000/"],
-    ["10.1.2.3", "http://10.1.2.3:8000/"],
-    ["localhost", "http://localhost:8000/"],
+    ["0.0.0.0", "http://127.0.0.1:8000/healthz"],
+    ["", "http://127.0.0.1:8000/healthz"],
+    ["::", "http://[::1]:8000/healthz"],
+    ["::1", "http://[::1]:8000/healthz"],
+    ["10.1.2.3", "http://10.1.2.3:8000/healthz"],
+    ["localhost", "http://localhost:8000/healthz"],
   ];
   for (const [host, url] of hosts) {
     assert.deepEqual(parseCommandLine(["healthcheck"], { HOST: host }), {
       ok: true,
-      command: { kind: "healthcheck", url, timeoutMs: 3000 },
+      command: { kind: "healthcheck", url, timeoutMs: 3000, stateFile: undefined },
     }, host);
   }
   assert.deepEqual(
     parseCommandLine(["healthcheck", "http://localhost:1234/health", "--timeout=500ms"], {}),
     {
       ok: true,
-      command: { kind: "healthcheck", url: "http://localhost:1234/health", timeoutMs: 500 },
+      command: {
+        kind: "healthcheck",
+        url: "http://localhost:1234/health",
+        timeoutMs: 500,
+        stateFile: undefined,
+      },
     },
   );
   assert.deepEqual(parseCommandLine(["healthcheck", "--timeout", "10s"], {}), {
     ok: true,
-    command: { kind: "healthcheck", url: "http://127.0.0.1:8000/", timeoutMs: 10_000 },
+    command: {
+      kind: "healthcheck",
+      url: "http://127.0.0.1:8000/healthz",
+      timeoutMs: 10_000,
+      stateFile: undefined,
+    },
   });
   assert.deepEqual(parseCommandLine(["healthcheck", "--help"], {}), {
     ok: true,
     command: { kind: "healthcheck-help" },
   });
+});
+
+Deno.test("--health-path, --no-health-path and --log-health", () => {
+  assert.equal(serveConfig([]).healthPath, "/healthz");
+  assert.equal(serveConfig([]).logHealth, false);
+  assert.equal(serveConfig(["--health-path", "/ready"]).healthPath, "/ready");
+  assert.equal(serveConfig(["--health-path=/-/health.v1_~"]).healthPath, "/-/health.v1_~");
+  assert.equal(serveConfig(["--no-health-path"]).healthPath, undefined);
+  assert.equal(serveConfig(["--no-health-path", "--health-path", "/h"]).healthPath, "/h");
+  assert.equal(serveConfig(["--log-health"]).logHealth, true);
+  // Paths a request could not match exactly once decoded and normalized, and the site's index.
+  for (
+    const bad of ["", "/", "healthz", "/a b", "/a?b", "/a#b", "/%2e", "/a/../b", "/.", "/a//b"]
+  ) {
+    const result = parseCommandLine(["--health-path", bad], {});
+    assert.ok(!result.ok && result.message.includes("invalid --health-path"), bad);
+  }
+  assert.ok(!parseCommandLine(["--health-path", "/" + "a".repeat(256)], {}).ok, "too long");
+});
+
+Deno.test("--state-file for the server and for healthcheck", () => {
+  assert.equal(serveConfig([]).stateFile, undefined);
+  assert.equal(serveConfig(["--state-file", "/tmp/s.json"]).stateFile, "/tmp/s.json");
+  assert.deepEqual(parseCommandLine(["healthcheck", "--state-file=/tmp/s.json"], {}), {
+    ok: true,
+    command: {
+      kind: "healthcheck",
+      url: "http://127.0.0.1:8000/healthz",
+      timeoutMs: 3000,
+      stateFile: "/tmp/s.json",
+    },
+  });
+  for (
+    const argv of [
+      ["--state-file", ""],
+      ["healthcheck", "--state-file"],
+      ["healthcheck", "http://x/", "--state-file", "/tmp/s.json"],
+    ]
+  ) {
+    assert.equal(parseCommandLine(argv, {}).ok, false, argv.join(" "));
+  }
 });
 
 Deno.test("healthcheck subcommand rejects bad URLs, options and PORT with exit 2", () => {
@@ -310,7 +371,7 @@ Deno.test("docs/cli.md documents every option", async () => {
   for (const spec of OPTIONS) {
     assert.ok(page.includes(`\`--${spec.name}`), `docs/cli.md mentions --${spec.name}`);
   }
-  assert.ok(page.includes("sockserve healthcheck [URL] [--timeout DURATION]"));
+  assert.ok(page.includes("sockserve healthcheck [URL | --state-file PATH] [--timeout DURATION]"));
 });
 
 Deno.test("value parsers: ports, durations, sizes, headers", () => {

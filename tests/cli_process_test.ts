@@ -427,7 +427,7 @@ Deno.test("cli: healthcheck exits 0 against a live server and 1 on 404 or no ser
   try {
     const healthy = await runSockserve(["healthcheck"], { env: { PORT: String(server.port) } });
     assert.equal(healthy.code, 0, healthy.stderr);
-    assert.match(healthy.stdout, /^healthy: http:\/\/127\.0\.0\.1:\d+\/ answered 200/);
+    assert.match(healthy.stdout, /^healthy: http:\/\/127\.0\.0\.1:\d+\/healthz answered 200/);
 
     const explicit = await runSockserve(["healthcheck", new URL("/nope", server.url).href]);
     assert.equal(explicit.code, 1);
@@ -441,6 +441,142 @@ Deno.test("cli: healthcheck exits 0 against a live server and 1 on 404 or no ser
   const down = await runSockserve(["healthcheck", `http://127.0.0.1:${server.port}/`]);
   assert.equal(down.code, 1);
   assert.match(down.stderr, /^unhealthy: /);
+});
+
+Deno.test("cli: the health path is answered by the server, whatever the site holds", async () => {
+  // A site whose / is a 404 (no index.html, no listing) and that has a file named healthz.
+  const site = await makeSite({ "healthz": "a file of the site", "page.html": "<p>page</p>" });
+  const server = await startSockserve([
+    site,
+    "--host",
+    "127.0.0.1",
+    "--port",
+    "0",
+    "--no-dir-listing",
+  ]);
+  try {
+    assert.equal((await fetch(server.url)).status, 404);
+    const health = await fetch(new URL("/healthz?probe=1", server.url));
+    assert.equal(health.status, 200);
+    assert.equal(await health.text(), "ok\n");
+    assert.equal(health.headers.get("cache-control"), "no-store");
+    const head = await fetch(new URL("/healthz", server.url), { method: "HEAD" });
+    assert.equal(head.status, 200);
+    const post = await fetch(new URL("/healthz", server.url), { method: "POST", body: "x" });
+    assert.equal(post.status, 405);
+    await post.body?.cancel();
+    assert.equal(await (await fetch(new URL("/page.html", server.url))).text(), "<p>page</p>");
+    // Logged: the site's requests; not the health path's.
+    await server.stdout.waitFor(/"GET \/page\.html HTTP\/1\.1" 200 /, "page log line");
+    assert.doesNotMatch(server.stdout.text, /healthz/);
+
+    // ROOT gone (an unmounted volume): the health path says so.
+    await Deno.remove(site, { recursive: true });
+    const gone = await fetch(new URL("/healthz", server.url));
+    assert.equal(gone.status, 503);
+    await gone.body?.cancel();
+  } finally {
+    await server.close();
+    await Deno.remove(site, { recursive: true }).catch(() => {});
+  }
+});
+
+Deno.test("cli: --health-path moves it, --no-health-path gives the path back, --log-health logs it", async () => {
+  const site = await makeSite({ "healthz": "a file of the site" });
+  const moved = await startSockserve([
+    site,
+    "--host",
+    "127.0.0.1",
+    "--port",
+    "0",
+    "--health-path",
+    "/-/ready",
+    "--log-health",
+  ]);
+  try {
+    assert.equal(await (await fetch(new URL("/-/ready", moved.url))).text(), "ok\n");
+    assert.equal(await (await fetch(new URL("/healthz", moved.url))).text(), "a file of the site");
+    await moved.stdout.waitFor(/"GET \/-\/ready HTTP\/1\.1" 200 /, "health log line");
+  } finally {
+    await moved.close();
+  }
+  const off = await startSockserve([
+    site,
+    "--host",
+    "127.0.0.1",
+    "--port",
+    "0",
+    "--no-health-path",
+  ]);
+  try {
+    assert.equal(await (await fetch(new URL("/healthz", off.url))).text(), "a file of the site");
+  } finally {
+    await off.close();
+    await Deno.remove(site, { recursive: true });
+  }
+});
+
+Deno.test("cli: healthcheck --state-file probes the server that wrote it, at its port and path", async () => {
+  const site = await makeSite({});
+  const dir = await Deno.makeTempDir({ prefix: "sockserve_state_" });
+  const stateFile = `${dir}/state.json`;
+  const permissions = ["--allow-net", `--allow-read`, "--allow-env=PORT,HOST"];
+  // Port from the OS and a moved health path: nothing the probe could guess from PORT.
+  const server = await startSockserve(
+    [
+      site,
+      "--host",
+      "127.0.0.1",
+      "--port",
+      "0",
+      "--health-path",
+      "/ready",
+      "--state-file",
+      stateFile,
+    ],
+    { env: { PORT: "1" }, permissions: [...permissions, `--allow-write=${stateFile}`] },
+  );
+  try {
+    // There as soon as the start line is.
+    assert.deepEqual(JSON.parse(await Deno.readTextFile(stateFile)), {
+      pid: server.child.pid,
+      url: `http://127.0.0.1:${server.port}/`,
+      health: `http://127.0.0.1:${server.port}/ready`,
+    });
+    const probe = await runSockserve(["healthcheck", "--state-file", stateFile], {
+      env: { PORT: "1" },
+    });
+    assert.equal(probe.code, 0, probe.stderr);
+    assert.equal(probe.stdout, `healthy: http://127.0.0.1:${server.port}/ready answered 200 OK\n`);
+
+    // A graceful stop removes it, and the probe then says the server is not there.
+    server.child.kill("SIGTERM");
+    assert.equal((await server.status).code, 0);
+    await assert.rejects(Deno.stat(stateFile), Deno.errors.NotFound);
+    const after = await runSockserve(["healthcheck", "--state-file", stateFile]);
+    assert.equal(after.code, 1);
+    assert.match(after.stderr, /^unhealthy: no state file .*state\.json/);
+  } finally {
+    await server.close();
+    await Deno.remove(site, { recursive: true });
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("cli: a state file that cannot be written is one line, and the server still serves", async () => {
+  const site = await makeSite({ "index.html": "still serving" });
+  const server = await startSockserve(
+    [site, "--host", "127.0.0.1", "--port", "0", "--state-file", "/nonexistent/dir/state.json"],
+    { permissions: ["--allow-net", "--allow-read", "--allow-write=/nonexistent"] },
+  );
+  try {
+    assert.equal(await (await fetch(server.url)).text(), "still serving");
+    const line = await server.stderr.waitFor(/--state-file/, "the state file error");
+    assert.match(line, /^sockserve: cannot write --state-file \/nonexistent\/dir\/state\.json: /);
+  } finally {
+    await server.close();
+    await Deno.remove(site, { recursive: true });
+  }
 });
 
 Deno.test("cli: healthcheck with a bad URL is a usage error", async () => {

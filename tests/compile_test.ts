@@ -129,10 +129,16 @@ Deno.test("compile tasks bake in least-privilege permissions: net, read, env POR
     path === `${REPO_PATH}main.ts` || path.startsWith(`${REPO_PATH}server/cli/`)
   ).map(([, text]) => text).join("\n");
   const usesReusePort = /\breusePort\b/.test(cliSources);
+  // The one file the executables may write: the container image's --state-file.
+  const stateFile = /"--state-file",\s*"([^"]+)"/.exec(
+    Deno.readTextFileSync(new URL("Dockerfile", REPO)),
+  )?.[1];
+  assert.ok(stateFile, "the image's ENTRYPOINT names its --state-file");
   const expected = [
     "--allow-net",
     "--allow-read",
     "--allow-env=PORT,HOST",
+    `--allow-write=${stateFile}`,
     ...(usesReusePort ? ["--unstable-net"] : []),
   ].sort();
   for (const { task, words, output, includes } of BUILDS) {
@@ -147,8 +153,15 @@ Deno.test("compile tasks bake in least-privilege permissions: net, read, env POR
   assert.doesNotMatch(sources, /Deno\.env\.toObject\(/, "reading the whole environment");
   assert.doesNotMatch(sources, /new Deno\.Command\(|Deno\.run\(/, "spawning processes");
   const fileWrites =
-    /Deno\.(writeFile|writeTextFile|create|mkdir|remove|rename|makeTemp\w+|truncate|symlink|link|chmod|chown|utime)(Sync)?\(/;
-  assert.doesNotMatch(sources, fileWrites, "writing files");
+    /Deno\.(writeFile|writeTextFile|create|mkdir|remove|rename|makeTemp\w+|truncate|symlink|link|chmod|chown|utime)(Sync)?\(/g;
+  // Only main.ts writes, and only the state file: writeState() and removeState().
+  for (const [path, text] of allSources) {
+    const writes = [...text.matchAll(fileWrites)].map((m) => m[0]);
+    const expectedWrites = path === `${REPO_PATH}main.ts`
+      ? ["Deno.writeTextFileSync(", "Deno.removeSync("]
+      : [];
+    assert.deepEqual(writes, expectedWrites, `file writes in ${path}`);
+  }
   // A worker module is loaded at run time, so the executable must embed it (--include).
   for (const [path, text] of allSources) {
     const code = text.split("\n").filter((line) => !/^\s*(\*|\/\/)/.test(line)).join("\n");

@@ -19,6 +19,7 @@ import {
   parseInstructions,
   type Stage,
 } from "./dockerfile.ts";
+import { formatState, parseState } from "../server/cli/state_file.ts";
 import { parseYamlDocuments, YamlSubsetError } from "./yaml_subset.ts";
 
 const REPO = new URL("../", import.meta.url);
@@ -93,11 +94,21 @@ function cliCommand(argv: readonly string[], env: Map<string, string>): Command 
   return parsed.command;
 }
 
-/** The serve configuration the image starts with: its CMD and ENV, read by the CLI. */
-function imageServeConfig(): ServeConfig {
-  const cmd = execForm(only(RUNTIME_STAGE, "CMD").args);
+/** The arguments the ENTRYPOINT gives the executable before the CMD's (or `docker run`'s). */
+function entrypointOptions(): string[] {
+  const entrypoint = execForm(only(RUNTIME_STAGE, "ENTRYPOINT").args);
+  assert.ok(entrypoint, "exec-form ENTRYPOINT");
+  return entrypoint.slice(1);
+}
+
+/**
+ * The serve configuration the image starts with: its ENTRYPOINT's options, then `args` (its CMD
+ * by default, or what `docker run IMAGE ...` gives instead) and its ENV, read by the CLI.
+ */
+function imageServeConfig(args?: string[], env = runtimeEnv()): ServeConfig {
+  const cmd = args ?? execForm(only(RUNTIME_STAGE, "CMD").args);
   assert.ok(cmd, "exec-form CMD");
-  const command = cliCommand(cmd, runtimeEnv());
+  const command = cliCommand([...entrypointOptions(), ...cmd], env);
   assert.equal(command.kind, "serve");
   return command.config;
 }
@@ -144,14 +155,68 @@ Deno.test("Dockerfile builds with the official Deno image pinned to the version 
   assert.ok(BUILD_STAGE?.name, "the build stage is named so the runtime stage can copy from it");
 });
 
-Deno.test("Dockerfile build stage compiles, then runs the whole test suite", () => {
+/** The `case "$TESTS" in` branches of the build stage's RUN: value → command. */
+function testBranches(): { at: number; branches: Map<string, string> } {
+  const runs = (BUILD_STAGE?.instructions ?? []).filter((i) => i.keyword === "RUN");
+  const at = runs.findIndex((i) => /^case "\$TESTS" in /.test(i.args));
+  assert.ok(at >= 0, 'RUN case "$TESTS" in ...');
+  const branches = new Map<string, string>();
+  for (const m of (runs[at]?.args ?? "").matchAll(/([\w*]+)\)\s*([\s\S]*?)\s*;;/g)) {
+    branches.set(m[1] ?? "", m[2] ?? "");
+  }
+  return { at, branches };
+}
+
+/** The test files a deno.json task runs with `deno test`, and what it runs before. */
+function taskTestFiles(task: string): { before: string; files: string[] } {
+  const text = DENO_JSON.tasks[task] ?? "";
+  const at = text.indexOf("deno test ");
+  assert.ok(at >= 0, `${task} runs deno test`);
+  return {
+    before: text.slice(0, at),
+    files: text.slice(at).split(/\s+/).filter((w) => w.startsWith("tests/")),
+  };
+}
+
+/** What makes a test depend on timing or the machine's load: sockets, processes, clocks. */
+const TIMING_SENSITIVE =
+  /Deno\.(listen|connect|serve)\b|startSockserve|startServer|attack_server|test_server|setTimeout\(|performance\.now|SOAK_SECONDS|wrk\b/;
+
+Deno.test("Dockerfile build stage compiles, then runs fast deterministic checks by default", () => {
   const runs = (BUILD_STAGE?.instructions ?? []).filter((i) => i.keyword === "RUN");
   const compileAt = runs.findIndex((i) => /\bdeno task compile\b(?!:)/.test(i.args));
-  const testAt = runs.findIndex((i) => /\bdeno task test\b/.test(i.args));
   assert.ok(compileAt >= 0, "RUN deno task compile");
-  assert.ok(testAt >= 0, "RUN deno task test");
+  const { at, branches } = testBranches();
   // Compiling first puts Deno's runtime in the cache, so the compile tests really run.
-  assert.ok(compileAt < testAt, "compile before test");
+  assert.ok(compileAt < at, "compile before the checks");
+  const arg = (BUILD_STAGE?.instructions ?? []).find((i) =>
+    i.keyword === "ARG" && i.args.startsWith("TESTS=")
+  );
+  assert.equal(arg?.args, "TESTS=quick", "the fast checks by default");
+  assert.equal(branches.get("quick"), "deno task test:quick");
+  assert.equal(branches.get("full"), "deno task test", "the whole suite on request");
+  assert.equal(branches.get("none"), "");
+  assert.match(branches.get("*") ?? "", /exit 2/, "an unknown TESTS value fails the build");
+});
+
+Deno.test("test:quick: every static check, then tests that depend on no timing", () => {
+  const quick = taskTestFiles("test:quick");
+  const full = taskTestFiles("test");
+  // The same checks as the full suite before any test.
+  assert.equal(quick.before.trim(), "deno task check &&");
+  assert.equal(full.before.trim(), "deno task check &&");
+  assert.ok(quick.files.length >= 10, `${quick.files.length} test files`);
+  for (const file of quick.files) {
+    // This file spells the pattern out; it parses files and nothing else.
+    if (file === "tests/deploy_test.ts") continue;
+    const source = readRepoText(file);
+    assert.match(file, /^tests\/\w+_test\.ts$/, "a test file of the suite");
+    assert.doesNotMatch(source, TIMING_SENSITIVE, `${file} depends on no timing`);
+  }
+  // The heuristic recognizes the suite's timing-sensitive files.
+  for (const file of ["tests/attack_slowloris_test.ts", "tests/soak_test.ts"]) {
+    assert.match(readRepoText(file), TIMING_SENSITIVE, file);
+  }
 });
 
 Deno.test("Dockerfile runtime stage is minimal and has no Deno toolchain", () => {
@@ -170,7 +235,9 @@ Deno.test("Dockerfile runs as a numeric non-root user (verifiable by runAsNonRoo
 Deno.test("Dockerfile ENTRYPOINT is exec-form and starts the compiled executable", () => {
   const entrypoint = execForm(only(RUNTIME_STAGE, "ENTRYPOINT").args);
   assert.ok(entrypoint, "exec-form ENTRYPOINT, so SIGTERM reaches sockserve and not a shell");
-  assert.deepEqual(entrypoint, [imageExecutable()]);
+  assert.equal(entrypoint[0], imageExecutable());
+  // Only options: a ROOT here would leave `docker run IMAGE /other/site` two ROOTs.
+  for (const word of entrypoint.slice(1)) assert.ok(!word.startsWith("/srv"), word);
   const cmd = execForm(only(RUNTIME_STAGE, "CMD").args);
   assert.ok(cmd, "exec-form CMD");
   // The default ROOT is the directory the site was copied to.
@@ -193,7 +260,8 @@ Deno.test("Dockerfile STOPSIGNAL is SIGTERM, the signal that starts a graceful s
   assert.equal(only(RUNTIME_STAGE, "STOPSIGNAL").args, "SIGTERM");
 });
 
-Deno.test("Dockerfile HEALTHCHECK runs `sockserve healthcheck` against the image's own port", () => {
+/** The HEALTHCHECK's options and its probe, as the real CLI parses it. */
+function imageProbe() {
   const { options, rest } = leadingOptions(only(RUNTIME_STAGE, "HEALTHCHECK").args);
   const command = /^CMD\s+(.*)$/.exec(rest);
   assert.ok(command, "HEALTHCHECK CMD ...");
@@ -201,15 +269,52 @@ Deno.test("Dockerfile HEALTHCHECK runs `sockserve healthcheck` against the image
   assert.ok(argv, "exec-form HEALTHCHECK: the image has no shell");
   assert.equal(argv[0], imageExecutable());
   const probe = cliCommand(argv.slice(1), runtimeEnv());
-  assert.equal(probe.kind, "healthcheck", "the healthcheck subcommand");
-  const url = new URL(probe.url);
-  assert.equal(url.hostname, "127.0.0.1", "probes the server inside the container");
-  assert.equal(url.port, String(imagePort()), "on the port the server listens on");
+  assert.ok(probe.kind === "healthcheck", "the healthcheck subcommand");
+  return { options, probe };
+}
+
+Deno.test("Dockerfile HEALTHCHECK reads the state file the server writes", () => {
+  const { options, probe } = imageProbe();
+  const stateFile = imageServeConfig().stateFile;
+  assert.ok(stateFile, "the image's server writes a state file (ENTRYPOINT --state-file)");
+  assert.equal(probe.stateFile, stateFile, "the probe reads the file the server writes");
+  // The one write permission the executable carries is exactly that file.
+  const compileWords = (DENO_JSON.tasks["compile"] ?? "").split(/\s+/);
+  assert.deepEqual(compileWords.filter((w) => w.startsWith("--allow-write")), [
+    `--allow-write=${stateFile}`,
+  ]);
   // Docker must not kill the probe before its own timeout reports the failure.
   const dockerTimeoutMs = dockerDurationMs(options.get("timeout") ?? "30s");
   assert.ok(dockerTimeoutMs > probe.timeoutMs, `${dockerTimeoutMs} ms > ${probe.timeoutMs} ms`);
   for (const name of options.keys()) {
     assert.ok(["interval", "timeout", "start-period", "start-interval", "retries"].includes(name));
+  }
+  // Without the state file the probe would fall back to PORT on the loopback.
+  const url = new URL(probe.url);
+  assert.equal(url.hostname, "127.0.0.1", "probes the server inside the container");
+  assert.equal(url.port, String(imagePort()));
+});
+
+Deno.test("Dockerfile HEALTHCHECK follows the port and health path however they are set", () => {
+  const { probe } = imageProbe();
+  // `docker run IMAGE ...` arguments and `-e` variables, as a user changes the port.
+  const runs: [string[] | undefined, Record<string, string>][] = [
+    [undefined, {}],
+    [undefined, { PORT: "9000" }],
+    [["/srv/www", "--port", "9001"], {}],
+    [["/srv/www", "-p", "9002", "--health-path", "/-/ready"], { PORT: "9000" }],
+    [["/srv/www", "--no-health-path"], {}],
+  ];
+  for (const [args, env] of runs) {
+    const config = imageServeConfig(args, new Map([...runtimeEnv(), ...Object.entries(env)]));
+    assert.equal(config.stateFile, probe.stateFile, "arguments never drop the state file");
+    // What the server writes once bound, read back as the probe reads it.
+    const state = parseState(formatState(1, config.hostname, config.port, config.healthPath));
+    assert.ok(state, "a state file the probe can read");
+    const target = new URL(state.health ?? state.url);
+    assert.equal(target.port, String(config.port), `${args ?? "CMD"} ${JSON.stringify(env)}`);
+    assert.equal(target.pathname, config.healthPath ?? "/");
+    assert.equal(target.hostname, "127.0.0.1");
   }
 });
 
@@ -251,6 +356,7 @@ Deno.test(".dockerignore keeps build outputs out and everything the build needs 
     "LICENSE",
     "CHANGELOG.md",
     "docs",
+    "tools",
   ];
   for (const root of needed) {
     for (const path of walk(root)) {
@@ -311,9 +417,7 @@ function podServeConfig(): ServeConfig {
   for (const variable of (CONTAINER["env"] ?? []) as Json[]) {
     env.set(String(variable["name"]), String(variable["value"]));
   }
-  const command = cliCommand(args, env);
-  assert.equal(command.kind, "serve");
-  return command.config;
+  return imageServeConfig(args, env);
 }
 
 /** True when `subset`'s labels all appear in the pod template's labels. */
@@ -362,10 +466,13 @@ Deno.test("kubernetes.yaml: the server listens on the container port, which the 
   assert.equal(String(at(CONTAINER, "image")).split(":").at(-1), DENO_JSON.version);
 });
 
-Deno.test("kubernetes.yaml: readiness and liveness probe the server's HTTP port", () => {
+Deno.test("kubernetes.yaml: readiness and liveness probe the server's own health path", () => {
+  const healthPath = podServeConfig().healthPath;
+  assert.ok(healthPath, "the pod's server has a health path");
   for (const probe of ["readinessProbe", "livenessProbe"]) {
     assert.equal(containerPortNumber(at(CONTAINER, probe, "httpGet", "port")), imagePort());
-    assert.match(String(at(CONTAINER, probe, "httpGet", "path")), /^\//);
+    // Not a path of the site: a site without index.html (or replaced) must not fail probes.
+    assert.equal(at(CONTAINER, probe, "httpGet", "path"), healthPath);
   }
   // Liveness must be the more patient of the two: a busy pod leaves the endpoints, not life.
   const patience = (probe: string) =>
@@ -389,10 +496,28 @@ Deno.test("kubernetes.yaml: termination grace covers the preStop pause and the s
   );
 });
 
-Deno.test("kubernetes.yaml: resources are requested and limited", () => {
+/** A Kubernetes memory quantity in MiB (Mi and Gi only: what the manifest uses). */
+function mebibytes(quantity: unknown): number {
+  const match = /^(\d+)(Mi|Gi)$/.exec(String(quantity));
+  assert.ok(match, `memory quantity in Mi or Gi: ${quantity}`);
+  return Number(match[1]) * (match[2] === "Gi" ? 1024 : 1);
+}
+
+Deno.test("kubernetes.yaml: memory requests and limits follow the measured figures beside them", () => {
   for (const kind of ["requests", "limits"]) {
     for (const resource of ["cpu", "memory"]) at(CONTAINER, "resources", kind, resource);
   }
+  const text = readRepoText("deploy/kubernetes.yaml");
+  const measured = /# measured: idle (\d+) MiB; served (\d+) MiB; peak (\d+) MiB/.exec(text);
+  assert.ok(measured, "the measured figures are written next to the resources");
+  assert.match(text, /deno run -A tools\/measure_memory\.ts /, "with how to measure again");
+  const [idle, served, peak] = measured.slice(1).map(Number) as [number, number, number];
+  assert.ok(idle < served && served <= peak, "figures in order");
+  const request = mebibytes(at(CONTAINER, "resources", "requests", "memory"));
+  const limit = mebibytes(at(CONTAINER, "resources", "limits", "memory"));
+  assert.ok(request >= served, `request ${request} Mi covers a served site (${served} MiB)`);
+  assert.ok(limit >= peak * 1.25, `limit ${limit} Mi is 25% above the peak (${peak} MiB)`);
+  assert.ok(request < limit);
 });
 
 Deno.test("kubernetes.yaml: runs as the image's non-root user on a read-only root", () => {
@@ -402,7 +527,10 @@ Deno.test("kubernetes.yaml: runs as the image's non-root user on a read-only roo
   assert.equal(at(CONTAINER, "securityContext", "readOnlyRootFilesystem"), true);
   assert.equal(at(CONTAINER, "securityContext", "allowPrivilegeEscalation"), false);
   assert.deepEqual(at(CONTAINER, "securityContext", "capabilities", "drop"), ["ALL"]);
-  // A compiled Deno executable writes its V8 code cache to the temp directory.
+  // A compiled Deno executable writes its V8 code cache to the temp directory, and the server
+  // its state file (the image's --state-file) there.
+  const stateFile = podServeConfig().stateFile ?? "";
+  assert.ok(stateFile.startsWith("/tmp/"), `the state file is in /tmp: ${stateFile}`);
   const mounts = at(CONTAINER, "volumeMounts") as Json[];
   const tmp = mounts.find((m) => m["mountPath"] === "/tmp");
   assert.ok(tmp, "a writable /tmp");

@@ -5,8 +5,9 @@
  *
  * Rules, in the order they apply:
  * 1. `sockserve healthcheck [URL] [--timeout D]` is a subcommand; anything else serves a directory.
- *    Its default URL is `http://127.0.0.1:$PORT/`, or `HOST` instead of 127.0.0.1 when `HOST`
- *    names one address rather than a wildcard.
+ *    Its default URL is `http://127.0.0.1:$PORT/healthz`, or `HOST` instead of 127.0.0.1 when
+ *    `HOST` names one address rather than a wildcard; `--state-file PATH` takes the URL from the
+ *    state file a server writes (see `state_file.ts`).
  * 2. Options are read left to right. `--name=value` and `--name value` are equivalent; `-p 80` and
  *    `-p80` too. A bare `--` ends the options. `--help` and `--version` win as soon as they are met.
  * 3. A single-valued option given twice keeps the last value; `--header` accumulates.
@@ -33,9 +34,15 @@ export const DEFAULT_PORT = 8000;
 export const DEFAULT_HOST = "0.0.0.0";
 
 /**
+ * The path the server answers itself for health probes (`--health-path`), the Kubernetes
+ * convention. Probes of it do not depend on the site's content; see `health.ts`.
+ */
+export const DEFAULT_HEALTH_PATH = "/healthz";
+
+/**
  * How long `sockserve healthcheck` waits for the answer before declaring the server unhealthy.
- * Docker's own default HEALTHCHECK timeout is 30 s; a static server that cannot answer `/` within
- * 3 s is not healthy, and a short timeout keeps a hung probe from overlapping the next one.
+ * Docker's own default HEALTHCHECK timeout is 30 s; a server that cannot answer its health path
+ * within 3 s is not healthy, and a short timeout keeps a hung probe from overlapping the next one.
  */
 export const DEFAULT_HEALTHCHECK_TIMEOUT_MS = 3_000;
 
@@ -82,6 +89,12 @@ export interface ServeConfig {
   gracePeriodMs: number;
   /** Number of worker processes, or `"auto"` for one per CPU. */
   workers: number | "auto";
+  /** The path the server answers itself for probes, or `undefined` for none. */
+  healthPath: string | undefined;
+  /** Whether requests of the health path are written to the access log. */
+  logHealth: boolean;
+  /** Where to write the state file once listening (see `state_file.ts`), or `undefined`. */
+  stateFile: string | undefined;
   /** Server limits set on the command line; the rest keep their defaults. */
   limits: Partial<ServerLimits>;
 }
@@ -91,7 +104,14 @@ export type Command =
   | { kind: "serve"; config: ServeConfig }
   | { kind: "help" }
   | { kind: "version" }
-  | { kind: "healthcheck"; url: string; timeoutMs: number }
+  | {
+    kind: "healthcheck";
+    /** What to probe: the URL given, or the default from `PORT`, `HOST` and the health path. */
+    url: string;
+    timeoutMs: number;
+    /** Probe the server this state file names instead of `url` (see `state_file.ts`). */
+    stateFile: string | undefined;
+  }
   | { kind: "healthcheck-help" };
 
 /** Result of {@linkcode parseCommandLine}: a command, or a usage error to print to stderr. */
@@ -123,6 +143,11 @@ export interface OptionSpec {
 }
 
 const HEADER_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+// A health path: absolute, unreserved characters only (RFC 3986 §2.3), so that it is the same
+// before and after percent-decoding and normalization, and at most 256 characters.
+// No "." or ".." segment (normalized away before any request could match it) and not "/" (the
+// site's index).
+const HEALTH_PATH = /^(?=.{2,256}$)(\/(?!\.\.?(?:\/|$))[A-Za-z0-9\-._~]+)+$/;
 // Field values: visible ASCII, obs-text, space and tab (RFC 9110 §5.5); never CR, LF or NUL.
 const FIELD_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
 
@@ -398,6 +423,50 @@ export const OPTIONS: readonly OptionSpec[] = [
     },
   },
   {
+    name: "health-path",
+    valueName: "PATH",
+    section: "serve",
+    description: `answered 200 by the server itself, for probes (default ${DEFAULT_HEALTH_PATH})`,
+    apply(config, value) {
+      if (!HEALTH_PATH.test(value)) {
+        return `expected a path like /healthz (letters, digits, - . _ ~ / only), got ${
+          quote(value)
+        }`;
+      }
+      config.healthPath = value;
+      return undefined;
+    },
+  },
+  {
+    name: "no-health-path",
+    section: "serve",
+    description: "no health path: every path is the site's",
+    apply(config) {
+      config.healthPath = undefined;
+      return undefined;
+    },
+  },
+  {
+    name: "log-health",
+    section: "serve",
+    description: "write health-path requests to the access log too",
+    apply(config) {
+      config.logHealth = true;
+      return undefined;
+    },
+  },
+  {
+    name: "state-file",
+    valueName: "PATH",
+    section: "serve",
+    description: "write where it listens to PATH (for healthcheck --state-file)",
+    apply(config, value) {
+      if (value === "") return "expected a file path";
+      config.stateFile = value;
+      return undefined;
+    },
+  },
+  {
     name: "header",
     short: "H",
     valueName: '"NAME: VALUE"',
@@ -564,6 +633,9 @@ export function defaultServeConfig(): ServeConfig {
     headers: [],
     gracePeriodMs: DEFAULT_GRACE_PERIOD_MS,
     workers: 1,
+    healthPath: DEFAULT_HEALTH_PATH,
+    logHealth: false,
+    stateFile: undefined,
     limits: {},
   };
 }
@@ -704,11 +776,20 @@ function healthcheckHost(host: string | undefined): string {
 
 function parseHealthcheckArgs(argv: readonly string[], env: CliEnv): ParseResult {
   let url: string | undefined;
+  let stateFile: string | undefined;
   let timeoutMs = DEFAULT_HEALTHCHECK_TIMEOUT_MS;
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i] ?? "";
     if (arg === "--help" || arg === "-h") {
       return { ok: true, command: { kind: "healthcheck-help" } };
+    }
+    if (arg === "--state-file" || arg.startsWith("--state-file=")) {
+      const value = arg === "--state-file" ? argv[++i] : arg.slice("--state-file=".length);
+      if (value === undefined || value === "") {
+        return usageError("option --state-file needs a path");
+      }
+      stateFile = value;
+      continue;
     }
     if (arg === "--timeout" || arg.startsWith("--timeout=")) {
       const value = arg === "--timeout" ? argv[++i] : arg.slice("--timeout=".length);
@@ -726,6 +807,9 @@ function parseHealthcheckArgs(argv: readonly string[], env: CliEnv): ParseResult
     if (url !== undefined) return usageError(`unexpected argument ${quote(arg)}`);
     url = arg;
   }
+  if (url !== undefined && stateFile !== undefined) {
+    return usageError("give a URL or --state-file, not both");
+  }
   if (url === undefined) {
     const envPort = env["PORT"];
     let port = DEFAULT_PORT;
@@ -736,7 +820,7 @@ function parseHealthcheckArgs(argv: readonly string[], env: CliEnv): ParseResult
       }
       port = parsed;
     }
-    url = `http://${healthcheckHost(env["HOST"])}:${port}/`;
+    url = `http://${healthcheckHost(env["HOST"])}:${port}${DEFAULT_HEALTH_PATH}`;
   }
   let parsedUrl: URL;
   try {
@@ -747,5 +831,8 @@ function parseHealthcheckArgs(argv: readonly string[], env: CliEnv): ParseResult
   if (parsedUrl.protocol !== "http:" && parsedUrl.protocol !== "https:") {
     return usageError(`healthcheck URL must be http or https, got ${quote(url)}`);
   }
-  return { ok: true, command: { kind: "healthcheck", url: parsedUrl.href, timeoutMs } };
+  return {
+    ok: true,
+    command: { kind: "healthcheck", url: parsedUrl.href, timeoutMs, stateFile },
+  };
 }

@@ -12,6 +12,7 @@ import { serve } from "../listener.ts";
 import { createFileServer } from "../static/file_server.ts";
 import type { ListenAddr, Server } from "../types.ts";
 import type { ServeConfig } from "./config.ts";
+import { skipHealthRecords, withHealthPath } from "./health.ts";
 import {
   checkRootDirectory,
   chooseRoot,
@@ -27,6 +28,15 @@ function exists(path: string): boolean {
   try {
     Deno.statSync(path);
     return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Whether `path` is a directory now (the health path's check that ROOT is still there). */
+function isDirectory(path: string): boolean {
+  try {
+    return Deno.statSync(path).isDirectory;
   } catch {
     return false;
   }
@@ -83,7 +93,7 @@ export async function startSite(
     return EXIT_STARTUP_FAILURE;
   }
 
-  const handler = createFileServer({
+  const files = createFileServer({
     root: root.path,
     cors: config.cors,
     spa: config.spa,
@@ -93,6 +103,15 @@ export async function startSite(
     compression: config.compression,
     ...(config.cacheControl === undefined ? {} : { cacheControl: config.cacheControl }),
   });
+  const healthPath = config.healthPath;
+  const handler = healthPath === undefined ? files : withHealthPath(files, {
+    path: healthPath,
+    rootAvailable: () => isDirectory(root.path),
+  });
+  const log = config.log === "off" ? undefined : createAccessLogger(config.log);
+  const onRequestEnd = log === undefined || healthPath === undefined || config.logHealth
+    ? log
+    : skipHealthRecords(log, healthPath);
   const port = options.port ?? config.port;
   try {
     return serve({
@@ -104,7 +123,7 @@ export async function startSite(
       hostname: config.hostname,
       reusePort: options.reusePort,
       onListen: (addr) => options.onListen?.(addr, root),
-      ...(config.log === "off" ? {} : { onRequestEnd: createAccessLogger(config.log) }),
+      ...(onRequestEnd === undefined ? {} : { onRequestEnd }),
     }, handler);
   } catch (error) {
     options.printError(describeListenError(error, config.hostname, port));

@@ -6,6 +6,7 @@
  */
 
 import {
+  DEFAULT_HEALTH_PATH,
   DEFAULT_HEALTHCHECK_TIMEOUT_MS,
   formatDuration,
   OPTIONS,
@@ -71,12 +72,14 @@ Examples:
  * ```
  */
 export function healthcheckUsage(): string {
-  return `Usage: sockserve healthcheck [URL] [--timeout DURATION]
+  return `Usage: sockserve healthcheck [URL | --state-file PATH] [--timeout DURATION]
 
 Sends one GET to URL and exits 0 on a 2xx or 3xx answer, 1 on any other status, a
 connection error or a timeout (default ${formatDuration(DEFAULT_HEALTHCHECK_TIMEOUT_MS)}).
-The default URL is http://127.0.0.1:$PORT/ (PORT defaulting to 8000), with $HOST instead of
-127.0.0.1 when HOST names one address. Redirects are not followed. Meant for container
-HEALTHCHECKs in images without curl.
+With --state-file PATH, it probes the health path of the server that wrote PATH (sockserve
+--state-file PATH), on the port it listens on however that was set. Otherwise the default
+URL is http://127.0.0.1:$PORT${DEFAULT_HEALTH_PATH} (PORT defaulting to 8000), with $HOST
+instead of 127.0.0.1 when HOST names one address. Redirects are not followed. Meant for
+container HEALTHCHECKs in images without curl.
 `;
 }

@@ -190,6 +190,30 @@ export async function startSockserve(
   return { child, stdout, stderr, startLine, url, port: Number(url.port), status, close };
 }
 
+/**
+ * Runs the Deno that runs the tests with `args` (a `deno fmt`, `deno install`, `deno run` ...) to
+ * completion, with NO_COLOR added to `env`.
+ */
+export async function runDeno(
+  args: string[],
+  options: { cwd?: string; env?: Record<string, string> } = {},
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  const output = await new Deno.Command(Deno.execPath(), {
+    args,
+    env: { NO_COLOR: "1", ...options.env },
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+    ...(options.cwd ? { cwd: options.cwd } : {}),
+  }).output();
+  const decoder = new TextDecoder();
+  return {
+    code: output.code,
+    stdout: decoder.decode(output.stdout),
+    stderr: decoder.decode(output.stderr),
+  };
+}
+
 /** Makes a temporary site directory with the given files; returns its path. */
 export async function makeSite(files: Record<string, string | Uint8Array>): Promise<string> {
   const dir = await Deno.realPath(await Deno.makeTempDir({ prefix: "sockserve_site_" }));

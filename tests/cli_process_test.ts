@@ -2,7 +2,7 @@
 // sockets. Exit codes, messages on the right stream, the start line, the access log.
 import assert from "node:assert/strict";
 import denoJson from "../deno.json" with { type: "json" };
-import { makeSite, runSockserve, startSockserve } from "./cli_helpers.ts";
+import { makeSite, runDeno, runSockserve, startSockserve } from "./cli_helpers.ts";
 
 /** Asserts a usage error: exit 2, one line on stderr naming `mention`, nothing on stdout. */
 function assertUsageError(
@@ -23,16 +23,9 @@ async function runHelpHint(stderr: string, cwd: string): Promise<string> {
   assert.ok(command, stderr);
   const [program = "", ...args] = command.split(" ");
   assert.equal(program, "deno", "under deno run, the hint is a deno run command");
-  const output = await new Deno.Command(Deno.execPath(), {
-    args,
-    cwd,
-    env: { NO_COLOR: "1" },
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  assert.equal(output.code, 0, new TextDecoder().decode(output.stderr));
-  return new TextDecoder().decode(output.stdout);
+  const output = await runDeno(args, { cwd });
+  assert.equal(output.code, 0, output.stderr);
+  return output.stdout;
 }
 
 Deno.test("cli: --help prints usage to stdout and exits 0", async () => {

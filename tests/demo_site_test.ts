@@ -7,6 +7,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { runDeno } from "./cli_helpers.ts";
 
 const REPO_DIR = fileURLToPath(new URL("../", import.meta.url));
 const DENO_JSON_TEXT = Deno.readTextFileSync(join(REPO_DIR, "deno.json"));
@@ -32,19 +33,6 @@ const HOSTILE_SITE: Record<string, string> = {
   "README.md": "# My site\n\n[dead link](nowhere.md)\n",
 };
 
-async function runDeno(args: string[], cwd: string) {
-  const output = await new Deno.Command(Deno.execPath(), {
-    args,
-    cwd,
-    env: { NO_COLOR: "1" },
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const text = new TextDecoder().decode(output.stdout) + new TextDecoder().decode(output.stderr);
-  return { code: output.code, text };
-}
-
 Deno.test("demo site: the directory deno task start serves is excluded from every deno tool", () => {
   const root = startRoot();
   assert.equal(root, "site");
@@ -69,14 +57,19 @@ Deno.test("demo site: a real site in its place passes deno fmt --check and deno 
     await write(root);
     // fmt checks deno.json and main.ts, lint main.ts: nothing of the site.
     for (const [tool, files] of [[["fmt", "--check"], "2 files"], [["lint"], "1 file"]] as const) {
-      const result = await runDeno([...tool], dir);
-      assert.equal(result.code, 0, `deno ${tool.join(" ")} read the site:\n${result.text}`);
-      assert.match(result.text, new RegExp(`Checked ${files}\\b`), result.text);
+      const result = await runDeno([...tool], { cwd: dir });
+      const text = result.stdout + result.stderr;
+      assert.equal(result.code, 0, `deno ${tool.join(" ")} read the site:\n${text}`);
+      assert.match(text, new RegExp(`Checked ${files}\\b`), text);
     }
     // The same files anywhere else are found and rejected: the exclusion is what passes them.
     await write("elsewhere");
     for (const tool of [["fmt", "--check"], ["lint"]]) {
-      assert.notEqual((await runDeno(tool, dir)).code, 0, `deno ${tool.join(" ")} control`);
+      assert.notEqual(
+        (await runDeno(tool, { cwd: dir })).code,
+        0,
+        `deno ${tool.join(" ")} control`,
+      );
     }
   } finally {
     await Deno.remove(dir, { recursive: true });

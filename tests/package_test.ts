@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { makeSite, runSockserve, startSockserve } from "./cli_helpers.ts";
+import { makeSite, runDeno, runSockserve, startSockserve } from "./cli_helpers.ts";
 
 const REPO_DIR = fileURLToPath(new URL("../", import.meta.url)).replace(/\/$/, "");
 const DENO = Deno.execPath();
@@ -19,19 +19,14 @@ const DENO_JSON = JSON.parse(Deno.readTextFileSync(join(REPO_DIR, "deno.json")))
 const README = Deno.readTextFileSync(join(REPO_DIR, "README.md"));
 
 /** Runs deno with `args` in `cwd`, failing with its output when it exits non-zero. */
-async function deno(args: string[], cwd: string, env: Record<string, string> = {}) {
-  const output = await new Deno.Command(DENO, {
-    args,
-    cwd,
-    env: { NO_COLOR: "1", ...env },
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const stdout = new TextDecoder().decode(output.stdout);
-  const stderr = new TextDecoder().decode(output.stderr);
-  assert.equal(output.code, 0, `deno ${args.join(" ")} failed:\n${stdout}\n${stderr}`);
-  return { stdout, stderr };
+async function deno(args: string[], cwd: string) {
+  const output = await runDeno(args, { cwd });
+  assert.equal(
+    output.code,
+    0,
+    `deno ${args.join(" ")} failed:\n${output.stdout}\n${output.stderr}`,
+  );
+  return output;
 }
 
 Deno.test("package: deno publish would upload the library, the command, its worker and the docs, nothing else", async () => {

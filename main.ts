@@ -57,13 +57,13 @@ function readEnv(): CliEnv {
 /**
  * Starts serving as configured: one isolate, or with `--workers N` this thread plus N - 1
  * workers on the same SO_REUSEPORT port. Returns an exit code when it could not start, or the
- * running server (the lifecycle then decides when the process exits).
- *
- * The start line is printed once every isolate listens, and the caller installs the signal
- * handlers in the same turn of the event loop: whoever waits for the line (a person, a test, a
- * supervisor) can send SIGTERM at once and get a graceful shutdown, not the default kill.
+ * running server and its start line, which the caller prints once the signal handlers are
+ * installed: whoever waits for the line (a person, a test, a supervisor) may send SIGTERM the
+ * moment it appears, and must get a graceful shutdown, not the default kill.
  */
-async function startServer(config: ServeConfig): Promise<number | Server> {
+async function startServer(
+  config: ServeConfig,
+): Promise<number | { server: Server; announce: string }> {
   const isolates = config.workers === "auto" ? navigator.hardwareConcurrency : config.workers;
   const workerModule = new URL("./server/cli/worker_entry.ts", import.meta.url);
   if (isolates > 1 && !Deno.build.standalone && workerModule.protocol === "file:") {
@@ -109,12 +109,7 @@ async function startServer(config: ServeConfig): Promise<number | Server> {
       return EXIT_STARTUP_FAILURE;
     }
   }
-  // The state file before the start line: whoever waits for the line finds the file.
-  if (config.stateFile !== undefined) {
-    writeState(config.stateFile, server.addr.hostname, server.addr.port, config.healthPath);
-  }
-  writeStdoutLine(announce);
-  return server;
+  return { server, announce };
 }
 
 /**
@@ -203,8 +198,9 @@ export async function main(args: readonly string[]): Promise<number | undefined>
     }
     case "serve": {
       const { config } = command;
-      const server = await startServer(config);
-      if (typeof server === "number") return server;
+      const started = await startServer(config);
+      if (typeof started === "number") return started;
+      const { server } = started;
       handleStopSignals(server, {
         gracePeriodMs: config.gracePeriodMs,
         log: writeStdoutLine,
@@ -215,6 +211,12 @@ export async function main(args: readonly string[]): Promise<number | undefined>
         },
         onSignal: denoSignalSource,
       });
+      // Then the state file and the start line: whoever waits for the line finds the file, and
+      // a SIGTERM sent on seeing it is handled.
+      if (config.stateFile !== undefined) {
+        writeState(config.stateFile, server.addr.hostname, server.addr.port, config.healthPath);
+      }
+      writeStdoutLine(started.announce);
       return undefined;
     }
   }

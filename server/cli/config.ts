@@ -4,7 +4,8 @@
  * {@linkcode parseCommandLine}.
  *
  * Rules, in the order they apply:
- * 1. `sockserve healthcheck [URL] [--timeout D]` is a subcommand; anything else serves a directory.
+ * 1. `sockserve healthcheck [URL | --state-file PATH] [--timeout D]` is a subcommand; anything
+ *    else serves a directory.
  *    Its default URL is `http://127.0.0.1:$PORT/healthz`, or `HOST` instead of 127.0.0.1 when
  *    `HOST` names one address rather than a wildcard; `--state-file PATH` takes the URL from the
  *    state file a server writes (see `state_file.ts`).

@@ -112,6 +112,11 @@ export const DEFAULT_ROUNDS = 3;
 export const DEFAULT_DURATION_SEC = 5;
 /** Seconds of warm-up per server and scenario, so that the JIT has compiled the hot path. */
 export const DEFAULT_WARMUP_SEC = 2;
+/**
+ * Extra measurements of a run that other processes disturbed (took more than a tenth of the
+ * CPUs); the least disturbed one is kept.
+ */
+export const DEFAULT_RETRIES = 3;
 /** `--quick`: one short round, to check that everything runs. */
 export const QUICK = { rounds: 1, durationSec: 2, warmupSec: 1 } as const;
 
@@ -125,6 +130,13 @@ export interface BenchOptions {
   warmupSec: number;
   /** Servers to measure (those not installed are skipped with a message). */
   servers: ServerName[];
+  /**
+   * Git commit-ish (`HEAD`, `main~1`, a hash) whose sockserve is measured too, beside the current
+   * code in the same rounds (`--baseline`); null for none.
+   */
+  baseline: string | null;
+  /** Extra measurements of a disturbed run (`--retries`, default {@linkcode DEFAULT_RETRIES}). */
+  retries: number;
   /** Scenarios to run. */
   scenarios: ScenarioId[];
   /** Idle connections of M1. */
@@ -141,6 +153,32 @@ export interface BenchOptions {
   help: boolean;
 }
 
+/**
+ * How to install each program the benchmark runs, on Debian 12 (bookworm). There the `nginx`
+ * package holds the binary; `nginx-light` only adds a module on top of it.
+ */
+export const INSTALL_HINTS = {
+  wrk: "apt-get install -y wrk",
+  nginx: "apt-get install -y nginx",
+  taskset: "apt-get install -y util-linux",
+  node: "apt-get install -y nodejs",
+  git: "apt-get install -y git",
+} as const;
+
+/**
+ * The one-line message for a program that is not installed.
+ *
+ * @example
+ * ```ts
+ * missingTool("wrk", "S1–S5 cannot run");
+ * // "wrk is not installed (apt-get install -y wrk): S1–S5 cannot run"
+ * ```
+ */
+export function missingTool(program: keyof typeof INSTALL_HINTS, consequence?: string): string {
+  const message = `${program} is not installed (${INSTALL_HINTS[program]})`;
+  return consequence === undefined ? message : `${message}: ${consequence}`;
+}
+
 /** Usage text of `deno task bench`. */
 export const USAGE = `Usage: deno task bench [options]
 
@@ -155,6 +193,10 @@ Options:
   --servers a,b           among ${SERVER_NAMES.join(", ")}
                           (default: all but deno-raw-loop)
   --scenarios S1,M1       among ${[...LOAD_SCENARIO_IDS, "M1"].join(", ")} (default: all)
+  --baseline REF          also measure sockserve as of git commit REF (HEAD, main~1, a hash),
+                          named sockserve@<short hash>, in the same rounds as the current code
+                          (the working tree), and report current ÷ baseline per scenario
+  --retries N             measure a disturbed run again up to N times (default ${DEFAULT_RETRIES})
   --idle-connections N    connections held in M1 (default ${DEFAULT_IDLE_CONNECTIONS})
   --wrk-threads N         wrk threads (default 1: wrk has one core)
   --out DIR               where latest.json and latest.svg go (default bench/results)
@@ -162,8 +204,11 @@ Options:
   --update-readme         replace the generated tables in bench/README.md
   --help                  this text
 
-Needs wrk and taskset (apt-get install wrk util-linux); nginx is measured when installed
-(apt-get install nginx), node:http when node is on PATH.`;
+Needs wrk and taskset (apt-get install -y wrk util-linux), and git for --baseline; nginx is
+measured when installed (${INSTALL_HINTS.nginx}), node:http when node is on PATH.
+
+Example, the working tree against the last commit on two scenarios:
+  deno task bench --baseline HEAD --scenarios S1,S3 --rounds 3`;
 
 /** Servers measured when `--servers` is not given. */
 export const DEFAULT_SERVERS: readonly ServerName[] = [
@@ -206,6 +251,8 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions {
     durationSec: DEFAULT_DURATION_SEC,
     warmupSec: DEFAULT_WARMUP_SEC,
     servers: [...DEFAULT_SERVERS],
+    baseline: null,
+    retries: DEFAULT_RETRIES,
     scenarios: [...LOAD_SCENARIO_IDS, "M1"],
     idleConnections: DEFAULT_IDLE_CONNECTIONS,
     wrkThreads: 1,
@@ -248,6 +295,28 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions {
       case "--scenarios":
         options.scenarios = listOf<ScenarioId>(flag, value(), [...LOAD_SCENARIO_IDS, "M1"]);
         break;
+      case "--baseline": {
+        const ref = value();
+        if (ref === undefined || ref === "" || ref.startsWith("-")) {
+          throw new Error(
+            `--baseline needs a git commit (HEAD, main~1, a hash), got ${ref ?? "nothing"}`,
+          );
+        }
+        if (options.baseline !== null) {
+          throw new Error(`--baseline given twice (${options.baseline}, ${ref}): one per run`);
+        }
+        options.baseline = ref;
+        break;
+      }
+      case "--retries": {
+        const text = value();
+        const count = Number(text);
+        if (text === undefined || text === "" || !Number.isSafeInteger(count) || count < 0) {
+          throw new Error(`--retries needs a non-negative integer, got ${text ?? "nothing"}`);
+        }
+        options.retries = count;
+        break;
+      }
       case "--idle-connections":
         options.idleConnections = positiveInteger(flag, value());
         break;

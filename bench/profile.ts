@@ -15,6 +15,7 @@ import {
   LARGE_FILE_BYTES,
   LARGE_FILE_NAME,
   LOAD_SCENARIOS,
+  missingTool,
   SMALL_FILE_BYTES,
   SMALL_FILE_NAME,
 } from "./options.ts";
@@ -151,7 +152,7 @@ async function main(): Promise<number> {
     return 2;
   }
   if (!await hasProgram("wrk")) {
-    console.error("bench/profile.ts: needs wrk (apt-get install wrk)");
+    console.error(`bench/profile.ts: ${missingTool("wrk")}`);
     return 1;
   }
   const pinned = await hasProgram("taskset") && navigator.hardwareConcurrency >= 2;

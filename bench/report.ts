@@ -18,6 +18,30 @@ export const SERVER_NAMES = [
 /** One of {@linkcode SERVER_NAMES}. */
 export type ServerName = typeof SERVER_NAMES[number];
 
+/**
+ * sockserve built from an earlier commit (`--baseline REF`), named after the commit's short hash,
+ * e.g. `sockserve@f9eb5b5`.
+ */
+export type BaselineServerName = `sockserve@${string}`;
+
+/** A server measured in a run: one of {@linkcode SERVER_NAMES} or a baseline build. */
+export type MeasuredServer = ServerName | BaselineServerName;
+
+/**
+ * The name of the baseline server built from a commit.
+ *
+ * @example
+ * ```ts
+ * baselineServerName("f9eb5b5"); // "sockserve@f9eb5b5"
+ * ```
+ */
+export function baselineServerName(shortCommit: string): BaselineServerName {
+  return `sockserve@${shortCommit}`;
+}
+
+/** The server the baseline is compared with: the current code. */
+export const BASELINE_COMPARED_SERVER: ServerName = "sockserve";
+
 /** The server every ratio is measured against. */
 export const REFERENCE_SERVER: ServerName = "deno-serve";
 
@@ -64,7 +88,7 @@ export interface LoadResult {
   /** Which scenario. */
   scenario: LoadScenarioId;
   /** Which server. */
-  server: ServerName;
+  server: MeasuredServer;
   /** One sample per round (empty when skipped). */
   samples: LoadSample[];
   /** Set when the server could not be measured in this scenario, with the reason. */
@@ -74,7 +98,7 @@ export interface LoadResult {
 /** Idle keep-alive memory of one server (scenario M1). */
 export interface MemoryResult {
   /** Which server. */
-  server: ServerName;
+  server: MeasuredServer;
   /** Idle keep-alive connections held open, each after one completed request. */
   connections: number;
   /** Server RSS in KiB before the connections were opened. */
@@ -137,6 +161,35 @@ export interface ScenarioInfo {
   connections: number;
 }
 
+/**
+ * The current sockserve against the baseline build in one scenario: the median over the rounds of
+ * the ratio measured within one round.
+ */
+export interface BaselineComparison {
+  /** Which scenario. */
+  scenario: ScenarioId;
+  /**
+   * Median of {@linkcode BaselineComparison.perRound}: for S1–S5 current req/s ÷ baseline req/s
+   * (above 1: the current code is faster); for M1 current ÷ baseline KiB per idle connection
+   * (below 1: the current code is leaner). Null when one of the two has no figure.
+   */
+  ratio: number | null;
+  /** The ratio in each round in which both were measured (M1: its one reading). */
+  perRound: number[];
+}
+
+/** The baseline of a run (`--baseline REF`): what it was built from and how it compares. */
+export interface BaselineResult {
+  /** The commit-ish as given on the command line (`HEAD`, `main~1`, a hash). */
+  ref: string;
+  /** The full commit hash it resolved to. */
+  commit: string;
+  /** Its name among the servers of the run. */
+  server: BaselineServerName;
+  /** Current ÷ baseline per scenario, as computed by {@linkcode compareWithBaseline}. */
+  comparisons: BaselineComparison[];
+}
+
 /** A whole benchmark run, as written to `bench/results/latest.json`. */
 export interface BenchResult {
   /** ISO timestamp of the start of the run. */
@@ -155,6 +208,8 @@ export interface BenchResult {
   micro: MicroResult[];
   /** Free-form remarks: skipped servers, missing tools, caveats. */
   notes: string[];
+  /** Set when sockserve from an earlier commit was measured too (`--baseline`). */
+  baseline?: BaselineResult;
 }
 
 /** Medians of one server in one load scenario. */
@@ -162,7 +217,7 @@ export interface LoadSummary {
   /** Which scenario. */
   scenario: LoadScenarioId;
   /** Which server. */
-  server: ServerName;
+  server: MeasuredServer;
   /** Median req/s over the rounds. */
   requestsPerSec: number;
   /** Median of the per-round ratios to the reference (null when there is none). */
@@ -223,6 +278,54 @@ export function summarizeLoad(load: readonly LoadResult[]): LoadSummary[] {
     });
   }
   return summaries;
+}
+
+/**
+ * Current sockserve ÷ the baseline build per scenario of `scenarios`, from the rounds in which both
+ * were measured (S1–S5 by req/s, M1 by KiB per idle connection).
+ *
+ * @example
+ * ```ts
+ * declare const result: BenchResult;
+ * const rows = compareWithBaseline(result, "sockserve@f9eb5b5");
+ * ```
+ */
+export function compareWithBaseline(
+  result: Pick<BenchResult, "scenarios" | "load" | "memory">,
+  baseline: BaselineServerName,
+): BaselineComparison[] {
+  const comparisons: BaselineComparison[] = [];
+  const measured = (entry: { skipped?: string }) => entry.skipped === undefined;
+  for (const { id } of result.scenarios) {
+    const perRound: number[] = [];
+    if (id === "M1") {
+      const current = result.memory.find((entry) =>
+        entry.server === BASELINE_COMPARED_SERVER && measured(entry)
+      );
+      const old = result.memory.find((entry) => entry.server === baseline && measured(entry));
+      if (current !== undefined && old !== undefined && old.kibPerConnection > 0) {
+        perRound.push(current.kibPerConnection / old.kibPerConnection);
+      }
+    } else {
+      const samplesOf = (server: MeasuredServer) =>
+        result.load.find((entry) =>
+          entry.scenario === id && entry.server === server && measured(entry)
+        )?.samples ?? [];
+      const old = samplesOf(baseline);
+      for (const sample of samplesOf(BASELINE_COMPARED_SERVER)) {
+        const other = old.find((candidate) => candidate.round === sample.round);
+        if (other !== undefined && other.requestsPerSec > 0) {
+          perRound.push(sample.requestsPerSec / other.requestsPerSec);
+        }
+      }
+    }
+    comparisons.push({
+      scenario: id,
+      ratio: perRound.length > 0 ? median(perRound) : null,
+      perRound,
+    });
+  }
+  return comparisons;
 }
 
 function formatNumber(value: number, fractionDigits: number): string {
@@ -315,6 +418,7 @@ export function renderMarkdownTables(result: BenchResult): string {
     }
     lines.push("");
   }
+  if (result.baseline !== undefined) lines.push(...renderBaselineTable(result, result.baseline));
   if (result.micro.length > 0) {
     lines.push("| Framing micro benchmark (`deno bench`) | mean | p99 |");
     lines.push("|---|--:|--:|");
@@ -332,6 +436,31 @@ export function renderMarkdownTables(result: BenchResult): string {
   return lines.join("\n");
 }
 
+/** The current code against the baseline build, one row per scenario. */
+function renderBaselineTable(result: BenchResult, baseline: BaselineResult): string[] {
+  const titles = new Map(result.scenarios.map((scenario) => [scenario.id, scenario.title]));
+  const column = `${BASELINE_COMPARED_SERVER} ÷ ${baseline.server}`;
+  const lines = [
+    `${column}: the current code against \`--baseline ${baseline.ref}\` (commit ` +
+    `${baseline.commit}), measured in the same rounds. S1–S5 by req/s (above 1.000× the current ` +
+    "code is faster); M1 by KiB per idle connection (below 1.000× it is leaner).",
+    "",
+    `| Scenario | ${column} | per round |`,
+    "|---|--:|---|",
+  ];
+  for (const row of baseline.comparisons) {
+    const title = titles.get(row.scenario);
+    const label = title === undefined ? row.scenario : `${row.scenario} ${title}`;
+    const ratio = row.ratio === null ? "–" : `${row.ratio.toFixed(3)}×`;
+    const rounds = row.perRound.length === 0
+      ? "not measured for both"
+      : row.perRound.map((value) => value.toFixed(3)).join(", ");
+    lines.push(`| ${label} | ${ratio} | ${rounds} |`);
+  }
+  lines.push("");
+  return lines;
+}
+
 /** Escapes text for an SVG text node or attribute value. */
 export function escapeXml(text: string): string {
   return text.replaceAll("&", "&amp;").replaceAll("<", "&lt;").replaceAll(">", "&gt;")
@@ -346,6 +475,22 @@ const SERVER_COLORS: Record<ServerName, string> = {
   "nginx": "#495057",
   "deno-raw-loop": "#ae3ec9",
 };
+
+/** Bar colour of a baseline build: a lighter shade of sockserve's. */
+const BASELINE_COLOR = "#ffa94d";
+
+function serverColor(server: MeasuredServer): string {
+  return (SERVER_COLORS as Record<string, string>)[server] ?? BASELINE_COLOR;
+}
+
+/** Report order of servers: {@linkcode SERVER_NAMES}, each baseline build right after sockserve. */
+function orderServers(servers: Iterable<MeasuredServer>): MeasuredServer[] {
+  const rank = (server: MeasuredServer) => {
+    const index = (SERVER_NAMES as readonly string[]).indexOf(server);
+    return index >= 0 ? index : (SERVER_NAMES as readonly string[]).indexOf("sockserve") + 0.5;
+  };
+  return [...new Set(servers)].sort((a, b) => rank(a) - rank(b));
+}
 
 const CHART_WIDTH = 960;
 const CHART_HEIGHT = 440;
@@ -363,9 +508,9 @@ const CHART_MARGIN = { top: 78, right: 20, bottom: 56, left: 56 };
  * ```
  */
 export function renderSvgChart(result: BenchResult): string {
-  const groups: { id: ScenarioId; bars: { server: ServerName; ratio: number }[] }[] = [];
+  const groups: { id: ScenarioId; bars: { server: MeasuredServer; ratio: number }[] }[] = [];
   for (const scenario of result.scenarios) {
-    const bars: { server: ServerName; ratio: number }[] = [];
+    const bars: { server: MeasuredServer; ratio: number }[] = [];
     if (scenario.id === "M1") {
       for (const entry of result.memory) {
         if (entry.ratioToReference !== null && Number.isFinite(entry.ratioToReference)) {
@@ -381,9 +526,10 @@ export function renderSvgChart(result: BenchResult): string {
     }
     groups.push({ id: scenario.id, bars });
   }
-  const servers = SERVER_NAMES.filter((server) =>
-    groups.some((group) => group.bars.some((bar) => bar.server === server))
-  );
+  const servers = orderServers(groups.flatMap((group) => group.bars.map((bar) => bar.server)));
+  for (const group of groups) {
+    group.bars.sort((a, b) => servers.indexOf(a.server) - servers.indexOf(b.server));
+  }
   const maxRatio = Math.max(1.2, ...groups.flatMap((group) => group.bars.map((bar) => bar.ratio)));
   const axisMax = niceCeiling(maxRatio);
   const plotWidth = CHART_WIDTH - CHART_MARGIN.left - CHART_MARGIN.right;
@@ -416,7 +562,7 @@ export function renderSvgChart(result: BenchResult): string {
   let legendX = CHART_MARGIN.left;
   for (const server of servers) {
     parts.push(
-      `<rect x="${legendX}" y="54" width="12" height="12" fill="${SERVER_COLORS[server]}"/>`,
+      `<rect x="${legendX}" y="54" width="12" height="12" fill="${serverColor(server)}"/>`,
     );
     parts.push(`<text x="${legendX + 16}" y="64">${escapeXml(server)}</text>`);
     legendX += 24 + server.length * 7;
@@ -452,7 +598,7 @@ export function renderSvgChart(result: BenchResult): string {
       const height = round2(CHART_MARGIN.top + plotHeight - y);
       parts.push(
         `<rect x="${round2(barX)}" y="${y}" width="${round2(barWidth - 2)}" height="${height}" ` +
-          `fill="${SERVER_COLORS[bar.server]}"><title>${
+          `fill="${serverColor(bar.server)}"><title>${
             escapeXml(`${group.id} ${bar.server}: ${bar.ratio.toFixed(2)}×`)
           }</title></rect>`,
       );

@@ -1,8 +1,10 @@
 /**
  * `deno task bench`: the load benchmark of issue 5. Starts each server as its own process pinned
  * to core 0, drives it with wrk pinned to core 1, and reports medians and the ratio to
- * Deno.serve measured in the same round. Installs nothing: missing tools are named and the
- * scenarios that need them are skipped.
+ * Deno.serve measured in the same round. With `--baseline REF`, sockserve as of commit REF runs
+ * too, as one more server in the same rounds, and the report adds current ÷ baseline per
+ * scenario. Installs nothing: a missing wrk stops the run with the command that installs it,
+ * missing peers (nginx, node) are named and skipped.
  *
  * Progress goes to stderr; the result table to stdout; files to bench/results/.
  *
@@ -17,17 +19,21 @@ import {
   LARGE_FILE_NAME,
   LOAD_SCENARIOS,
   type LoadScenario,
+  missingTool,
   parseBenchArgs,
   SMALL_FILE_BYTES,
   SMALL_FILE_NAME,
   USAGE,
 } from "./options.ts";
 import {
+  type BaselineResult,
   BENCH_README,
   type BenchResult,
+  compareWithBaseline,
   type LoadResult,
   type LoadSample,
   type MachineInfo,
+  type MeasuredServer,
   median,
   type MemoryResult,
   type MicroResult,
@@ -36,7 +42,6 @@ import {
   renderSvgChart,
   replaceReadmeTables,
   type ScenarioInfo,
-  type ServerName,
 } from "./report.ts";
 import {
   commandOutput,
@@ -54,6 +59,13 @@ import {
 } from "./processes.ts";
 import { runWrk, totalErrors, type WrkSummary } from "./wrk.ts";
 import { freePort, NGINX_BINARY, nginxConfig } from "./nginx.ts";
+import {
+  type BaselineCommit,
+  BaselineError,
+  type BaselineTree,
+  extractBaseline,
+  resolveBaseline,
+} from "./baseline.ts";
 
 const BENCH_DIR = import.meta.dirname as string;
 const REPO_DIR = dirname(BENCH_DIR);
@@ -77,9 +89,6 @@ const DISTURBED_CPU_SHARE = 0.1;
 
 /** wrk's share of its core above which a result is reported as limited by the client. */
 const CLIENT_BOUND_SHARE = 0.95;
-
-/** Extra attempts for a disturbed run; the least disturbed one is kept. */
-const MAX_DISTURBED_RETRIES = 3;
 
 /** Pause before measuring a disturbed run again, hoping the other work ends. */
 const DISTURBED_RETRY_PAUSE_MS = 3_000;
@@ -163,24 +172,33 @@ async function machineInfo(tools: Tools): Promise<MachineInfo> {
 
 /** The argv that starts one server in one mode, or why it cannot run here. */
 async function launchSpec(
-  server: ServerName,
+  server: MeasuredServer,
   mode: Mode,
-  filesDir: string,
-  tempDir: string,
-  tools: Tools,
-  core: number | null,
+  context: Pick<RunContext, "filesDir" | "tempDir" | "tools" | "serverCore" | "baseline">,
 ): Promise<LaunchSpec | string> {
+  const { filesDir, tempDir, tools, serverCore: core, baseline } = context;
   const modeArgs = mode === "hello" ? ["hello"] : ["static", filesDir];
   const readyPath = mode === "hello" ? "/" : `/${SMALL_FILE_NAME}`;
-  const denoScript = (file: string) => [
+  const denoScript = (file: string, root = REPO_DIR) => [
     Deno.execPath(),
     "run",
     "--no-prompt",
     "--allow-net=127.0.0.1",
     `--allow-read`,
-    join(BENCH_DIR, "servers", file),
+    join(root, "bench", "servers", file),
     ...modeArgs,
   ];
+  if (baseline !== null && server === baseline.server) {
+    // The old tree's own entry, run from the old tree so that its deno.json (unstable flags,
+    // imports) applies, exactly as the current sockserve is run from the repository.
+    return {
+      name: server,
+      command: denoScript("sockserve.ts", baseline.dir),
+      readyPath,
+      core,
+      cwd: baseline.dir,
+    };
+  }
   switch (server) {
     case "sockserve":
       return { name: server, command: denoScript("sockserve.ts"), readyPath, core, cwd: REPO_DIR };
@@ -196,7 +214,7 @@ async function launchSpec(
         cwd: REPO_DIR,
       };
     case "node-http":
-      if (!tools.node) return "node is not installed (apt-get install nodejs)";
+      if (!tools.node) return missingTool("node");
       return {
         name: server,
         command: ["node", join(BENCH_DIR, "servers", "node_http.mjs"), ...modeArgs],
@@ -204,7 +222,7 @@ async function launchSpec(
         core,
       };
     case "nginx": {
-      if (tools.nginx === null) return "nginx is not installed (apt-get install nginx)";
+      if (tools.nginx === null) return missingTool("nginx");
       const prefix = await Deno.makeTempDir({ dir: tempDir, prefix: `nginx-${mode}-` });
       const port = freePort();
       const configPath = join(prefix, "nginx.conf");
@@ -226,6 +244,8 @@ async function launchSpec(
         core,
       };
     }
+    default:
+      return `unknown server ${server}`;
   }
 }
 
@@ -265,6 +285,10 @@ interface RunContext {
   clientCore: number | null;
   scripts: { report: string; pipeline: string };
   wrkThreads: number;
+  /** Extra measurements of a disturbed run. */
+  retries: number;
+  /** sockserve of `--baseline REF`, extracted into tempDir; null without the option. */
+  baseline: BaselineTree | null;
 }
 
 /** One wrk run and the CPU time around it. */
@@ -304,8 +328,8 @@ async function measure(
 }
 
 /**
- * Measures once, and again (up to {@linkcode MAX_DISTURBED_RETRIES} times) while other processes
- * took more than {@linkcode DISTURBED_CPU_SHARE} of the machine; keeps the least disturbed run.
+ * Measures once, and again (up to `context.retries` times) while other processes took more than
+ * {@linkcode DISTURBED_CPU_SHARE} of the machine; keeps the least disturbed run.
  */
 async function measureUndisturbed(
   server: ServerProcess,
@@ -315,12 +339,12 @@ async function measureUndisturbed(
 ): Promise<Measurement & { attempts: number }> {
   let best: Measurement | null = null;
   let attempts = 0;
-  while (attempts <= MAX_DISTURBED_RETRIES) {
+  while (attempts <= context.retries) {
     attempts++;
     const measurement = await measure(server, scenario, durationSec, context);
     if (best === null || measurement.otherCpuShare < best.otherCpuShare) best = measurement;
     if (measurement.otherCpuShare <= DISTURBED_CPU_SHARE) break;
-    if (attempts <= MAX_DISTURBED_RETRIES) {
+    if (attempts <= context.retries) {
       log(
         `${scenario.id} ${server.name}: other processes took ${
           Math.round(measurement.otherCpuShare * 100)
@@ -358,13 +382,16 @@ function toSample(
 const MICRO_TIMEOUT_MS = 120_000;
 
 /**
- * Runs the micro benchmarks, again (up to {@linkcode MAX_DISTURBED_RETRIES} times) while other
- * processes took more than {@linkcode DISTURBED_CPU_SHARE} of the machine, keeping the least
- * disturbed run. `deno bench` keeps one core busy; the rest of the machine's CPU time is others'.
+ * Runs the micro benchmarks, again (up to `retries` times) while other processes took more than
+ * {@linkcode DISTURBED_CPU_SHARE} of the machine, keeping the least disturbed run. `deno bench`
+ * keeps one core busy; the rest of the machine's CPU time is others'.
  */
-async function runMicroUndisturbed(core: number | null): Promise<MicroResult[] | string> {
+async function runMicroUndisturbed(
+  core: number | null,
+  retries: number,
+): Promise<MicroResult[] | string> {
   let best: { results: MicroResult[]; otherShare: number } | null = null;
-  for (let attempt = 0; attempt <= MAX_DISTURBED_RETRIES; attempt++) {
+  for (let attempt = 0; attempt <= retries; attempt++) {
     const machineBefore = await readMachineCpuSeconds();
     const started = performance.now();
     const outcome = await runMicro(core);
@@ -373,7 +400,7 @@ async function runMicroUndisturbed(core: number | null): Promise<MicroResult[] |
     const otherSeconds = (await readMachineCpuSeconds()) - machineBefore - wallSeconds;
     const otherShare = Math.max(0, otherSeconds) / (wallSeconds * navigator.hardwareConcurrency);
     if (best === null || otherShare < best.otherShare) best = { results: outcome, otherShare };
-    if (otherShare <= DISTURBED_CPU_SHARE) break;
+    if (otherShare <= DISTURBED_CPU_SHARE || attempt === retries) break;
     log(`micro: other processes took ${Math.round(otherShare * 100)}% of the CPUs; again`);
     await pause(DISTURBED_RETRY_PAUSE_MS);
   }
@@ -421,21 +448,14 @@ async function runMicro(core: number | null): Promise<MicroResult[] | string> {
 async function runMode(
   mode: Mode,
   scenarios: LoadScenario[],
-  servers: ServerName[],
+  servers: MeasuredServer[],
   options: { rounds: number; durationSec: number; warmupSec: number },
   context: RunContext,
 ): Promise<LoadResult[]> {
   const results: LoadResult[] = [];
-  const started = new Map<ServerName, ServerProcess>();
+  const started = new Map<MeasuredServer, ServerProcess>();
   for (const name of servers) {
-    const spec = await launchSpec(
-      name,
-      mode,
-      context.filesDir,
-      context.tempDir,
-      context.tools,
-      context.serverCore,
-    );
+    const spec = await launchSpec(name, mode, context);
     const server = await startOrReason(spec);
     if (typeof server === "string") {
       log(`${name} (${mode}) skipped: ${server}`);
@@ -450,7 +470,7 @@ async function runMode(
   try {
     await pause(SETTLE_MS);
     for (const scenario of scenarios) {
-      const entries = new Map<ServerName, LoadResult>();
+      const entries = new Map<MeasuredServer, LoadResult>();
       for (const [name] of started) {
         const entry: LoadResult = { scenario: scenario.id, server: name, samples: [] };
         entries.set(name, entry);
@@ -469,7 +489,9 @@ async function runMode(
       const order = [...started.keys()];
       for (let round = 1; round <= options.rounds; round++) {
         // Rotate the order each round so that no server always runs first (or last).
-        const rotated = order.map((_, i) => order[(i + round - 1) % order.length] as ServerName);
+        const rotated = order.map((_, i) =>
+          order[(i + round - 1) % order.length] as MeasuredServer
+        );
         for (const name of rotated) {
           const server = started.get(name) as ServerProcess;
           const entry = entries.get(name) as LoadResult;
@@ -517,7 +539,7 @@ async function runMode(
 
 /** M1: RSS growth of a fresh server while it holds N idle keep-alive connections. */
 async function measureIdleMemory(
-  name: ServerName,
+  name: MeasuredServer,
   connections: number,
   context: RunContext,
 ): Promise<MemoryResult> {
@@ -530,14 +552,7 @@ async function measureIdleMemory(
     fdsGained: 0,
     ratioToReference: null,
   };
-  const spec = await launchSpec(
-    name,
-    "hello",
-    context.filesDir,
-    context.tempDir,
-    context.tools,
-    context.serverCore,
-  );
+  const spec = await launchSpec(name, "hello", context);
   const server = await startOrReason(spec);
   if (typeof server === "string") return { ...empty, skipped: server };
   try {
@@ -646,15 +661,38 @@ async function main(): Promise<number> {
   const notes: string[] = [];
   const loadScenarios = LOAD_SCENARIOS.filter((s) => options.scenarios.includes(s.id));
   if (!tools.wrk && loadScenarios.length > 0) {
-    const message = "wrk is not installed (apt-get install wrk): S1–S5 skipped";
-    log(message);
-    notes.push(message);
+    // Stop rather than skip: a run without its load scenarios would overwrite the results.
+    console.error(
+      `bench: ${missingTool("wrk", `${loadScenarios.map((s) => s.id).join(", ")} need it`)}`,
+    );
+    return 1;
+  }
+  let baselineCommit: BaselineCommit | null = null;
+  if (options.baseline !== null) {
+    try {
+      baselineCommit = await resolveBaseline(REPO_DIR, options.baseline);
+    } catch (error) {
+      if (!(error instanceof BaselineError)) throw error;
+      console.error(`bench: ${error.message}`);
+      return 1;
+    }
+    if (!options.servers.includes("sockserve")) {
+      notes.push(
+        `--servers leaves out sockserve, so ${baselineCommit.server} has nothing to be compared ` +
+          "with (its ratio to Deno.serve is still measured)",
+      );
+    }
+  }
+  // The baseline build runs right after the current sockserve (or first without it).
+  const servers: MeasuredServer[] = [...options.servers];
+  if (baselineCommit !== null) {
+    servers.splice(servers.indexOf("sockserve") + 1, 0, baselineCommit.server);
   }
   const pinned = tools.taskset && navigator.hardwareConcurrency >= 2;
   if (!pinned) {
     const message = tools.taskset
       ? "only one CPU: server and wrk share it, so the numbers understate every server"
-      : "taskset is not installed (apt-get install util-linux): server and wrk are not pinned";
+      : missingTool("taskset", "server and wrk are not pinned");
     log(message);
     notes.push(message);
   }
@@ -682,14 +720,30 @@ async function main(): Promise<number> {
   const tempDir = await Deno.makeTempDir({ prefix: "sockserve-bench-" });
   const filesDir = join(tempDir, "files");
   await Deno.mkdir(filesDir);
-  const onInterrupt = () => {
-    log("interrupted: stopping servers");
+  // The temporary directory holds the baseline tree too: removing it cleans up everything.
+  const onSignal = (signal: "SIGINT" | "SIGTERM") => () => {
+    log(`${signal === "SIGINT" ? "interrupted" : "terminated"}: stopping servers`);
     Promise.all([...running].map((server) => server.stop()))
       .finally(() => Deno.remove(tempDir, { recursive: true }).catch(() => {}))
-      .finally(() => Deno.exit(130));
+      .finally(() => Deno.exit(signal === "SIGINT" ? 130 : 143));
   };
-  Deno.addSignalListener("SIGINT", onInterrupt);
+  const signalHandlers = [["SIGINT", onSignal("SIGINT")], [
+    "SIGTERM",
+    onSignal("SIGTERM"),
+  ]] as const;
+  for (const [signal, handler] of signalHandlers) Deno.addSignalListener(signal, handler);
   try {
+    let baseline: BaselineTree | null = null;
+    if (baselineCommit !== null) {
+      try {
+        baseline = await extractBaseline(REPO_DIR, baselineCommit, tempDir);
+      } catch (error) {
+        if (!(error instanceof BaselineError)) throw error;
+        console.error(`bench: ${error.message}`);
+        return 1;
+      }
+      log(`baseline ${baseline.server}: ${baseline.ref} = ${baseline.commit}, in ${baseline.dir}`);
+    }
     await writeStaticFiles(filesDir);
     const pipelineScript = join(tempDir, "pipeline_report.lua");
     await Deno.writeTextFile(
@@ -705,23 +759,29 @@ async function main(): Promise<number> {
       clientCore: pinned ? CLIENT_CORE : null,
       scripts: { report: join(BENCH_DIR, "wrk", "report.lua"), pipeline: pipelineScript },
       wrkThreads: options.wrkThreads,
+      retries: options.retries,
+      baseline,
     };
     const load: LoadResult[] = [];
-    if (tools.wrk) {
-      for (const mode of ["hello", "static"] as const) {
-        const scenarios = loadScenarios.filter((scenario) => scenario.mode === mode);
-        if (scenarios.length === 0) continue;
-        load.push(...await runMode(mode, scenarios, options.servers, options, context));
-      }
+    for (const mode of ["hello", "static"] as const) {
+      const scenarios = loadScenarios.filter((scenario) => scenario.mode === mode);
+      if (scenarios.length === 0) continue;
+      load.push(...await runMode(mode, scenarios, servers, options, context));
     }
     const samples = load.flatMap((entry) => entry.samples);
     const retried = samples.filter((sample) => sample.attempts > 1).length;
     const disturbed = samples.filter((sample) => sample.otherCpuShare > DISTURBED_CPU_SHARE);
-    if (retried > 0) {
+    if (options.retries === 0 && disturbed.length > 0) {
+      notes.push(
+        `${disturbed.length} of ${samples.length} runs were disturbed (other processes took more ` +
+          `than ${DISTURBED_CPU_SHARE * 100}% of the CPUs meanwhile) and --retries 0 measured ` +
+          "none again (see otherCpuShare in the JSON)",
+      );
+    } else if (retried > 0) {
       notes.push(
         `${retried} of ${samples.length} runs were measured again because other processes took ` +
           `more than ${DISTURBED_CPU_SHARE * 100}% of the CPUs meanwhile; ${disturbed.length} ` +
-          `stayed disturbed after ${MAX_DISTURBED_RETRIES} retries (see otherCpuShare in the JSON)`,
+          `stayed disturbed after ${options.retries} retries (see otherCpuShare in the JSON)`,
       );
     }
     const clientBound = load.filter((entry) =>
@@ -738,7 +798,7 @@ async function main(): Promise<number> {
     let micro: MicroResult[] = [];
     if (options.micro) {
       log("micro benchmarks of the framing module (deno bench)");
-      const outcome = await runMicroUndisturbed(context.serverCore);
+      const outcome = await runMicroUndisturbed(context.serverCore, options.retries);
       if (typeof outcome === "string") {
         log(`micro benchmarks failed: ${outcome}`);
         notes.push(`micro benchmarks failed: ${outcome}`);
@@ -748,7 +808,7 @@ async function main(): Promise<number> {
     }
     const memory: MemoryResult[] = [];
     if (options.scenarios.includes("M1")) {
-      for (const name of options.servers) {
+      for (const name of servers) {
         log(`M1 ${name}: ${options.idleConnections} idle keep-alive connections`);
         const result = await measureIdleMemory(name, options.idleConnections, context);
         if (result.skipped === undefined) {
@@ -773,7 +833,7 @@ async function main(): Promise<number> {
       }
     }
     const scenarios: ScenarioInfo[] = [
-      ...loadScenarios.filter(() => tools.wrk).map((scenario) => ({
+      ...loadScenarios.map((scenario) => ({
         id: scenario.id,
         title: scenario.title,
         connections: scenario.connections,
@@ -797,6 +857,22 @@ async function main(): Promise<number> {
       micro,
       notes,
     };
+    if (baseline !== null) {
+      const comparison: BaselineResult = {
+        ref: baseline.ref,
+        commit: baseline.commit,
+        server: baseline.server,
+        comparisons: compareWithBaseline(result, baseline.server),
+      };
+      result.baseline = comparison;
+      for (const row of comparison.comparisons) {
+        log(
+          `${row.scenario} sockserve ÷ ${baseline.server}: ${
+            row.ratio === null ? "–" : row.ratio.toFixed(3)
+          } (rounds: ${row.perRound.map((ratio) => ratio.toFixed(3)).join(", ") || "none"})`,
+        );
+      }
+    }
     const tables = renderMarkdownTables(result);
     console.log(tables);
     const outDir = resolve(REPO_DIR, options.outDir);
@@ -817,7 +893,7 @@ async function main(): Promise<number> {
     }
     return 0;
   } finally {
-    Deno.removeSignalListener("SIGINT", onInterrupt);
+    for (const [signal, handler] of signalHandlers) Deno.removeSignalListener(signal, handler);
     for (const server of [...running]) await stopServer(server);
     await Deno.remove(tempDir, { recursive: true }).catch(() => {});
   }

@@ -12,7 +12,7 @@
 // deno-lint-ignore-file no-console
 
 import { join } from "node:path";
-import { SMALL_FILE_BYTES, SMALL_FILE_NAME } from "./options.ts";
+import { missingTool, SMALL_FILE_BYTES, SMALL_FILE_NAME } from "./options.ts";
 import { freePort } from "./nginx.ts";
 import { hasProgram, startServer } from "./processes.ts";
 import { median } from "./report.ts";
@@ -55,7 +55,7 @@ async function main(): Promise<number> {
     }
   }
   if (!await hasProgram("wrk")) {
-    console.error("bench/workers.ts: needs wrk (apt-get install wrk)");
+    console.error(`bench/workers.ts: ${missingTool("wrk")}`);
     return 1;
   }
   const tempDir = await Deno.makeTempDir({ prefix: "sockserve-workers-" });

@@ -39,7 +39,6 @@ import {
   type MicroResult,
   REFERENCE_SERVER,
   renderMarkdownTables,
-  renderSvgChart,
   replaceReadmeTables,
   type ScenarioInfo,
 } from "./report.ts";
@@ -58,6 +57,7 @@ import {
   wrapCommand,
 } from "./processes.ts";
 import { runWrk, totalErrors, type WrkSummary } from "./wrk.ts";
+import { renderSvgChart } from "./chart.ts";
 import { freePort, NGINX_BINARY, nginxConfig } from "./nginx.ts";
 import {
   type BaselineCommit,

@@ -10,15 +10,14 @@ import {
   BENCH_README,
   type BenchResult,
   compareWithBaseline,
-  escapeXml,
   median,
   README_BEGIN_MARKER,
   README_END_MARKER,
   renderMarkdownTables,
-  renderSvgChart,
   replaceReadmeTables,
   summarizeLoad,
 } from "../bench/report.ts";
+import { escapeXml, renderSvgChart } from "../bench/chart.ts";
 import { parseBenchArgs } from "../bench/options.ts";
 import { nginxConfig } from "../bench/nginx.ts";
 import { parseWrkOutput, totalErrors } from "../bench/wrk.ts";

@@ -154,3 +154,31 @@ export async function extractBaseline(
   }
   return { ...baseline, dir };
 }
+
+/**
+ * The order in which the servers run in one round (1-based). The order rotates each round so
+ * that no server always runs first or last. With a `pair` (current sockserve, baseline), the two
+ * run back to back, the current one first in odd rounds and second in even ones, so that they see
+ * the same load from the rest of the machine and neither always gets the warmer moment.
+ *
+ * @example
+ * ```ts
+ * roundOrder(["sockserve", "sockserve@f9eb5b5", "deno-serve"], 2,
+ *   ["sockserve", "sockserve@f9eb5b5"]);
+ * // ["deno-serve", "sockserve@f9eb5b5", "sockserve"]
+ * ```
+ */
+export function roundOrder<T>(
+  servers: readonly T[],
+  round: number,
+  pair: readonly [T, T] | null,
+): T[] {
+  const rotated = servers.map((_, i) => servers[(i + round - 1) % servers.length] as T);
+  if (pair === null) return rotated;
+  const [current, baseline] = pair;
+  if (!rotated.includes(current) || !rotated.includes(baseline)) return rotated;
+  const order = rotated.filter((server) => server !== baseline);
+  const at = order.indexOf(current);
+  order.splice(round % 2 === 1 ? at + 1 : at, 0, baseline);
+  return order;
+}

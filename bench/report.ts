@@ -42,6 +42,13 @@ export function baselineServerName(shortCommit: string): BaselineServerName {
 /** The server the baseline is compared with: the current code. */
 export const BASELINE_COMPARED_SERVER: ServerName = "sockserve";
 
+/**
+ * Share of the machine's CPU time that processes other than the server and wrk may take during
+ * a run before it counts as disturbed (measured again, flagged in the baseline comparison). On a
+ * quiet machine it stays at a few percent (the harness itself, kernel threads).
+ */
+export const DISTURBED_CPU_SHARE = 0.1;
+
 /** The server every ratio is measured against. */
 export const REFERENCE_SERVER: ServerName = "deno-serve";
 
@@ -161,21 +168,37 @@ export interface ScenarioInfo {
   connections: number;
 }
 
-/**
- * The current sockserve against the baseline build in one scenario: the median over the rounds of
- * the ratio measured within one round.
- */
+/** The current sockserve against the baseline build in one round of one scenario. */
+export interface BaselineRound {
+  /** 1-based round (M1, measured once: 1). */
+  round: number;
+  /**
+   * S1–S5: current req/s ÷ baseline req/s (above 1: the current code is faster). M1: current ÷
+   * baseline KiB per idle connection (below 1: the current code is leaner).
+   */
+  ratio: number;
+  /**
+   * S1–S5: current ÷ baseline server CPU time per response (below 1: the current code is
+   * cheaper); less moved by other processes than req/s. Null for M1.
+   */
+  cpuRatio: number | null;
+  /**
+   * Whether other processes took more than {@linkcode DISTURBED_CPU_SHARE} of the CPUs during
+   * either of the two runs (M1: never set).
+   */
+  disturbed: boolean;
+}
+
+/** The current sockserve against the baseline build in one scenario, over the rounds. */
 export interface BaselineComparison {
   /** Which scenario. */
   scenario: ScenarioId;
-  /**
-   * Median of {@linkcode BaselineComparison.perRound}: for S1–S5 current req/s ÷ baseline req/s
-   * (above 1: the current code is faster); for M1 current ÷ baseline KiB per idle connection
-   * (below 1: the current code is leaner). Null when one of the two has no figure.
-   */
+  /** Median of the rounds' {@linkcode BaselineRound.ratio}; null when no round has both. */
   ratio: number | null;
-  /** The ratio in each round in which both were measured (M1: its one reading). */
-  perRound: number[];
+  /** Median of the rounds' {@linkcode BaselineRound.cpuRatio}; null when there is none. */
+  cpuRatio: number | null;
+  /** Each round in which both were measured. */
+  rounds: BaselineRound[];
 }
 
 /** The baseline of a run (`--baseline REF`): what it was built from and how it compares. */
@@ -282,7 +305,7 @@ export function summarizeLoad(load: readonly LoadResult[]): LoadSummary[] {
 
 /**
  * Current sockserve ÷ the baseline build per scenario of `scenarios`, from the rounds in which both
- * were measured (S1–S5 by req/s, M1 by KiB per idle connection).
+ * were measured (S1–S5 by req/s and by CPU per response, M1 by KiB per idle connection).
  *
  * @example
  * ```ts
@@ -297,14 +320,19 @@ export function compareWithBaseline(
   const comparisons: BaselineComparison[] = [];
   const measured = (entry: { skipped?: string }) => entry.skipped === undefined;
   for (const { id } of result.scenarios) {
-    const perRound: number[] = [];
+    const rounds: BaselineRound[] = [];
     if (id === "M1") {
       const current = result.memory.find((entry) =>
         entry.server === BASELINE_COMPARED_SERVER && measured(entry)
       );
       const old = result.memory.find((entry) => entry.server === baseline && measured(entry));
       if (current !== undefined && old !== undefined && old.kibPerConnection > 0) {
-        perRound.push(current.kibPerConnection / old.kibPerConnection);
+        rounds.push({
+          round: 1,
+          ratio: current.kibPerConnection / old.kibPerConnection,
+          cpuRatio: null,
+          disturbed: false,
+        });
       }
     } else {
       const samplesOf = (server: MeasuredServer) =>
@@ -314,15 +342,23 @@ export function compareWithBaseline(
       const old = samplesOf(baseline);
       for (const sample of samplesOf(BASELINE_COMPARED_SERVER)) {
         const other = old.find((candidate) => candidate.round === sample.round);
-        if (other !== undefined && other.requestsPerSec > 0) {
-          perRound.push(sample.requestsPerSec / other.requestsPerSec);
-        }
+        if (other === undefined || other.requestsPerSec <= 0) continue;
+        rounds.push({
+          round: sample.round,
+          ratio: sample.requestsPerSec / other.requestsPerSec,
+          cpuRatio: other.cpuMicrosPerRequest > 0
+            ? sample.cpuMicrosPerRequest / other.cpuMicrosPerRequest
+            : null,
+          disturbed: Math.max(sample.otherCpuShare, other.otherCpuShare) > DISTURBED_CPU_SHARE,
+        });
       }
     }
+    const cpuRatios = rounds.flatMap((round) => round.cpuRatio === null ? [] : [round.cpuRatio]);
     comparisons.push({
       scenario: id,
-      ratio: perRound.length > 0 ? median(perRound) : null,
-      perRound,
+      ratio: rounds.length > 0 ? median(rounds.map((round) => round.ratio)) : null,
+      cpuRatio: cpuRatios.length > 0 ? median(cpuRatios) : null,
+      rounds,
     });
   }
   return comparisons;
@@ -439,23 +475,33 @@ export function renderMarkdownTables(result: BenchResult): string {
 /** The current code against the baseline build, one row per scenario. */
 function renderBaselineTable(result: BenchResult, baseline: BaselineResult): string[] {
   const titles = new Map(result.scenarios.map((scenario) => [scenario.id, scenario.title]));
-  const column = `${BASELINE_COMPARED_SERVER} ÷ ${baseline.server}`;
+  const pair = `${BASELINE_COMPARED_SERVER} ÷ ${baseline.server}`;
+  const ratio = (value: number | null) => value === null ? "–" : `${value.toFixed(3)}×`;
   const lines = [
-    `${column}: the current code against \`--baseline ${baseline.ref}\` (commit ` +
-    `${baseline.commit}), measured in the same rounds. S1–S5 by req/s (above 1.000× the current ` +
-    "code is faster); M1 by KiB per idle connection (below 1.000× it is leaner).",
+    `${pair}: the current code against \`--baseline ${baseline.ref}\` (commit ` +
+    `${baseline.commit}), run back to back in each round. req/s: above 1.000× the current code ` +
+    "is faster (M1: KiB per idle connection, below 1.000× it is leaner). CPU/req: server CPU " +
+    "time per response, below 1.000× the current code is cheaper; other processes move it less " +
+    `than req/s. * marks a round in which others took more than ${DISTURBED_CPU_SHARE * 100}% ` +
+    "of the CPUs during either run.",
     "",
-    `| Scenario | ${column} | per round |`,
-    "|---|--:|---|",
+    `| Scenario | req/s ${pair} | per round | CPU/req ${pair} | per round |`,
+    "|---|--:|---|--:|---|",
   ];
   for (const row of baseline.comparisons) {
     const title = titles.get(row.scenario);
     const label = title === undefined ? row.scenario : `${row.scenario} ${title}`;
-    const ratio = row.ratio === null ? "–" : `${row.ratio.toFixed(3)}×`;
-    const rounds = row.perRound.length === 0
-      ? "not measured for both"
-      : row.perRound.map((value) => value.toFixed(3)).join(", ");
-    lines.push(`| ${label} | ${ratio} | ${rounds} |`);
+    const list = (values: (number | null)[]) =>
+      row.rounds.length === 0
+        ? "not measured for both"
+        : values.map((value, i) =>
+          `${value === null ? "–" : value.toFixed(3)}${row.rounds[i]?.disturbed ? "*" : ""}`
+        ).join(", ");
+    lines.push(
+      `| ${label} | ${ratio(row.ratio)} | ${list(row.rounds.map((r) => r.ratio))} | ${
+        ratio(row.cpuRatio)
+      } | ${row.scenario === "M1" ? "–" : list(row.rounds.map((r) => r.cpuRatio))} |`,
+    );
   }
   lines.push("");
   return lines;

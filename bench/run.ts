@@ -30,6 +30,7 @@ import {
   BENCH_README,
   type BenchResult,
   compareWithBaseline,
+  DISTURBED_CPU_SHARE,
   type LoadResult,
   type LoadSample,
   type MachineInfo,
@@ -65,6 +66,7 @@ import {
   type BaselineTree,
   extractBaseline,
   resolveBaseline,
+  roundOrder,
 } from "./baseline.ts";
 
 const BENCH_DIR = import.meta.dirname as string;
@@ -79,13 +81,6 @@ const SETTLE_MS = 500;
 
 /** nginx `worker_connections`: above M1's 1,000 idle connections plus wrk's. */
 const NGINX_WORKER_CONNECTIONS = 4096;
-
-/**
- * Share of the machine's CPU time that processes other than the server and wrk may take during
- * a run before it counts as disturbed and is measured again. On a quiet machine it stays at a
- * few percent (the harness itself, kernel threads).
- */
-const DISTURBED_CPU_SHARE = 0.1;
 
 /** wrk's share of its core above which a result is reported as limited by the client. */
 const CLIENT_BOUND_SHARE = 0.95;
@@ -488,11 +483,10 @@ async function runMode(
       }
       const order = [...started.keys()];
       for (let round = 1; round <= options.rounds; round++) {
-        // Rotate the order each round so that no server always runs first (or last).
-        const rotated = order.map((_, i) =>
-          order[(i + round - 1) % order.length] as MeasuredServer
-        );
-        for (const name of rotated) {
+        const pair = context.baseline === null
+          ? null
+          : ["sockserve", context.baseline.server] as const;
+        for (const name of roundOrder(order, round, pair)) {
           const server = started.get(name) as ServerProcess;
           const entry = entries.get(name) as LoadResult;
           if (entry.skipped !== undefined) continue;
@@ -865,11 +859,15 @@ async function main(): Promise<number> {
         comparisons: compareWithBaseline(result, baseline.server),
       };
       result.baseline = comparison;
+      const format = (value: number | null) => value === null ? "–" : value.toFixed(3);
       for (const row of comparison.comparisons) {
         log(
-          `${row.scenario} sockserve ÷ ${baseline.server}: ${
-            row.ratio === null ? "–" : row.ratio.toFixed(3)
-          } (rounds: ${row.perRound.map((ratio) => ratio.toFixed(3)).join(", ") || "none"})`,
+          `${row.scenario} sockserve ÷ ${baseline.server}: ${format(row.ratio)}, CPU/req ${
+            format(row.cpuRatio)
+          } (rounds: ${
+            row.rounds.map((r) => `${format(r.ratio)}${r.disturbed ? "*" : ""}`).join(", ") ||
+            "none"
+          })`,
         );
       }
     }

@@ -1,15 +1,13 @@
 /**
  * The benchmark is a tool, not a test: nothing here measures speed. These tests check that the
  * report generation (table, chart, README splice) turns a fixed fake result into well-formed
- * output, so that `deno task bench` does not fail after minutes of measuring, and that one short
- * real run with `--baseline HEAD` (two servers, one scenario, 1 s each) completes and cleans up.
+ * output, so that `deno task bench` does not fail after minutes of measuring. `--baseline` has
+ * its own file, tests/bench_baseline_test.ts.
  */
 import assert from "node:assert/strict";
-import { dirname, join } from "node:path";
 import {
   BENCH_README,
   type BenchResult,
-  compareWithBaseline,
   median,
   README_BEGIN_MARKER,
   README_END_MARKER,
@@ -143,84 +141,6 @@ Deno.test("the SVG chart is well-formed, escaped and has one bar per ratio", () 
   assert.equal(opened - selfClosed, closed);
 });
 
-/** FAKE plus sockserve from commit abc1234 in S1 (rounds 1–3; round 3 without sockserve) and M1. */
-const WITH_BASELINE: BenchResult = {
-  ...FAKE,
-  scenarios: [...FAKE.scenarios, { id: "S4", title: "10 MiB static file", connections: 8 }],
-  load: [
-    ...FAKE.load.filter((entry) => !(entry.scenario === "S1" && entry.server === "sockserve")),
-    {
-      scenario: "S1",
-      server: "sockserve",
-      samples: [sample(1, 50, 0.5), sample(2, 66, 0.6)],
-    },
-    {
-      scenario: "S1",
-      server: "sockserve@abc1234",
-      samples: [sample(1, 40, 0.4), sample(2, 60, 0.55), sample(3, 70, 0.7)],
-    },
-    { scenario: "S3", server: "sockserve@abc1234", samples: [sample(1, 12, 1.2)] },
-    { scenario: "S4", server: "sockserve", samples: [sample(1, 5, null)] },
-    { scenario: "S4", server: "sockserve@abc1234", samples: [], skipped: "did not start" },
-  ],
-  memory: [
-    ...FAKE.memory,
-    {
-      server: "sockserve@abc1234",
-      connections: 1000,
-      baselineRssKiB: 40_000,
-      loadedRssKiB: 44_000,
-      kibPerConnection: 4,
-      fdsGained: 1000,
-      ratioToReference: 0.2,
-    },
-  ],
-};
-
-Deno.test("compareWithBaseline pairs the rounds and leaves out what one of the two lacks", () => {
-  const rows = compareWithBaseline(WITH_BASELINE, "sockserve@abc1234");
-  assert.deepEqual(rows.map((row) => row.scenario), ["S1", "S3", "M1", "S4"]);
-  const [s1, s3, m1, s4] = rows;
-  // Rounds 1 and 2 have both; round 3 has no current sockserve and is not compared.
-  assert.deepEqual(s1?.perRound, [50 / 40, 66 / 60]);
-  assert.equal(s1?.ratio, (50 / 40 + 66 / 60) / 2);
-  // The current sockserve was not measured in S3; the baseline was skipped in S4.
-  assert.deepEqual(s3, { scenario: "S3", ratio: null, perRound: [] });
-  assert.deepEqual(s4, { scenario: "S4", ratio: null, perRound: [] });
-  // Memory: current ÷ baseline KiB per connection.
-  assert.deepEqual(m1?.perRound, [5 / 4]);
-});
-
-Deno.test("a baseline appears in the table and chart like any server, plus its own ratios", () => {
-  const result: BenchResult = {
-    ...WITH_BASELINE,
-    baseline: {
-      ref: "HEAD~1",
-      commit: "abc1234" + "0".repeat(33),
-      server: "sockserve@abc1234",
-      comparisons: compareWithBaseline(WITH_BASELINE, "sockserve@abc1234"),
-    },
-  };
-  const text = renderMarkdownTables(result);
-  assert.match(text, /\| S1 hello, keep-alive \| sockserve@abc1234 \| 60 \| 0\.55× \|/);
-  assert.match(text, /\| sockserve@abc1234 \| 4\.0 \| 0\.20× \|/);
-  assert.match(text, /against `--baseline HEAD~1` \(commit abc12340{33}\)/);
-  assert.match(text, /\| Scenario \| sockserve ÷ sockserve@abc1234 \| per round \|/);
-  assert.match(text, /\| S1 hello, keep-alive \| 1\.175× \| 1\.250, 1\.100 \|/);
-  assert.match(text, /\| S3 1 KiB static file \| – \| not measured for both \|/);
-  assert.match(text, /\| M1 idle keep-alive memory \| 1\.250× \| 1\.250 \|/);
-  const svg = renderSvgChart(result);
-  assert.ok(!/NaN|undefined|Infinity/.test(svg));
-  assert.match(svg, /<title>S1 sockserve@abc1234: 0\.55×<\/title>/);
-  // Legend and bars: the baseline right after sockserve, in its own colour.
-  const legend = [...svg.matchAll(/<text x="[\d.]+" y="64">([^<]+)<\/text>/g)].map((m) => m[1]);
-  assert.deepEqual(legend, ["sockserve", "sockserve@abc1234", "deno-serve"]);
-  const s1Bars = [...svg.matchAll(/<title>S1 ([^:]+):/g)].map((m) => m[1]);
-  assert.deepEqual(s1Bars, ["sockserve", "sockserve@abc1234", "deno-serve"]);
-  const colours = new Set([...svg.matchAll(/fill="(#[0-9a-f]{6})"><title>/g)].map((m) => m[1]));
-  assert.equal(colours.size, 3);
-});
-
 Deno.test("escapeXml escapes the five XML specials", () => {
   assert.equal(escapeXml(`<a href="x">&'`), "&lt;a href=&quot;x&quot;&gt;&amp;&apos;");
 });
@@ -331,112 +251,4 @@ Deno.test("selfTimeByFunction sums samples per function, leaves out idle, and sh
     ["(anonymous)", "ext:x.js:1", 0.2],
   ]);
   assert.equal(rows.reduce((sum, row) => sum + row.share, 0), 1);
-});
-
-// ---------------------------------------------------------------------------------------------
-// One real run: the current sockserve and sockserve as of HEAD, S1 only, 1 s each, no warm-up.
-
-const REPO_DIR = dirname(import.meta.dirname as string);
-
-async function succeeds(program: string, args: string[]): Promise<string | null> {
-  try {
-    const output = await new Deno.Command(program, {
-      args,
-      cwd: REPO_DIR,
-      stdout: "piped",
-      stderr: "null",
-    }).output();
-    return output.success ? new TextDecoder().decode(output.stdout).trim() : null;
-  } catch {
-    return null;
-  }
-}
-
-const HAS_WRK = (await succeeds("sh", ["-c", "command -v wrk"])) !== null;
-const HEAD_COMMIT = await succeeds("git", ["rev-parse", "HEAD"]);
-const E2E_SKIP_REASON = !HAS_WRK
-  ? " (ignored: wrk is not installed; apt-get install -y wrk)"
-  : HEAD_COMMIT === null
-  ? " (ignored: not a git checkout, so there is no HEAD to build a baseline from)"
-  : "";
-
-/** Bound on the whole run (it takes about 5 s; a loaded machine may triple that). */
-const E2E_TIMEOUT_MS = 90_000;
-
-Deno.test({
-  name: "deno task bench --quick --baseline HEAD measures both builds and removes the old tree" +
-    E2E_SKIP_REASON,
-  ignore: E2E_SKIP_REASON !== "",
-  fn: async () => {
-    const work = await Deno.makeTempDir({ prefix: "bench-smoke-" });
-    try {
-      // The run's own temporary directory (and the baseline tree in it) goes under work/tmp, so
-      // that what is left afterwards can be checked.
-      const tmp = join(work, "tmp");
-      await Deno.mkdir(tmp);
-      const output = await new Deno.Command(Deno.execPath(), {
-        args: [
-          "run",
-          "--allow-all",
-          "bench/run.ts",
-          "--quick",
-          "--baseline",
-          "HEAD",
-          "--servers",
-          "sockserve",
-          "--scenarios",
-          "S1",
-          "--warmup",
-          "0",
-          "--duration",
-          "1",
-          "--retries",
-          "0",
-          "--no-micro",
-          "--out",
-          join(work, "out"),
-        ],
-        cwd: REPO_DIR,
-        env: { TMPDIR: tmp, NO_COLOR: "1" },
-        stdout: "piped",
-        stderr: "piped",
-        signal: AbortSignal.timeout(E2E_TIMEOUT_MS),
-      }).output();
-      const stdout = new TextDecoder().decode(output.stdout);
-      const stderr = new TextDecoder().decode(output.stderr);
-      assert.equal(output.code, 0, `bench failed:\n${stderr}\n${stdout}`);
-      const result = JSON.parse(
-        await Deno.readTextFile(join(work, "out", "latest.json")),
-      ) as BenchResult;
-      const short = await succeeds("git", ["rev-parse", "--short", "HEAD"]);
-      const baseline = `sockserve@${short}` as const;
-      assert.equal(result.baseline?.commit, HEAD_COMMIT);
-      assert.equal(result.baseline?.ref, "HEAD");
-      assert.equal(result.baseline?.server, baseline);
-      assert.deepEqual(result.load.map((entry) => entry.server), ["sockserve", baseline]);
-      for (const entry of result.load) {
-        assert.equal(entry.skipped, undefined, `${entry.server}: ${entry.skipped}`);
-        assert.equal(entry.samples.length, 1);
-        assert.ok((entry.samples[0]?.requests ?? 0) > 0, `${entry.server} served nothing`);
-        assert.equal(entry.samples[0]?.errors, 0, entry.server);
-      }
-      const [comparison] = result.baseline?.comparisons ?? [];
-      assert.equal(comparison?.scenario, "S1");
-      assert.equal(comparison?.perRound.length, 1);
-      assert.ok((comparison?.ratio ?? 0) > 0);
-      assert.match(stdout, new RegExp(`\\| S1 hello, keep-alive \\| ${baseline} \\| `));
-      assert.match(
-        stdout,
-        new RegExp(`\\| Scenario \\| sockserve ÷ ${baseline} \\| per round \\|`),
-      );
-      // No Deno.serve here, so no ratios to chart; the chart with a baseline is tested above.
-      assert.ok((await Deno.readTextFile(join(work, "out", "latest.svg"))).includes("</svg>"));
-      // The old tree (and everything else of the run) is gone.
-      const left = [];
-      for await (const entry of Deno.readDir(tmp)) left.push(entry.name);
-      assert.deepEqual(left, []);
-    } finally {
-      await Deno.remove(work, { recursive: true });
-    }
-  },
 });

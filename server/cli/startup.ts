@@ -117,6 +117,12 @@ export function chooseRoot(input: RootChoiceInput): RootChoice {
  * Checks that `path` is a directory the process may read. Returns an error message for the
  * user, or `undefined` when the directory can be served.
  *
+ * A ROOT reached through a symbolic link (a deployment's `current -> releases/42`, or any path
+ * under macOS's `/tmp`) is resolved here, once: files are opened through ROOT as written, but
+ * Deno checks the permission to read an open file's metadata against the file's real path, so
+ * `--allow-read` must cover the directory ROOT leads to. Without it every request would fail;
+ * the message names the `--allow-read` needed instead.
+ *
  * @example
  * ```ts
  * import { checkRootDirectory } from "./startup.ts";
@@ -142,6 +148,19 @@ export async function checkRootDirectory(path: string): Promise<string | undefin
     return `sockserve: cannot open ROOT ${path}: ${errorText(error)}`;
   }
   if (!info.isDirectory) return `sockserve: ROOT ${path} is not a directory`;
+  let real: string;
+  try {
+    real = await Deno.realPath(path);
+  } catch (error) {
+    return `sockserve: cannot resolve ROOT ${path}: ${errorText(error)}`;
+  }
+  if (real !== path) {
+    const permission = await Deno.permissions.query({ name: "read", path: real });
+    if (permission.state !== "granted") {
+      return `sockserve: ROOT ${path} leads to ${real} through a symbolic link, which ` +
+        `--allow-read does not cover: run deno with --allow-read=${real}`;
+    }
+  }
   return undefined;
 }
 

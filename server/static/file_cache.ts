@@ -55,6 +55,17 @@ export function sameIdentity(identity: FileIdentity, info: Deno.FileInfo): boole
     identity.ctime === (info.ctime === null ? -1 : info.ctime.getTime());
 }
 
+/**
+ * Whether the content an open file's fresh `fstat` describes is still the one `identity` was
+ * taken from: same size and mtime. ctime is left out on purpose: it also moves when the file only
+ * loses a name (replaced by rename, deleted) or gains one (a hard link), which leaves its bytes as
+ * they were; a write moves mtime.
+ */
+export function sameContent(identity: FileIdentity, info: Deno.FileInfo): boolean {
+  return identity.size === info.size &&
+    identity.mtime === (info.mtime === null ? -1 : info.mtime.getTime());
+}
+
 /** A least-recently-used map with a byte budget. */
 export class ByteBudgetCache<V extends { cachedBytes: number }> {
   #entries = new Map<string, V>();

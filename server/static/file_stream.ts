@@ -1,15 +1,26 @@
 /**
- * Streaming a file (or parts of it) from disk in bounded memory.
+ * The body of a file answer: parts of an already open file, streamed in bounded memory.
  *
  * The stream is pull-based: a chunk is read only when the consumer (the socket writer) has taken
  * the previous one (the default high-water mark of one chunk reads one ahead, so disk and socket
  * overlap), so a slow client holds at most two chunks in memory however large the file. The file
  * is closed exactly once: at the end, on cancel (client gone) or on error.
  *
+ * The bytes come from the descriptor whose `fstat` gave the headers. A file replaced by rename
+ * meanwhile does not matter (the descriptor still reads the old one); a file changed in place is
+ * noticed: one that ends early errors the stream, and before the last bytes are handed over the
+ * descriptor's size and mtime are compared with the headers' (`unchanged`), so that a response is
+ * never completed with bytes of two versions. An errored stream makes the server close
+ * the connection: a client then sees a response shorter than its Content-Length, never a complete
+ * wrong one.
+ *
  * @module
  */
 
 import type { StaticFile } from "./file_system.ts";
+import type { BodyPart } from "./ranges.ts";
+
+export type { BodyPart } from "./ranges.ts";
 
 /**
  * Bytes read from disk per chunk of a streamed file (and the size of the chunks a default reader
@@ -19,22 +30,25 @@ import type { StaticFile } from "./file_system.ts";
  */
 export const DEFAULT_STREAM_CHUNK_BYTES = 64 * 1024;
 
-/** One piece of a streamed body: literal bytes (multipart headers) or a byte range of the file. */
-export type BodyPart = Uint8Array<ArrayBuffer> | { start: number; length: number };
-
-/** Raised inside the stream when the file ended before the announced length (it shrank). */
-export class FileChangedError extends Error {
-  constructor() {
-    super("file changed while it was being sent");
-    this.name = "FileChangedError";
-  }
+/** How a stream checks that its file held still, and what it raises when it did not. */
+export interface ChangeCheck {
+  /** Whether the open file still has the size and mtime the headers were made from. */
+  unchanged(): boolean;
+  /** The error to raise, given the bytes of the body handed over so far and the total. */
+  error(sent: number, total: number): Error;
 }
 
+/** A check for streams whose file is never compared (the error is a plain one). */
+const NO_CHECK: ChangeCheck = Object.freeze({
+  unchanged: () => true,
+  error: (sent: number, total: number) =>
+    new Error(`file changed while it was being sent (${sent} of ${total} bytes)`),
+});
+
 /**
- * A stream of the given parts of an already open file. The file is owned by the stream from now
- * on. A file that shrinks while being sent errors the stream (the server then closes the
- * connection, since fewer bytes than `Content-Length` can only be signalled that way); one that
- * grows is sent up to the announced length.
+ * A stream of the given parts of an already open file, which the stream owns from now on.
+ *
+ * @param check See {@linkcode ChangeCheck}; by default only a file that ends early is noticed.
  *
  * @example
  * ```ts
@@ -48,6 +62,7 @@ export function fileStream(
   file: StaticFile,
   parts: BodyPart[],
   chunkBytes: number = DEFAULT_STREAM_CHUNK_BYTES,
+  check: ChangeCheck = NO_CHECK,
 ): ReadableStream<Uint8Array<ArrayBuffer>> {
   let closed = false;
   const close = () => {
@@ -59,6 +74,16 @@ export function fileStream(
       // Already closed by the runtime (e.g. at shutdown): nothing left to release.
     }
   };
+  let total = 0;
+  let lastFilePart = -1;
+  parts.forEach((part, index) => {
+    if (part instanceof Uint8Array) total += part.length;
+    else {
+      total += part.length;
+      lastFilePart = index;
+    }
+  });
+  let sent = 0;
   let partIndex = 0;
   let literalOffset = 0; // bytes of the current literal part already sent
   let remaining = -1; // bytes left in the current file range; -1 = not started
@@ -78,15 +103,17 @@ export function fileStream(
             ? null
             : new Uint8Array(view.buffer as ArrayBuffer, view.byteOffset, view.byteLength);
           if (part instanceof Uint8Array) {
+            let count: number;
             if (target === null) {
+              count = part.length - literalOffset;
               controller.enqueue(part.slice(literalOffset));
-              literalOffset = part.length;
             } else {
-              const count = Math.min(target.length, part.length - literalOffset);
+              count = Math.min(target.length, part.length - literalOffset);
               target.set(part.subarray(literalOffset, literalOffset + count));
-              literalOffset += count;
               controller.byobRequest!.respond(count);
             }
+            literalOffset += count;
+            sent += count;
             if (literalOffset === part.length) {
               partIndex++;
               literalOffset = 0;
@@ -114,9 +141,14 @@ export function fileStream(
             if (read === null || read === 0) break;
             filled += read;
           }
-          if (filled < buffer.length) throw new FileChangedError();
+          if (filled < buffer.length) throw check.error(sent, total);
+          // The last bytes of the file are handed over only if it held still meanwhile.
+          if (partIndex === lastFilePart && filled === remaining && !check.unchanged()) {
+            throw check.error(sent, total);
+          }
           remaining -= filled;
           position += filled;
+          sent += filled;
           if (target === null) controller.enqueue(buffer);
           else controller.byobRequest!.respond(filled);
           return;

@@ -1,8 +1,25 @@
 /**
- * The HTML page listing a directory.
+ * Directory listings: reading a directory proven inside the root (`containment.ts`), and the HTML
+ * page that lists it.
+ *
+ * Entries are described by `lstat`, inside the window in which the directory's path is proven to
+ * hold still, so a listing shows only what is inside the root. A symbolic link is shown when it
+ * leads inside the root, by name only: describing its target (a directory? how large?) would take
+ * another lookup by name, which a swapped directory could send outside the root.
  *
  * @module
  */
+
+import { holdPath, retryFor, untilProven } from "./containment.ts";
+import type { StaticFileSystem } from "./file_system.ts";
+import { type LookupFailure, lookupFailure } from "./open_file.ts";
+import type { ServedRoot } from "./served_root.ts";
+
+/**
+ * Most entries shown in a directory listing; the rest is omitted with a note. Each entry costs an
+ * `lstat`, so an enormous directory must not turn one request into a million system calls.
+ */
+export const DEFAULT_MAX_LISTING_ENTRIES = 10_000;
 
 /** One row of a directory listing. */
 export interface ListingEntry {
@@ -35,6 +52,113 @@ const HTML_ESCAPES: Readonly<Record<string, string>> = Object.freeze({
  */
 export function escapeHtml(text: string): string {
   return text.replace(/[&<>"']/g, (char) => HTML_ESCAPES[char]!);
+}
+
+/** A directory read: its entries, or why there are none. */
+export type Listing =
+  | { kind: "listed"; entries: ListingEntry[]; truncated: boolean }
+  | { kind: "busy" }
+  | LookupFailure;
+
+/** Settings of {@linkcode readListing}. */
+export interface ListingOptions {
+  fs: StaticFileSystem;
+  root: ServedRoot;
+  /** Whether names starting with "." are shown (and symlinks may lead to them). */
+  allowDotfiles: boolean;
+  /** See {@linkcode DEFAULT_MAX_LISTING_ENTRIES}. */
+  maxEntries: number;
+  /** Clock in ms. */
+  now?: () => number;
+  /** Waits `ms` milliseconds. */
+  sleep?: (ms: number) => Promise<void>;
+}
+
+/**
+ * Reads the directory at `relative` (relative to the root's real path, as `openInRoot` found it):
+ * names, types, sizes and dates, while its path is proven to hold still.
+ *
+ * @example
+ * ```ts
+ * import { denoFileSystem } from "./file_system.ts";
+ * import { readListing } from "./listing.ts";
+ * import { ServedRoot } from "./served_root.ts";
+ * const root = new ServedRoot(Deno.cwd(), denoFileSystem);
+ * const listing = await readListing({
+ *   fs: denoFileSystem,
+ *   root,
+ *   allowDotfiles: false,
+ *   maxEntries: 100,
+ * }, "");
+ * ```
+ */
+export function readListing(options: ListingOptions, relative: string): Promise<Listing> {
+  const now = options.now ?? Date.now;
+  return untilProven<Listing>(
+    async () => {
+      const held = await holdPath(
+        options.fs,
+        options.root,
+        relative,
+        async (): Promise<Listing> => {
+          try {
+            return await readEntries(options, relative);
+          } catch (error) {
+            return lookupFailure(error);
+          }
+        },
+        now,
+      );
+      return retryFor(held.verdict) ?? held.value;
+    },
+    now,
+    options.sleep,
+  ).then((outcome) => outcome === "busy" ? { kind: "busy" } : outcome);
+}
+
+async function readEntries(options: ListingOptions, relative: string): Promise<Listing> {
+  const { fs, root } = options;
+  const path = root.pathOf(relative);
+  const entries: ListingEntry[] = [];
+  let truncated = false;
+  for await (const entry of fs.readDir(path)) {
+    const name = entry.name;
+    if (!options.allowDotfiles && name.startsWith(".")) continue;
+    try {
+      encodeURIComponent(name); // names that cannot be linked (lone surrogates) are skipped
+    } catch {
+      continue;
+    }
+    let info: Deno.FileInfo;
+    try {
+      info = fs.lstat(`${path}/${name}`);
+    } catch {
+      continue; // gone since readDir
+    }
+    if (info.isSymlink) {
+      // Shown when it leads inside the root (its target is served), by name only.
+      let target: string | null = null;
+      try {
+        target = root.relative(fs.realPath(`${path}/${name}`));
+      } catch {
+        // dangling
+      }
+      if (target === null || (!options.allowDotfiles && /(^|\/)\./.test(target))) continue;
+    } else if (!info.isFile && !info.isDirectory) {
+      continue; // FIFOs, sockets, devices: not served, not listed
+    }
+    if (entries.length >= options.maxEntries) {
+      truncated = true;
+      break;
+    }
+    entries.push({
+      name,
+      isDirectory: info.isDirectory,
+      size: info.isFile ? info.size : null,
+      mtime: info.isSymlink || info.mtime === null ? null : info.mtime.getTime(),
+    });
+  }
+  return { kind: "listed", entries, truncated };
 }
 
 /** Bytes in a human unit (binary prefixes, one decimal). */

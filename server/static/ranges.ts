@@ -1,5 +1,6 @@
 /**
- * Range requests (RFC 9110 §14): parsing the `Range` header against a representation's size.
+ * Range requests (RFC 9110 §14): parsing the `Range` header against a representation's size, and
+ * laying out a `multipart/byteranges` body.
  *
  * {@linkcode parseRange} is a pure function over (header value, size) so that every rule is a
  * row in a table test. The handler decides separately whether Range applies at all (GET only,
@@ -136,4 +137,71 @@ export function parseRange(
  */
 export function contentRange(range: ByteRange, size: number): string {
   return `bytes ${range.start}-${range.end}/${size}`;
+}
+
+/** One piece of a body: literal bytes (multipart headers) or a byte range of the file. */
+export type BodyPart = Uint8Array<ArrayBuffer> | { start: number; length: number };
+
+/** A `multipart/byteranges` body laid out: its parts, length and Content-Type. */
+export interface MultipartLayout {
+  /** Literal part headers and boundaries between the file ranges. */
+  parts: BodyPart[];
+  /** Total length in bytes (known in advance: no chunked encoding needed). */
+  length: number;
+  /** `multipart/byteranges; boundary=…`. */
+  contentType: string;
+}
+
+const encoder = new TextEncoder();
+
+/**
+ * Lays out the body of a 206 with several ranges (RFC 9110 §14.6): each part with its own
+ * Content-Type and Content-Range, between delimiters made of `boundary`.
+ *
+ * @example
+ * ```ts
+ * import { multipartLayout } from "./ranges.ts";
+ * const layout = multipartLayout([{ start: 0, end: 1 }, { start: 5, end: 6 }], 10, "text/plain", "b");
+ * layout.contentType; // "multipart/byteranges; boundary=b"
+ * ```
+ */
+export function multipartLayout(
+  ranges: readonly ByteRange[],
+  size: number,
+  contentType: string,
+  boundary: string,
+): MultipartLayout {
+  const parts: BodyPart[] = [];
+  let length = 0;
+  ranges.forEach((range, index) => {
+    const head = encoder.encode(
+      `${index === 0 ? "" : "\r\n"}--${boundary}\r\n` +
+        `Content-Type: ${contentType}\r\n` +
+        `Content-Range: ${contentRange(range, size)}\r\n\r\n`,
+    );
+    parts.push(head, { start: range.start, length: range.end - range.start + 1 });
+    length += head.length + range.end - range.start + 1;
+  });
+  const tail = encoder.encode(`\r\n--${boundary}--\r\n`);
+  parts.push(tail);
+  length += tail.length;
+  return { parts, length, contentType: `multipart/byteranges; boundary=${boundary}` };
+}
+
+/** The parts of `layout` with the file ranges copied out of `bytes` (a file held in memory). */
+export function joinParts(
+  parts: readonly BodyPart[],
+  length: number,
+  bytes: Uint8Array,
+): Uint8Array<ArrayBuffer> {
+  const whole = new Uint8Array(length);
+  let offset = 0;
+  for (const part of parts) {
+    const piece = part instanceof Uint8Array
+      ? part
+      : bytes.subarray(part.start, part.start + part.length);
+    whole.set(piece, offset);
+    offset += piece.length;
+  }
+  return whole;
 }

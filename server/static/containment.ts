@@ -1,0 +1,227 @@
+/**
+ * Proving that what a path reached lies inside the root, while any directory below the root may
+ * be replaced by a symbolic link to elsewhere at any moment.
+ *
+ * Deno has neither `openat` nor `O_NOFOLLOW`, so every lookup is by path and resolves the path's
+ * directories again. A check by name before or after the open proves nothing on its own: a
+ * directory swapped with a symlink to an outside directory and back between two system calls (a
+ * `renameat2(RENAME_EXCHANGE)` loop does it every few microseconds) lets the open reach the
+ * outside file while the checks see the inside one. Measured here: open, then `realPath` and an
+ * `lstat` of the real path compared with the open file's (device, inode), still let one request
+ * in twelve read the outside file under such a loop.
+ *
+ * The proof rests on two facts:
+ * - `lstat(path)` does not follow the last component: if it returns the open file's (device,
+ *   inode), the file was linked at that name, in the directory that path's directories led to,
+ *   at that instant.
+ * - A directory entry cannot change without changing the ctime of the directory that holds it
+ *   (and, when a directory is moved, of that directory too): `rename`, `RENAME_EXCHANGE`,
+ *   `unlink`, `rmdir`, `symlink` all stamp it, on Linux, macOS and the BSDs. Unlike mtime, ctime
+ *   cannot be set back by the owner.
+ *
+ * So the directories from the root R down to the file's parent Dk are lstat'ed before and after
+ * the lookup being proven (`lstat` of the file, or a directory listing). Each link — the entry
+ * naming D(i) in D(i-1) — needs one end whose identity and ctime did not move across that window
+ * and whose ctime was already in a finished second when the window opened: Deno reports ctime in
+ * whole seconds, so a change within the second of the previous one would not show, while any
+ * change after that second carries a later one. Then no entry on the path changed during the
+ * lookup, and the path was all real directories inside the root.
+ *
+ * When both ends of a link changed within the current second, nothing can be proven before that
+ * second is over: the caller waits until then (at most about a second) and tries again, up to
+ * {@linkcode MAX_WAITS} times. On a file system that reports no ctime (Windows; the read-only
+ * site embedded in an executable) identities alone are compared.
+ *
+ * What remains: a hard link inside the tree to a file elsewhere is that file (it is served); a
+ * clock stepped backwards can hide a change from the ctime comparison.
+ *
+ * @module
+ */
+
+import type { StaticFileSystem } from "./file_system.ts";
+import type { ServedRoot } from "./served_root.ts";
+
+/**
+ * How long after a ctime's second is over that ctime counts as past. The kernel stamps times from
+ * a coarse clock that may lag the wall clock by one tick (1 to 10 ms).
+ */
+export const CTIME_MARGIN_MS = 50;
+
+/**
+ * Attempts before giving up on a path that keeps changing (the answer is then 503). Each costs a
+ * few system calls. A file replaced by rename thousands of times a second still gets an answer
+ * from nearly every request (measured here: 5 requests in 1,600 answered 503 while the file was
+ * replaced 5,000 to 100,000 times a second; with 4 attempts, 11 in 800).
+ */
+export const MAX_ATTEMPTS = 8;
+
+/**
+ * Waits, among those attempts, for a second to end so that recent changes can be judged: this
+ * bounds how long a request can wait to about three seconds.
+ */
+export const MAX_WAITS = 3;
+
+/** What a directory of the path looked like (from `lstat`; the root from `stat`). */
+export interface DirectoryState {
+  dev: number;
+  ino: number;
+  /** ctime in ms since the epoch (whole seconds in Deno), or null when not reported. */
+  ctime: number | null;
+  isDirectory: boolean;
+}
+
+/** The state of a directory as `stat`/`lstat` report it. */
+export function directoryState(info: Deno.FileInfo): DirectoryState {
+  return {
+    dev: info.dev,
+    ino: info.ino ?? -1,
+    ctime: info.ctime === null ? null : info.ctime.getTime(),
+    isDirectory: info.isDirectory,
+  };
+}
+
+/** What the snapshots around a lookup prove. */
+export type Verdict =
+  /** No entry on the path changed during the lookup. */
+  | { kind: "proven" }
+  /** A directory was replaced or moved meanwhile: look again now. */
+  | { kind: "changed" }
+  /** Too recent to prove anything: look again from `until` (ms since the epoch). */
+  | { kind: "wait"; until: number };
+
+const PROVEN: Verdict = Object.freeze({ kind: "proven" });
+const CHANGED: Verdict = Object.freeze({ kind: "changed" });
+
+function sameState(a: DirectoryState, b: DirectoryState | null): boolean {
+  return b !== null && b.isDirectory && a.dev === b.dev && a.ino === b.ino && a.ctime === b.ctime;
+}
+
+/**
+ * Judges the snapshots of the directories R, D1 … Dk taken before and after a lookup (pure).
+ *
+ * @param before States before the lookup, root first.
+ * @param after States after it (null: could not be read), in the same order.
+ * @param openedAt When the first snapshot started (ms since the epoch).
+ *
+ * @example
+ * ```ts
+ * import { judgeSnapshots } from "./containment.ts";
+ * const old = { dev: 1, ino: 2, ctime: 0, isDirectory: true };
+ * const sub = { dev: 1, ino: 3, ctime: 0, isDirectory: true };
+ * judgeSnapshots([old, sub], [old, sub], Date.now()); // { kind: "proven" }
+ * ```
+ */
+export function judgeSnapshots(
+  before: readonly DirectoryState[],
+  after: readonly (DirectoryState | null)[],
+  openedAt: number,
+): Verdict {
+  let until = -Infinity;
+  for (const state of before) if (!state.isDirectory) return CHANGED;
+  const stable = (i: number) => sameState(before[i]!, after[i] ?? null);
+  // A ctime whose second was over (with a margin) when the window opened.
+  const past = (i: number) => {
+    const ctime = before[i]!.ctime;
+    return ctime === null || Math.floor(ctime / 1000) * 1000 + 1000 + CTIME_MARGIN_MS <= openedAt;
+  };
+  for (let i = 1; i < before.length; i++) {
+    const upper = past(i - 1);
+    const lower = past(i);
+    if ((upper && stable(i - 1)) || (lower && stable(i))) continue;
+    if (upper || lower) return CHANGED; // an end that could prove it moved
+    const earliest = Math.min(before[i - 1]!.ctime!, before[i]!.ctime!);
+    until = Math.max(until, Math.floor(earliest / 1000) * 1000 + 1000 + CTIME_MARGIN_MS);
+  }
+  return until === -Infinity ? PROVEN : { kind: "wait", until };
+}
+
+/** The outcome of {@linkcode holdPath}: the lookup's value, valid only when proven. */
+export interface Held<T> {
+  verdict: Verdict;
+  value: T;
+}
+
+/**
+ * Runs `lookup` between two snapshots of the directories from the root down to `directory` (a
+ * path relative to the root, "" for the root itself) and judges them. When `directory` is the
+ * root there is no link to prove: the root is trusted (its own path is the administrator's).
+ *
+ * @param now Clock in ms.
+ */
+export async function holdPath<T>(
+  fs: StaticFileSystem,
+  root: ServedRoot,
+  directory: string,
+  lookup: () => T | Promise<T>,
+  now: () => number = Date.now,
+): Promise<Held<T>> {
+  if (directory === "") return { verdict: PROVEN, value: await lookup() };
+  const paths = [root.path];
+  let prefix = "";
+  for (const name of directory.split("/")) {
+    prefix = prefix === "" ? name : `${prefix}/${name}`;
+    paths.push(root.pathOf(prefix));
+  }
+  const openedAt = now();
+  const before: DirectoryState[] = [];
+  try {
+    before.push(directoryState(fs.stat(paths[0]!)));
+    for (let i = 1; i < paths.length; i++) before.push(directoryState(fs.lstat(paths[i]!)));
+  } catch {
+    return { verdict: CHANGED, value: await lookup() };
+  }
+  const value = await lookup();
+  const after = paths.map((path, i) => {
+    try {
+      return directoryState(i === 0 ? fs.stat(path) : fs.lstat(path));
+    } catch {
+      return null;
+    }
+  });
+  return { verdict: judgeSnapshots(before, after, openedAt), value };
+}
+
+/** What one attempt of {@linkcode untilProven} yields besides a result. */
+export type Retry = { retry: "now" } | { retry: "at"; until: number };
+
+/** Look again at once. */
+export const RETRY_NOW: Retry = Object.freeze({ retry: "now" });
+
+/**
+ * Runs `attempt` until it yields a result, waiting when it asks to: at most
+ * {@linkcode MAX_ATTEMPTS} attempts and {@linkcode MAX_WAITS} waits, then resolves to "busy".
+ *
+ * @param sleep Waits `ms` milliseconds (tests may pass their own).
+ */
+export async function untilProven<T>(
+  attempt: () => Promise<T | Retry>,
+  now: () => number = Date.now,
+  sleep: (ms: number) => Promise<void> = delay,
+): Promise<T | "busy"> {
+  let waits = 0;
+  for (let i = 0; i < MAX_ATTEMPTS; i++) {
+    const outcome = await attempt();
+    if (!isRetry(outcome)) return outcome;
+    if (outcome.retry === "at") {
+      if (waits === MAX_WAITS) break;
+      waits++;
+      const wait = outcome.until - now();
+      if (wait > 0) await sleep(wait);
+    }
+  }
+  return "busy";
+}
+
+function isRetry(value: unknown): value is Retry {
+  return typeof value === "object" && value !== null && "retry" in value;
+}
+
+/** The verdict as a retry, or null when proven. */
+export function retryFor(verdict: Verdict): Retry | null {
+  if (verdict.kind === "proven") return null;
+  return verdict.kind === "changed" ? RETRY_NOW : { retry: "at", until: verdict.until };
+}
+
+function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}

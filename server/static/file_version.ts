@@ -1,0 +1,278 @@
+/**
+ * One version of a file as the server describes it (validators, type, length) and, when small,
+ * its bytes; and the cache of those versions.
+ *
+ * A version is made from an open descriptor only: identity, size and dates from its `fstat`, bytes
+ * read from it (`open_file.ts`). The cache is keyed by the request's path and a hit must have the
+ * same identity (device, inode, size, mtime, ctime) as a fresh `stat` of that path, so that the
+ * headers and the bytes of an answer always come from one version. A hit needs no containment
+ * proof: the version it holds was proven inside the root when it was read, and an unchanged
+ * identity means those are still its bytes.
+ *
+ * @module
+ */
+
+import type { PreparedHead } from "../prepared_response.ts";
+import { contentTypeFor, isCompressible } from "./content_type.ts";
+import {
+  ByteBudgetCache,
+  type FileIdentity,
+  identityOf,
+  sameContent,
+  sameIdentity,
+} from "./file_cache.ts";
+import { readExactly } from "./file_stream.ts";
+import type { StaticFile, StaticFileSystem } from "./file_system.ts";
+import { formatHttpDate } from "./http_date.ts";
+
+/** Header pairs, names in lowercase. */
+export type HeaderList = [string, string][];
+
+/** One version of one file. */
+export interface FileVersion {
+  /** The request's path under the root (symlinks unresolved): the cache key. */
+  readonly requestPath: string;
+  readonly identity: FileIdentity;
+  readonly size: number;
+  readonly contentType: string;
+  /** Whether the type is worth compressing (and compression is on). */
+  readonly compressible: boolean;
+  /** Strong ETag of the identity representation. */
+  readonly etag: string;
+  /** Last-Modified as whole-second ms, or null when the mtime is unknown (embedded files). */
+  readonly lastModified: number | null;
+  readonly lastModifiedText: string | null;
+  /** The content, when the file is small enough to keep in memory. */
+  readonly bytes: Uint8Array<ArrayBuffer> | null;
+  /** gzip of `bytes`, made on first demand. */
+  gzipBytes: Promise<Uint8Array<ArrayBuffer>> | null;
+  /** Headers of a 200 identity answer, built on first use. */
+  okHeaders: HeaderList | null;
+  /** The same, serialized once for in-memory files. */
+  okHead: PreparedHead | null;
+  /** Bytes this version holds in the cache. */
+  cachedBytes: number;
+}
+
+/**
+ * A version and, when its bytes are not in memory, the open descriptor to read them from (owned
+ * by whoever holds this; {@linkcode release} closes it).
+ */
+export interface OpenVersion {
+  readonly version: FileVersion;
+  file: StaticFile | null;
+}
+
+/** Closes the descriptor of `open`, if it still has one. */
+export function release(open: OpenVersion | null): void {
+  if (open !== null && open.file !== null) {
+    const file = open.file;
+    open.file = null;
+    file.close();
+  }
+}
+
+/** Takes the descriptor out of `open` (the caller now owns it). */
+export function takeFile(open: OpenVersion): StaticFile | null {
+  const file = open.file;
+  open.file = null;
+  return file;
+}
+
+/**
+ * Most content hashes remembered for files without mtime (an embedded site has a fixed, usually
+ * small set of files; the bound only matters if something else reports null mtimes). About 150
+ * bytes each.
+ */
+const MAX_CONTENT_HASHES = 10_000;
+
+const HASH_CHUNK_BYTES = 1024 * 1024;
+
+/** Extra bytes counted per cached version besides its content (strings, headers, objects). */
+const ENTRY_OVERHEAD_BYTES = 512;
+
+/** The strong ETag of a file version: size, mtime and inode, or size and a content hash. */
+function identityEtag(identity: FileIdentity, contentHash: string | null): string {
+  const size = identity.size.toString(36);
+  if (contentHash !== null) return `"${size}-h${contentHash}"`;
+  return `"${size}-${identity.mtime.toString(36)}-${Math.max(0, identity.ino).toString(36)}"`;
+}
+
+/** Hash of content read in chunks: SHA-256 over the SHA-256 of each 1 MiB chunk. */
+async function contentHash(
+  chunks: AsyncIterable<Uint8Array<ArrayBuffer>> | Iterable<Uint8Array<ArrayBuffer>>,
+): Promise<string> {
+  const digests: Uint8Array[] = [];
+  for await (const chunk of chunks) {
+    digests.push(new Uint8Array(await crypto.subtle.digest("SHA-256", chunk)));
+  }
+  const all = new Uint8Array(digests.length * 32);
+  digests.forEach((digest, i) => all.set(digest, i * 32));
+  const final = new Uint8Array(await crypto.subtle.digest("SHA-256", all));
+  let hex = "";
+  for (let i = 0; i < 12; i++) hex += final[i]!.toString(16).padStart(2, "0");
+  return hex;
+}
+
+function* bytesInChunks(bytes: Uint8Array<ArrayBuffer>): Iterable<Uint8Array<ArrayBuffer>> {
+  for (let offset = 0; offset < bytes.length || offset === 0; offset += HASH_CHUNK_BYTES) {
+    yield bytes.subarray(offset, offset + HASH_CHUNK_BYTES);
+    if (bytes.length === 0) break;
+  }
+}
+
+/** Raised when a file ended before the size its descriptor reported. */
+class ShrankWhileRead extends Error {}
+
+async function* fileInChunks(
+  file: StaticFile,
+  size: number,
+): AsyncIterable<Uint8Array<ArrayBuffer>> {
+  let offset = 0;
+  if (size === 0) yield new Uint8Array(0);
+  while (offset < size) {
+    const buffer = new Uint8Array(Math.min(HASH_CHUNK_BYTES, size - offset));
+    let filled = 0;
+    while (filled < buffer.length) {
+      const read = await file.read(buffer.subarray(filled));
+      if (read === null || read === 0) throw new ShrankWhileRead();
+      filled += read;
+    }
+    offset += filled;
+    yield buffer;
+  }
+}
+
+/** Settings of a {@linkcode VersionStore}. */
+export interface VersionStoreOptions {
+  fs: StaticFileSystem;
+  /** Largest file kept in memory. */
+  cacheMaxFileBytes: number;
+  /** Total bytes of cached content. */
+  cacheMaxTotalBytes: number;
+  /** How old mtime and ctime must be before a file is cached (0: no guard). */
+  cacheMinAgeMs: number;
+  /** Whether compressible types may be compressed. */
+  compression: boolean;
+}
+
+/** Makes versions from open descriptors and caches the small ones. */
+export class VersionStore {
+  readonly #options: VersionStoreOptions;
+  readonly #cache: ByteBudgetCache<FileVersion>;
+  /** Content hashes of files without mtime (embedded in an executable: they never change). */
+  readonly #hashes = new Map<string, string>();
+
+  constructor(options: VersionStoreOptions) {
+    this.#options = options;
+    this.#cache = new ByteBudgetCache(options.cacheMaxTotalBytes);
+  }
+
+  /**
+   * The cached version of `requestPath` if a `stat` of that path now reports its identity, else
+   * null (and a stale entry is dropped). Throws like `stat`; the caller then opens the path,
+   * which tells what is (not) there.
+   */
+  cached(requestPath: string): FileVersion | null {
+    const version = this.#cache.get(requestPath);
+    if (version === undefined) return null;
+    if (sameIdentity(version.identity, this.#options.fs.stat(requestPath))) return version;
+    this.#cache.delete(requestPath);
+    return null;
+  }
+
+  /** Accounts for bytes added to a cached version (its gzip). */
+  grow(version: FileVersion, bytes: number): void {
+    this.#cache.grow(version.requestPath, version, bytes);
+  }
+
+  /**
+   * Makes the version of the open `file` (whose `fstat` is `info`) served for `requestPath`.
+   * A small file is read into memory and closed; a large one stays open in the result. Resolves
+   * to "changed" (with `file` closed) when the file changed while it was read: its size or mtime
+   * moved, or it ended early.
+   */
+  async load(
+    requestPath: string,
+    file: StaticFile,
+    info: Deno.FileInfo,
+  ): Promise<OpenVersion | "changed"> {
+    const identity = identityOf(info);
+    let bytes: Uint8Array<ArrayBuffer> | null = null;
+    let hash: string | null = null;
+    try {
+      if (info.size <= this.#options.cacheMaxFileBytes) {
+        bytes = await readExactly(file, info.size);
+        if (bytes === null || !sameContent(identity, file.statSync())) {
+          file.close();
+          return "changed";
+        }
+      }
+      if (info.mtime === null) hash = await this.#hash(requestPath, identity, bytes, file);
+    } catch (error) {
+      file.close();
+      if (error instanceof ShrankWhileRead) return "changed";
+      throw error;
+    }
+    if (bytes !== null) file.close();
+    const lastModified = info.mtime === null ? null : Math.floor(identity.mtime / 1000) * 1000;
+    const contentType = contentTypeFor(requestPath);
+    const version: FileVersion = {
+      requestPath,
+      identity,
+      size: info.size,
+      contentType,
+      compressible: this.#options.compression && isCompressible(contentType),
+      etag: identityEtag(identity, hash),
+      lastModified,
+      lastModifiedText: lastModified === null ? null : formatHttpDate(lastModified),
+      bytes,
+      gzipBytes: null,
+      okHeaders: null,
+      okHead: null,
+      cachedBytes: bytes === null ? 0 : bytes.length + ENTRY_OVERHEAD_BYTES,
+    };
+    if (bytes !== null && this.#oldEnoughToCache(info)) this.#cache.set(requestPath, version);
+    return { version, file: bytes === null ? file : null };
+  }
+
+  /**
+   * The content hash of a file without mtime (embedded in an executable), remembered by path,
+   * size and inode: such files never change. A large file is read through its descriptor, which
+   * is then rewound for the body.
+   */
+  async #hash(
+    requestPath: string,
+    identity: FileIdentity,
+    bytes: Uint8Array<ArrayBuffer> | null,
+    file: StaticFile,
+  ): Promise<string> {
+    const key = `${requestPath}\0${identity.size}\0${identity.ino}`;
+    let hash = this.#hashes.get(key);
+    if (hash === undefined) {
+      if (bytes !== null) hash = await contentHash(bytesInChunks(bytes));
+      else {
+        hash = await contentHash(fileInChunks(file, identity.size));
+        await file.seek(0, Deno.SeekMode.Start);
+      }
+      if (this.#hashes.size >= MAX_CONTENT_HASHES) this.#hashes.clear();
+      this.#hashes.set(key, hash);
+    }
+    return hash;
+  }
+
+  /**
+   * The "racily clean" guard of the cache (see `DEFAULT_CACHE_MIN_AGE_MS`): both mtime
+   * (settable by tools such as `cp -p`, rsync, tar) and ctime (not settable, but reported by
+   * Deno in whole seconds, hence the extra second) must be old enough that a later write is
+   * bound to change one of them. 0 turns the guard off.
+   */
+  #oldEnoughToCache(info: Deno.FileInfo): boolean {
+    const minAge = this.#options.cacheMinAgeMs;
+    if (minAge === 0) return true;
+    const now = Date.now();
+    if (info.mtime !== null && now - info.mtime.getTime() < minAge) return false;
+    if (info.ctime !== null && now - info.ctime.getTime() < minAge + 1000) return false;
+    return true;
+  }
+}

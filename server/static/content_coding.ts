@@ -7,7 +7,12 @@
  */
 
 import type { RequestLike } from "../request_like.ts";
-import { chooseCoding, type ContentCoding, parseAcceptEncoding } from "./accept_encoding.ts";
+import {
+  chooseCoding,
+  type CodingPreferences,
+  type ContentCoding,
+  parseAcceptEncoding,
+} from "./accept_encoding.ts";
 import { type OpenVersion, release } from "./file_version.ts";
 
 /**
@@ -44,19 +49,26 @@ export async function gzip(bytes: Uint8Array<ArrayBuffer>): Promise<Uint8Array<A
 }
 
 /**
+ * Opens the file at `path` (a path under the root) as the server opens any file, or resolves to
+ * null when there is none to serve.
+ */
+export type FindFile = (path: string) => Promise<OpenVersion | null>;
+
+/**
  * Chooses the representation of `original` to send. Ranges are served from the file as it is
  * only (never compressed), and types that do not compress are never encoded. A sidecar not
- * chosen is closed; `original` stays the caller's.
+ * chosen is closed; `original` stays the caller's. Synchronous when no coding is wanted (the
+ * common case: no file is looked for).
  *
- * @param findSidecar Opens `file + extension` as the server opens any file, or resolves to null.
+ * @param findFile Opens a sidecar (`file.br`, `file.gz`).
  * @param gzipMinBytes Files up to this size are not compressed on the fly.
  */
-export async function selectRepresentation(
+export function selectRepresentation(
   request: RequestLike,
   original: OpenVersion,
-  findSidecar: (extension: ".br" | ".gz") => Promise<OpenVersion | null>,
+  findFile: FindFile,
   gzipMinBytes: number,
-): Promise<Selected> {
+): Selected | Promise<Selected> {
   const file = original.version;
   const identity: Selected = {
     source: original,
@@ -68,10 +80,21 @@ export async function selectRepresentation(
   if (!file.compressible || request.headers.has("range")) return identity;
   const preferences = parseAcceptEncoding(request.headers.get("accept-encoding"));
   if (preferences.br <= 0 && preferences.gzip <= 0) return identity;
-  const br = preferences.br > 0 ? await findSidecar(".br") : null;
+  return selectCoding(original, preferences, identity, findFile, gzipMinBytes);
+}
+
+async function selectCoding(
+  original: OpenVersion,
+  preferences: CodingPreferences,
+  identity: Selected,
+  findFile: FindFile,
+  gzipMinBytes: number,
+): Promise<Selected> {
+  const file = original.version;
+  const br = preferences.br > 0 ? await findFile(file.requestPath + ".br") : null;
   // A br sidecar the client likes at least as much as gzip wins without looking for .gz.
   const gz = preferences.gzip > 0 && (br === null || preferences.gzip > preferences.br)
-    ? await findSidecar(".gz")
+    ? await findFile(file.requestPath + ".gz")
     : null;
   const onTheFly = gz === null && file.size > gzipMinBytes;
   const coding = chooseCoding(preferences, { br: br !== null, gzip: gz !== null || onTheFly });

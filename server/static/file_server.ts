@@ -187,6 +187,10 @@ export function createFileServer(
   const files = new FileAnswers({
     answers,
     store,
+    findFile: async (path) => {
+      const found = await find(path);
+      return found.kind === "file" ? found.open : null;
+    },
     cacheControl: options.cacheControl ?? null,
     maxRanges: nonNegativeInteger("maxRanges", options.maxRanges, DEFAULT_MAX_RANGES),
     gzipMinBytes: nonNegativeInteger("gzipMinBytes", options.gzipMinBytes, DEFAULT_GZIP_MIN_BYTES),
@@ -199,16 +203,20 @@ export function createFileServer(
 
   /**
    * What `requestPath` (under the configured root) names: a cached version whose identity a
-   * `stat` of the path confirms, or the file opened and proven inside the root, read from its
-   * descriptor (again if it changed while it was read).
+   * `stat` of the path confirms (synchronously), or the file opened and proven inside the root,
+   * read from its descriptor (again if it changed while it was read).
    */
-  async function find(requestPath: string): Promise<Found> {
+  function find(requestPath: string): Found | Promise<Found> {
     try {
       const cached = store.cached(requestPath);
-      if (cached !== null) return { kind: "file", open: { version: cached, file: null } };
+      if (cached !== null) return cached;
     } catch {
       // Gone or unreadable: opening it says which.
     }
+    return open(requestPath);
+  }
+
+  async function open(requestPath: string): Promise<Found> {
     for (let i = 0; i < MAX_LOADS; i++) {
       const opened = await openInRoot(fs, root, requestPath, { allowDotfiles });
       if (opened.kind !== "file") return opened;
@@ -218,16 +226,8 @@ export function createFileServer(
     return BUSY;
   }
 
-  /** A sidecar (`file.br`, `file.gz`) of a file, if one is there. */
-  function sidecarFinder(open: OpenVersion) {
-    return async (extension: ".br" | ".gz"): Promise<OpenVersion | null> => {
-      const found = await find(open.version.requestPath + extension);
-      return found.kind === "file" ? found.open : null;
-    };
-  }
-
   function answerFile(request: RequestLike, open: OpenVersion, status: 200 | 404) {
-    return files.answer(request, open, status, sidecarFinder(open));
+    return files.answer(request, open, status);
   }
 
   /** The answer for what could not be served. */

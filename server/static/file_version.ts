@@ -50,8 +50,6 @@ export interface FileVersion {
   okHeaders: HeaderList | null;
   /** The same, serialized once for in-memory files. */
   okHead: PreparedHead | null;
-  /** Bytes this version holds in the cache. */
-  cachedBytes: number;
 }
 
 /**
@@ -61,6 +59,14 @@ export interface FileVersion {
 export interface OpenVersion {
   readonly version: FileVersion;
   file: StaticFile | null;
+}
+
+/** A version in the cache, as a lookup returns it (made once per version). */
+export interface CachedHit {
+  readonly kind: "file";
+  readonly open: OpenVersion;
+  /** Bytes it holds in the cache (content, gzip, overhead). */
+  cachedBytes: number;
 }
 
 /** Closes the descriptor of `open`, if it still has one. */
@@ -159,7 +165,7 @@ export interface VersionStoreOptions {
 /** Makes versions from open descriptors and caches the small ones. */
 export class VersionStore {
   readonly #options: VersionStoreOptions;
-  readonly #cache: ByteBudgetCache<FileVersion>;
+  readonly #cache: ByteBudgetCache<CachedHit>;
   /** Content hashes of files without mtime (embedded in an executable: they never change). */
   readonly #hashes = new Map<string, string>();
 
@@ -171,19 +177,21 @@ export class VersionStore {
   /**
    * The cached version of `requestPath` if a `stat` of that path now reports its identity, else
    * null (and a stale entry is dropped). Throws like `stat`; the caller then opens the path,
-   * which tells what is (not) there.
+   * which tells what is (not) there. A hit is the same object every time: it holds no
+   * descriptor, so there is nothing to release.
    */
-  cached(requestPath: string): FileVersion | null {
-    const version = this.#cache.get(requestPath);
-    if (version === undefined) return null;
-    if (sameIdentity(version.identity, this.#options.fs.stat(requestPath))) return version;
+  cached(requestPath: string): CachedHit | null {
+    const hit = this.#cache.get(requestPath);
+    if (hit === undefined) return null;
+    if (sameIdentity(hit.open.version.identity, this.#options.fs.stat(requestPath))) return hit;
     this.#cache.delete(requestPath);
     return null;
   }
 
   /** Accounts for bytes added to a cached version (its gzip). */
   grow(version: FileVersion, bytes: number): void {
-    this.#cache.grow(version.requestPath, version, bytes);
+    const hit = this.#cache.get(version.requestPath);
+    if (hit?.open.version === version) this.#cache.grow(version.requestPath, hit, bytes);
   }
 
   /**
@@ -230,10 +238,14 @@ export class VersionStore {
       gzipBytes: null,
       okHeaders: null,
       okHead: null,
-      cachedBytes: bytes === null ? 0 : bytes.length + ENTRY_OVERHEAD_BYTES,
     };
-    if (bytes !== null && this.#oldEnoughToCache(info)) this.#cache.set(requestPath, version);
-    return { version, file: bytes === null ? file : null };
+    if (bytes === null) return { version, file };
+    const open: OpenVersion = { version, file: null };
+    if (this.#oldEnoughToCache(info)) {
+      const cachedBytes = bytes.length + ENTRY_OVERHEAD_BYTES;
+      this.#cache.set(requestPath, { kind: "file", open, cachedBytes });
+    }
+    return open;
   }
 
   /**

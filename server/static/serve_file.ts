@@ -8,7 +8,7 @@
 
 import { PreparedHead, PreparedResponse } from "../prepared_response.ts";
 import { ParsedRequest, type RequestLike } from "../request_like.ts";
-import { gzip, type Selected, selectRepresentation } from "./content_coding.ts";
+import { type FindFile, gzip, type Selected, selectRepresentation } from "./content_coding.ts";
 import { sameContent } from "./file_cache.ts";
 import { describeRequest, FileChangedError } from "./file_errors.ts";
 import { fileStream } from "./file_stream.ts";
@@ -40,10 +40,9 @@ export interface FileAnswersOptions {
   maxRanges: number;
   gzipMinBytes: number;
   streamChunkBytes: number;
+  /** Opens a sidecar (`file.br`, `file.gz`) of the file being answered. */
+  findFile: FindFile;
 }
-
-/** Opens a sidecar (`file.br`, `file.gz`) of the file being answered, or resolves to null. */
-export type FindSidecar = (extension: ".br" | ".gz") => Promise<OpenVersion | null>;
 
 /** Builds the answers of one file server for versions of files. */
 export class FileAnswers {
@@ -59,22 +58,19 @@ export class FileAnswers {
    * the body that reads it). `status` 404 sends it as the body of a Not Found (a custom 404 page:
    * no validators or ranges, the page is not a representation of the resource asked for).
    */
-  async answer(
-    request: RequestLike,
-    original: OpenVersion,
-    status: 200 | 404,
-    findSidecar: FindSidecar,
-  ): Promise<Response> {
+  async answer(request: RequestLike, original: OpenVersion, status: 200 | 404): Promise<Response> {
     let selected: Selected | null = null;
     try {
       if (status === 404) return this.#notFoundPage(request, original);
-      selected = await selectRepresentation(
+      const choice = selectRepresentation(
         request,
         original,
-        findSidecar,
+        this.#options.findFile,
         this.#options.gzipMinBytes,
       );
-      return await this.#answerSelected(request, original.version, selected);
+      selected = choice instanceof Promise ? await choice : choice;
+      const response = this.#answerSelected(request, original.version, selected);
+      return response instanceof Promise ? await response : response;
     } finally {
       release(original);
       if (selected !== null) release(selected.source);
@@ -93,11 +89,12 @@ export class FileAnswers {
     return new Response(body, { status: 404, headers: this.#options.answers.finish(headers) });
   }
 
-  async #answerSelected(
+  /** Synchronous, but for gzip made on the fly from a file in memory (made once, then kept). */
+  #answerSelected(
     request: RequestLike,
     original: FileVersion,
     selected: Selected,
-  ): Promise<Response> {
+  ): Response | Promise<Response> {
     const method = request.method;
     const isGet = method === "GET";
     const version = selected.source.version;
@@ -129,9 +126,13 @@ export class FileAnswers {
           body = this.#body(request, selected.source, [{ start: 0, length: version.size }]);
         }
       } else if (version.bytes !== null) {
-        const compressed = await this.#gzipOf(version);
-        responseHeaders.push(["content-length", String(compressed.length)]);
-        if (isGet) body = compressed;
+        return this.#gzipOf(version).then((compressed) => {
+          responseHeaders.push(["content-length", String(compressed.length)]);
+          return new Response(isGet ? compressed : null, {
+            status: 200,
+            headers: answers.finish(responseHeaders),
+          });
+        });
       } else if (isGet) {
         // Large file: compressed while streaming, so its length is unknown (chunked).
         const stream = this.#body(request, selected.source, [{ start: 0, length: version.size }]);

@@ -39,5 +39,6 @@ export type {
 export * from "./limits.ts";
 export { createFileServer, type FileServerOptions } from "./static/file_server.ts";
 export type { StaticFile, StaticFileSystem } from "./static/file_system.ts";
+export { FileChangedError, StaticFileError } from "./static/file_errors.ts";
 export { type HeadersLike, markAcceptsRequestLike, type RequestLike } from "./request_like.ts";
 export { type AccessLogFormat, createAccessLogger } from "./access_log.ts";

@@ -648,7 +648,13 @@ Deno.test("static handler: file-system errors become 403/404/500 without their t
         return denoFileSystem.open(path);
       },
     };
-    const handler = createFileServer({ root, fileSystem: failing, cacheMaxFileBytes: 0 });
+    const reported: unknown[] = [];
+    const handler = createFileServer({
+      root,
+      fileSystem: failing,
+      cacheMaxFileBytes: 0,
+      onError: (error) => reported.push(error),
+    });
     const locked = await ask(handler, "/locked.txt");
     assert.equal(locked.status, 403);
     assert.ok(!locked.text.includes("EACCES"));
@@ -659,6 +665,11 @@ Deno.test("static handler: file-system errors become 403/404/500 without their t
     const unopenable = await ask(handler, "/a.txt");
     assert.equal(unopenable.status, 500);
     assert.ok(!unopenable.text.includes("INTERNAL"));
+    // The server's own failures are reported, with the detail the client does not get.
+    assert.deepEqual(reported.map((error) => (error as Error).message), [
+      `${join(root, "broken.txt")} could not be read (GET /broken.txt): INTERNAL DETAIL`,
+      `${join(root, "a.txt")} could not be read (GET /a.txt): INTERNAL DETAIL`,
+    ]);
   } finally {
     await Deno.remove(root, { recursive: true });
   }

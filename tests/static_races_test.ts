@@ -264,25 +264,30 @@ Deno.test("race seam: a symlink kept swapping under every attempt ends in 'busy'
   }
 });
 
+/** A file system that replaces `path` by rename (with "version 2, longer") once, at its open. */
+function replacedAtOpen(path: string, when: "before" | "after") {
+  const state = { replaced: false };
+  const fileSystem = hooked((operation, hookPath, moment) => {
+    if (operation === "open" && hookPath === path && moment === when && !state.replaced) {
+      state.replaced = true;
+      Deno.writeTextFileSync(path + ".new", "version 2, longer");
+      Deno.renameSync(path + ".new", path);
+    }
+  });
+  return { fileSystem, state };
+}
+
 Deno.test("race seam: a file replaced by rename right after its open is answered whole from the descriptor", async () => {
   const root = await makeTree({ "page.txt": "version 1" });
   try {
     const path = join(root, "page.txt");
-    let replaced = false;
-    const fileSystem = hooked((operation, hookPath, when) => {
-      if (operation === "open" && hookPath === path && when === "after" && !replaced) {
-        replaced = true;
-        Deno.writeTextFileSync(path + ".new", "version 2, longer");
-        Deno.renameSync(path + ".new", path);
-      }
-    });
     for (const cacheMaxFileBytes of [0, 1024]) {
-      replaced = false;
       await Deno.writeTextFile(path, "version 1");
+      const { fileSystem, state } = replacedAtOpen(path, "after");
       const handler = createFileServer({ root, fileSystem, cacheMinAgeMs: 0, cacheMaxFileBytes });
       const response = await handler(new Request("http://localhost/page.txt"));
       const text = await response.text();
-      assert.ok(replaced);
+      assert.ok(state.replaced);
       // The version opened (proven before the open) is the one answered, headers and bytes.
       assert.equal(text, "version 1");
       assert.equal(response.headers.get("content-length"), "9");
@@ -299,18 +304,10 @@ Deno.test("race seam: a file replaced by rename right after its open is answered
 Deno.test("race seam: a file replaced between the proof and the open is checked again after the open", async () => {
   const root = await makeTree({ "page.txt": "version 1" });
   try {
-    const path = join(root, "page.txt");
-    let replaced = false;
-    const fileSystem = hooked((operation, hookPath, when) => {
-      if (operation === "open" && hookPath === path && when === "before" && !replaced) {
-        replaced = true;
-        Deno.writeTextFileSync(path + ".new", "version 2, longer");
-        Deno.renameSync(path + ".new", path);
-      }
-    });
+    const { fileSystem, state } = replacedAtOpen(join(root, "page.txt"), "before");
     const handler = createFileServer({ root, fileSystem, cacheMaxFileBytes: 0 });
     const response = await handler(new Request("http://localhost/page.txt"));
-    assert.ok(replaced);
+    assert.ok(state.replaced);
     assert.equal(await response.text(), "version 2, longer");
     assert.equal(response.headers.get("content-length"), "17");
   } finally {
@@ -439,7 +436,10 @@ Deno.test("race: a directory swapped with a symlink to outside the root never se
   const stopFile = join(root, "..", `${root.split("/").pop()}.stop`);
   let swapper: Swapper | undefined;
   try {
-    await using test = startServer(createFileServer({ root }));
+    const reported: unknown[] = [];
+    await using test = startServer(
+      createFileServer({ root, onError: (error) => reported.push(error) }),
+    );
     swapper = await startSwapper(
       ["dir", join(root, "d"), join(outside, "x"), "1000000", "0"],
       stopFile,
@@ -471,6 +471,11 @@ Deno.test("race: a directory swapped with a symlink to outside the root never se
     const swaps = await swapper.stop();
     assert.ok(swaps > 0, "the swapper ran");
     assert.equal(test.errors.length, 0, String(test.errors));
+    // A 503 is reported as one line about the file, never as anything else.
+    for (const error of reported) {
+      assert.match(String(error), /^StaticFileError: .* kept changing under every attempt/);
+    }
+    assert.equal(reported.length, statuses[503] ?? 0);
   } finally {
     await swapper?.stop().catch(() => {});
     await Deno.remove(root, { recursive: true });
@@ -521,7 +526,10 @@ for (
     const stopFile = join(tree, "stop");
     let swapper: Swapper | undefined;
     try {
-      await using test = startServer(createFileServer({ root, ...options }));
+      const reported: unknown[] = [];
+      await using test = startServer(
+        createFileServer({ root, ...options, onError: (error) => reported.push(error) }),
+      );
       // As fast as renames go; each version keeps its inode, so its ETag comes round again.
       swapper = await startSwapper(
         ["file", join(root, "page.bin"), join(tree, "v"), "100000000", "0"],
@@ -577,6 +585,7 @@ for (
       assert.ok((statuses[206] ?? 0) > 0, `some ranges were served: ${summary}`);
       assert.ok((statuses[503] ?? 0) <= REQUESTS, `most requests were answered: ${summary}`);
       assert.equal(test.errors.length, 0, String(test.errors));
+      assert.equal(reported.length, statuses[503] ?? 0, String(reported));
     } finally {
       await swapper?.stop().catch(() => {});
       await Deno.remove(tree, { recursive: true });

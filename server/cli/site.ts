@@ -7,6 +7,7 @@
 
 import { join } from "node:path";
 import { createAccessLogger, writeStdoutLine } from "../access_log.ts";
+import { ErrorLog } from "../error_log.ts";
 import { defaultMaxConnections } from "../fd_budget.ts";
 import { serve } from "../listener.ts";
 import { createFileServer } from "../static/file_server.ts";
@@ -93,8 +94,12 @@ export async function startSite(
     return EXIT_STARTUP_FAILURE;
   }
 
+  // Errors: one line each on stderr (a stack trace for a bug), rate-limited; the file server's own
+  // and those the server reports (a response cut short because its file changed) alike.
+  const errors = new ErrorLog({ write: options.printError });
   const files = createFileServer({
     root: root.path,
+    onError: (error) => errors.report(error),
     cors: config.cors,
     spa: config.spa,
     dirListing: config.dirListing,
@@ -123,6 +128,13 @@ export async function startSite(
       hostname: config.hostname,
       reusePort: options.reusePort,
       onListen: (addr) => options.onListen?.(addr, root),
+      onError: (error) => {
+        errors.report(error);
+        return new Response("500 Internal Server Error\n", {
+          status: 500,
+          headers: { "content-type": "text/plain; charset=utf-8" },
+        });
+      },
       ...(onRequestEnd === undefined ? {} : { onRequestEnd }),
     }, handler);
   } catch (error) {

@@ -36,6 +36,7 @@
  * @module
  */
 
+import { reportError } from "../error_log.ts";
 import { markAcceptsRequestLike, type RequestLike } from "../request_like.ts";
 import { DEFAULT_GZIP_MIN_BYTES } from "./content_coding.ts";
 import {
@@ -44,6 +45,7 @@ import {
   DEFAULT_CACHE_MIN_AGE_MS,
 } from "./file_cache.ts";
 import { DEFAULT_STREAM_CHUNK_BYTES } from "./file_stream.ts";
+import { describeRequest, StaticFileError } from "./file_errors.ts";
 import { denoFileSystem, type StaticFileSystem } from "./file_system.ts";
 import { type OpenVersion, VersionStore } from "./file_version.ts";
 import { DEFAULT_MAX_LISTING_ENTRIES, readListing, renderListing } from "./listing.ts";
@@ -61,6 +63,7 @@ export { DEFAULT_MAX_LISTING_ENTRIES } from "./listing.ts";
 export { DEFAULT_MAX_RANGES } from "./ranges.ts";
 export { ALLOWED_METHODS, DEFAULT_CORS_MAX_AGE_SECONDS } from "./responses.ts";
 export type { StaticFile, StaticFileSystem } from "./file_system.ts";
+export { FileChangedError, StaticFileError } from "./file_errors.ts";
 
 /** Options of {@linkcode createFileServer}. Only `root` is required. */
 export interface FileServerOptions {
@@ -102,6 +105,15 @@ export interface FileServerOptions {
   maxListingEntries?: number;
   /** The file system to serve from; the real one (`Deno.*`) by default. */
   fileSystem?: StaticFileSystem;
+  /**
+   * Called with each problem the file server answered for itself: a path that kept changing
+   * (503), a file that could not be read (500) — both as a {@linkcode StaticFileError}, one line
+   * saying what, which file and which request — and an unexpected exception (500: a bug). A body
+   * that fails while it is sent (a `FileChangedError`: the file changed meanwhile) errors the
+   * response's stream instead, which the server reports (`serve()`'s `onError`). Default: one
+   * line each on stderr, rate-limited (`server/error_log.ts`).
+   */
+  onError?: (error: unknown) => void;
 }
 
 /** What a request path led to: a version to answer with, a directory, or why not. */
@@ -158,6 +170,7 @@ export function createFileServer(
     throw new TypeError(`dotfiles must be "allow", "deny" or "ignore", got ${String(dotfiles)}`);
   }
   const allowDotfiles = dotfiles === "allow";
+  const report = options.onError ?? reportError;
   const maxListingEntries = nonNegativeInteger(
     "maxListingEntries",
     options.maxListingEntries,
@@ -230,10 +243,11 @@ export function createFileServer(
     return files.answer(request, open, status);
   }
 
-  /** The answer for what could not be served. */
+  /** The answer for what could not be served at `path`; the server's own failures reported. */
   async function failure(
     request: RequestLike,
-    found: { kind: "missing" | "forbidden" | "busy" | "failed" },
+    found: { kind: "missing" | "forbidden" | "busy" } | { kind: "failed"; error: unknown },
+    path: string,
   ): Promise<Response> {
     switch (found.kind) {
       case "missing":
@@ -241,9 +255,28 @@ export function createFileServer(
       case "forbidden":
         return answers.text(403, request.method);
       case "busy":
+        report(
+          new StaticFileError(
+            "kept changing under every attempt to serve it",
+            path,
+            describeRequest(request.method, request.url),
+            "answered 503",
+          ),
+        );
         return answers.busy(request.method);
-      case "failed":
+      case "failed": {
+        const error = found.error;
+        report(
+          new StaticFileError(
+            "could not be read",
+            path,
+            describeRequest(request.method, request.url),
+            error instanceof Error ? error.message : String(error),
+            { cause: error },
+          ),
+        );
         return answers.text(500, request.method);
+      }
     }
   }
 
@@ -263,7 +296,7 @@ export function createFileServer(
       { fs, root, allowDotfiles, maxEntries: maxListingEntries },
       relative,
     );
-    if (listed.kind !== "listed") return await failure(request, listed);
+    if (listed.kind !== "listed") return await failure(request, listed, root.pathOf(relative));
     const html = encoder.encode(renderListing(display, listed.entries, listed.truncated));
     const headers: [string, string][] = [
       ["content-type", "text/html; charset=utf-8"],
@@ -294,15 +327,18 @@ export function createFileServer(
     const requestPath = root.pathOf(segments.join("/"));
     if (path.trailingSlash) {
       // A directory URL: its index.html, else a listing.
-      const index = await find(root.pathOf([...segments, "index.html"].join("/")));
+      const indexPath = root.pathOf([...segments, "index.html"].join("/"));
+      const index = await find(indexPath);
       if (index.kind === "file") return await answerFile(request, index.open, 200);
-      if (index.kind === "forbidden") return answers.text(403, method);
+      if (index.kind === "forbidden" || index.kind === "busy" || index.kind === "failed") {
+        return await failure(request, index, indexPath); // not a listing in its place
+      }
       const directory = await openInRoot(fs, root, requestPath, { allowDotfiles });
       if (directory.kind === "file") directory.file.close();
       if (directory.kind === "file" || (directory.kind === "directory" && !dirListing)) {
         return await notFound(request);
       }
-      if (directory.kind !== "directory") return await failure(request, directory);
+      if (directory.kind !== "directory") return await failure(request, directory, requestPath);
       const display = segments.length === 0 ? "/" : `/${segments.join("/")}/`;
       return await listing(request, directory.relative, display);
     }
@@ -314,7 +350,7 @@ export function createFileServer(
         // The URL of a directory ends with "/" so that relative links in its page resolve.
         return answers.text(301, method, [["location", encodePath(segments) + "/" + path.query]]);
       default:
-        return await failure(request, found);
+        return await failure(request, found, requestPath);
     }
   }
 
@@ -322,8 +358,9 @@ export function createFileServer(
   return markAcceptsRequestLike(async (request: RequestLike): Promise<Response> => {
     try {
       return await handle(request);
-    } catch {
-      // An unexpected failure (I/O error, bug): a generic 500, never the error text.
+    } catch (error) {
+      // A bug: reported with its stack trace; the client gets a generic 500, never the text.
+      report(error);
       return answers.text(500, request.method);
     }
   });

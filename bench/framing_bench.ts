@@ -13,11 +13,8 @@
 
 import assert from "node:assert/strict";
 import { RequestParser } from "../server/http1/request_parser.ts";
-import {
-  encodeLatin1,
-  formatHttpDate,
-  serializeResponseHead,
-} from "../server/http1/response_writer.ts";
+import { formatHttpDate } from "../server/http1/http_date.ts";
+import { encodeLatin1, encodeResponseHead } from "../server/http1/response_head.ts";
 
 const encoder = new TextEncoder();
 
@@ -151,11 +148,12 @@ Deno.bench({
   group: "serialize",
   baseline: true,
   fn() {
-    sink += serializeResponseHead({
+    sink += encodeResponseHead({
       status: 200,
-      headers: RESPONSE_HEADERS,
+      fields: RESPONSE_HEADERS,
       framing: { kind: "length", length: 1024 },
-      close: false,
+      announcedLength: null,
+      connection: "none",
       date: DATE,
     }).length;
   },
@@ -166,11 +164,12 @@ Deno.bench({
   group: "serialize",
   fn() {
     sink += encodeLatin1(
-      serializeResponseHead({
+      encodeResponseHead({
         status: 200,
-        headers: RESPONSE_HEADERS,
+        fields: RESPONSE_HEADERS,
         framing: { kind: "length", length: 1024 },
-        close: false,
+        announcedLength: null,
+        connection: "none",
         date: DATE,
       }),
     ).length;
@@ -181,11 +180,12 @@ Deno.bench({
   name: "serialize minimal hello response head (content-type only)",
   group: "serialize",
   fn() {
-    sink += serializeResponseHead({
+    sink += encodeResponseHead({
       status: 200,
-      headers: [["content-type", "text/plain;charset=UTF-8"]],
+      fields: [["content-type", "text/plain;charset=UTF-8"]],
       framing: { kind: "length", length: 13 },
-      close: false,
+      announcedLength: null,
+      connection: "none",
       date: DATE,
     }).length;
   },

@@ -8,7 +8,7 @@
  * @module
  */
 
-import { formatHttpDate } from "./http1/response_writer.ts";
+import { formatHttpDate } from "./http1/http_date.ts";
 
 /** Resolution of every server timeout, in milliseconds. */
 export const TICK_MS = 250;

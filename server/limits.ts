@@ -78,12 +78,44 @@ export const DEFAULT_BODY_TIMEOUT_MS = 30_000;
 export const DEFAULT_HANDLER_TIMEOUT_MS = 60_000;
 
 /**
- * After an error response the server half-closes and reads (and drops) what the client still
- * sends for this long before closing, so that the kernel does not answer unread bytes with a
- * reset that would destroy the error response in flight (RFC 9112 §9.6; nginx `lingering_timeout`
- * 5 s, `lingering_time` 30 s). 2 s is enough on any live connection.
+ * Lingering before close, between reads: after deciding to close, the server half-closes and
+ * reads (and drops) what the client still sends until the client has been silent this long (or
+ * {@linkcode DEFAULT_LINGER_TIME_MS} has passed), so that the kernel does not answer unread bytes
+ * with a reset that would destroy the response in flight (RFC 9112 §9.6; nginx
+ * `lingering_timeout` 5 s). 2 s is enough on any live connection.
  */
 export const DEFAULT_LINGER_TIMEOUT_MS = 2_000;
+
+/**
+ * Lingering before close, in all: how long the server goes on reading (and dropping) what a client
+ * still sends after the server has decided to close — a large upload the handler refused, say —
+ * so that the client finishes sending and then reads the answer instead of getting a reset
+ * (RFC 9112 §9.6). Bounded by time, not bytes: nginx `lingering_time` 30 s, the same figure.
+ */
+export const DEFAULT_LINGER_TIME_MS = 30_000;
+
+/**
+ * After a client's EOF (it shut down its sending side, or left), how long the response in progress
+ * may make no progress before the client is taken to have left: its stream is cancelled and the
+ * connection closed. A client that half-closes and reads on gets every response that keeps
+ * flowing; one that has left is noticed within this time even while the response waits for data
+ * (an idle event stream). Deno.serve and hyper close at the EOF at once; nginx aborts proxied
+ * requests at once. 1 s keeps half-closing clients (`nc -N`) working with prompt handlers.
+ */
+export const DEFAULT_HALF_CLOSE_TIMEOUT_MS = 1_000;
+
+/**
+ * Minimum average rate of a request body, in bytes per second, once
+ * {@linkcode DEFAULT_BODY_MIN_RATE_GRACE_MS} has passed since the body started; slower gets 408
+ * and the close. Without it a body trickled at one byte per stall timeout holds its connection
+ * forever, and a hundred of them every slot. Only time the server spends waiting for body bytes
+ * counts (not time the handler leaves the body unread). Apache `mod_reqtimeout` `MinRate=500`,
+ * the same figure. 0 disables.
+ */
+export const DEFAULT_BODY_MIN_RATE = 500;
+
+/** Time from the start of a request body before {@linkcode DEFAULT_BODY_MIN_RATE} applies. */
+export const DEFAULT_BODY_MIN_RATE_GRACE_MS = 10_000;
 
 /** Time `shutdown()` lets in-flight requests finish before their connections are closed. */
 export const DEFAULT_GRACE_PERIOD_MS = 10_000;
@@ -175,6 +207,14 @@ export interface ServerLimits extends FramingLimits {
   handlerTimeoutMs: number;
   /** See {@linkcode DEFAULT_LINGER_TIMEOUT_MS}. */
   lingerTimeoutMs: number;
+  /** See {@linkcode DEFAULT_LINGER_TIME_MS}. */
+  lingerTimeMs: number;
+  /** See {@linkcode DEFAULT_HALF_CLOSE_TIMEOUT_MS}. */
+  halfCloseTimeoutMs: number;
+  /** See {@linkcode DEFAULT_BODY_MIN_RATE} (bytes per second). */
+  bodyMinRate: number;
+  /** See {@linkcode DEFAULT_BODY_MIN_RATE_GRACE_MS}. */
+  bodyMinRateGraceMs: number;
   /** See {@linkcode DEFAULT_GRACE_PERIOD_MS}. */
   gracePeriodMs: number;
   /** See {@linkcode DEFAULT_MAX_CONNECTIONS}. */
@@ -204,6 +244,10 @@ export const DEFAULT_SERVER_LIMITS: Readonly<ServerLimits> = Object.freeze({
   bodyTimeoutMs: DEFAULT_BODY_TIMEOUT_MS,
   handlerTimeoutMs: DEFAULT_HANDLER_TIMEOUT_MS,
   lingerTimeoutMs: DEFAULT_LINGER_TIMEOUT_MS,
+  lingerTimeMs: DEFAULT_LINGER_TIME_MS,
+  halfCloseTimeoutMs: DEFAULT_HALF_CLOSE_TIMEOUT_MS,
+  bodyMinRate: DEFAULT_BODY_MIN_RATE,
+  bodyMinRateGraceMs: DEFAULT_BODY_MIN_RATE_GRACE_MS,
   gracePeriodMs: DEFAULT_GRACE_PERIOD_MS,
   maxConnections: DEFAULT_MAX_CONNECTIONS,
   maxDiscardBytes: DEFAULT_MAX_DISCARD_BYTES,

@@ -5,7 +5,7 @@
  */
 
 import { Clock } from "./clock.ts";
-import { Connection, type ConnectionContext } from "./connection.ts";
+import { Connection, type ConnectionContext } from "./connection/connection.ts";
 import { defaultMaxConnections } from "./fd_budget.ts";
 import { DEFAULT_SERVER_LIMITS, resolveLimits, type ServerLimits } from "./limits.ts";
 import type { Handler, ListenAddr, ServeOptions, Server } from "./types.ts";
@@ -161,7 +161,10 @@ export function serve(optionsOrHandler: ServeOptions | Handler, maybeHandler?: H
         // Already closed.
       }
       await acceptLoop;
-      for (const connection of connections) if (connection.isIdle) connection.close();
+      for (const connection of connections) {
+        if (connection.isIdle) connection.close();
+        else connection.drain();
+      }
       if (connections.size > 0) {
         const closed = Promise.withResolvers<void>();
         allClosed = closed;

@@ -42,3 +42,9 @@ export type { StaticFile, StaticFileSystem } from "./static/file_system.ts";
 export { FileChangedError, StaticFileError } from "./static/file_errors.ts";
 export { type HeadersLike, markAcceptsRequestLike, type RequestLike } from "./request_like.ts";
 export { type AccessLogFormat, createAccessLogger } from "./access_log.ts";
+export {
+  upgradeWebSocket,
+  type UpgradeWebSocketOptions,
+  WebSocketHandshakeError,
+  type WebSocketUpgrade,
+} from "./websocket/upgrade.ts";

@@ -1,15 +1,10 @@
 /** Response serialization: status lines, framing fields, Date, and header validation. */
 import assert from "node:assert/strict";
 import { HttpError } from "../server/http1/errors.ts";
-import {
-  encodeChunk,
-  formatHttpDate,
-  LAST_CHUNK,
-  mayCarryContentLength,
-  responseHasBody,
-  serializeErrorResponse,
-  serializeResponseHead,
-} from "../server/http1/response_writer.ts";
+import { encodeChunk, LAST_CHUNK } from "../server/http1/body_encoding.ts";
+import { formatHttpDate } from "../server/http1/http_date.ts";
+import { mayCarryContentLength, responseHasBody } from "../server/http1/response_framing.ts";
+import { encodeErrorResponse, encodeResponseHead } from "../server/http1/response_head.ts";
 
 const DATE = "Sun, 06 Nov 1994 08:49:37 GMT";
 
@@ -20,16 +15,17 @@ Deno.test("formatHttpDate writes IMF-fixdate in GMT", () => {
 
 const HEAD_ROWS: {
   name: string;
-  init: Parameters<typeof serializeResponseHead>[0];
+  init: Parameters<typeof encodeResponseHead>[0];
   expected: string;
 }[] = [
   {
     name: "length-framed 200",
     init: {
       status: 200,
-      headers: [["content-type", "text/plain"]],
+      fields: [["content-type", "text/plain"]],
+      announcedLength: null,
       framing: { kind: "length", length: 5 },
-      close: false,
+      connection: "none",
       date: DATE,
     },
     expected:
@@ -37,7 +33,14 @@ const HEAD_ROWS: {
   },
   {
     name: "chunked with close",
-    init: { status: 200, headers: [], framing: { kind: "chunked" }, close: true, date: DATE },
+    init: {
+      status: 200,
+      fields: [],
+      announcedLength: null,
+      framing: { kind: "chunked" },
+      connection: "close",
+      date: DATE,
+    },
     expected:
       `HTTP/1.1 200 OK\r\ndate: ${DATE}\r\ntransfer-encoding: chunked\r\nconnection: close\r\n\r\n`,
   },
@@ -46,9 +49,10 @@ const HEAD_ROWS: {
     init: {
       status: 404,
       statusText: "Nowhere",
-      headers: [["date", "x"]],
+      fields: [["date", "x"]],
+      announcedLength: null,
       framing: { kind: "length", length: 0 },
-      close: false,
+      connection: "none",
       date: DATE,
     },
     expected: "HTTP/1.1 404 Nowhere\r\ndate: x\r\ncontent-length: 0\r\n\r\n",
@@ -57,9 +61,10 @@ const HEAD_ROWS: {
     name: "a 101 with Upgrade gets the upgrade connection option (RFC 9110 §7.8)",
     init: {
       status: 101,
-      headers: [["upgrade", "websocket"], ["connection", "close"]],
+      fields: [["upgrade", "websocket"], ["connection", "close"]],
       framing: { kind: "none" },
-      close: false,
+      announcedLength: null,
+      connection: "none",
       date: DATE,
     },
     expected:
@@ -69,15 +74,15 @@ const HEAD_ROWS: {
     name: "handler framing fields are replaced by the server's",
     init: {
       status: 200,
-      headers: [
+      fields: [
         ["content-length", "999"],
         ["transfer-encoding", "gzip"],
         ["connection", "upgrade"],
         ["keep-alive", "timeout=5"],
       ],
+      announcedLength: null,
       framing: { kind: "length", length: 1 },
-      close: false,
-      keepAliveHeader: true,
+      connection: "keep-alive",
       date: DATE,
     },
     expected:
@@ -87,24 +92,31 @@ const HEAD_ROWS: {
     name: "HEAD announces the length without a body",
     init: {
       status: 200,
-      headers: [],
+      fields: [],
       framing: { kind: "none" },
       announcedLength: 42,
-      close: false,
+      connection: "none",
       date: DATE,
     },
     expected: `HTTP/1.1 200 OK\r\ndate: ${DATE}\r\ncontent-length: 42\r\n\r\n`,
   },
   {
     name: "unknown status gets an empty reason",
-    init: { status: 299, headers: [], framing: { kind: "none" }, close: false, date: DATE },
+    init: {
+      status: 299,
+      fields: [],
+      announcedLength: null,
+      framing: { kind: "none" },
+      connection: "none",
+      date: DATE,
+    },
     expected: `HTTP/1.1 299 \r\ndate: ${DATE}\r\n\r\n`,
   },
 ];
 
 for (const row of HEAD_ROWS) {
-  Deno.test(`serializeResponseHead: ${row.name}`, () => {
-    assert.equal(serializeResponseHead(row.init), row.expected);
+  Deno.test(`encodeResponseHead: ${row.name}`, () => {
+    assert.equal(encodeResponseHead(row.init), row.expected);
   });
 }
 
@@ -120,15 +132,16 @@ const INJECTIONS: [string, [string, string][], string?][] = [
 ];
 
 for (const [name, headers, statusText] of INJECTIONS) {
-  Deno.test(`serializeResponseHead refuses ${name} with a 500 error`, () => {
+  Deno.test(`encodeResponseHead refuses ${name} with a 500 error`, () => {
     assert.throws(
       () =>
-        serializeResponseHead({
+        encodeResponseHead({
           status: 200,
           ...(statusText === undefined ? {} : { statusText }),
-          headers,
+          fields: headers,
+          announcedLength: null,
           framing: { kind: "length", length: 0 },
-          close: false,
+          connection: "none",
           date: DATE,
         }),
       (error: unknown) => error instanceof HttpError && error.status === 500,
@@ -157,7 +170,7 @@ Deno.test("encodeChunk frames data with a hex size and CRLF; LAST_CHUNK ends the
 });
 
 Deno.test("serializeErrorResponse never carries internal text", () => {
-  const text = new TextDecoder().decode(serializeErrorResponse(431, DATE, true));
+  const text = new TextDecoder().decode(encodeErrorResponse(431, DATE, "close"));
   assert.equal(
     text,
     `HTTP/1.1 431 Request Header Fields Too Large\r\ncontent-type: text/plain; charset=utf-8\r\n` +

@@ -10,14 +10,13 @@ import assert from "node:assert/strict";
 import fc from "fast-check";
 import { HttpError } from "../server/http1/errors.ts";
 import { RequestParser } from "../server/http1/request_parser.ts";
+import { encodeChunk, LAST_CHUNK } from "../server/http1/body_encoding.ts";
 import {
-  encodeChunk,
+  encodeErrorResponse,
   encodeLatin1,
-  LAST_CHUNK,
-  serializeErrorResponse,
-  serializeResponseHead,
+  encodeResponseHead,
   STATUS_REASONS,
-} from "../server/http1/response_writer.ts";
+} from "../server/http1/response_head.ts";
 import {
   bytes,
   completeMessages,
@@ -236,7 +235,14 @@ Deno.test("serialized responses parse back to the same status, headers and body"
           : chunked
           ? { kind: "chunked" as const }
           : { kind: "length" as const, length: body.length };
-        const head = serializeResponseHead({ status, headers, framing, close, date: DATE });
+        const head = encodeResponseHead({
+          status,
+          fields: headers,
+          framing,
+          announcedLength: null,
+          connection: close ? "close" : "none",
+          date: DATE,
+        });
         const parts: Uint8Array[] = [encodeLatin1(head)];
         if (framing.kind === "length") parts.push(body);
         if (framing.kind === "chunked") {
@@ -290,11 +296,12 @@ Deno.test("a header name or value that could split the response is refused with 
           : [name, value.slice(0, position) + bad + value.slice(position)];
         assert.throws(
           () =>
-            serializeResponseHead({
+            encodeResponseHead({
               status: 200,
-              headers: [field],
+              fields: [field],
               framing: { kind: "length", length: 0 },
-              close: false,
+              announcedLength: null,
+              connection: "none",
               date: DATE,
             }),
           (error: unknown) => error instanceof HttpError && error.status === 500,
@@ -307,7 +314,7 @@ Deno.test("a header name or value that could split the response is refused with 
 
 Deno.test("error responses parse back with their status, a short fixed body and connection: close", () => {
   for (const status of [400, 408, 413, 414, 417, 431, 500, 501, 503, 505]) {
-    const parsed = parseResponse(serializeErrorResponse(status, DATE, true));
+    const parsed = parseResponse(encodeErrorResponse(status, DATE, "close"));
     assert.ok(parsed !== null);
     assert.equal(parsed.status, status);
     assert.equal(parsed.body, `${status} ${STATUS_REASONS[status]}\n`);

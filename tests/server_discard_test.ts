@@ -26,13 +26,34 @@ Deno.test("an ignored chunked body larger than maxDiscardBytes closes the connec
   await using test = startServer(ignoreBody, { maxDiscardBytes: 64 });
   await using client = await RawClient.connect(test.port);
   const chunk = "x".repeat(100);
+  // The body is not complete when the handler answers: finishing it would mean reading and
+  // dropping more than maxDiscardBytes, so the server closes after the response instead.
+  await client.write(
+    "POST /upload HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n" +
+      `${chunk.length.toString(16)}\r\n${chunk}\r\n`,
+  );
+  const [response] = await client.readResponses(1);
+  assert.equal(bodyText(response!), "saw /upload");
+  assert.equal(header(response!, "connection"), "close");
+  await client.write(
+    `${chunk.length.toString(16)}\r\n${chunk}\r\n0\r\n\r\nGET /next HTTP/1.1\r\nHost: x\r\n\r\n`,
+  )
+    .catch(() => {});
+  const { responses, closedBy } = await client.readUntilClose();
+  // The request after the oversized body is never answered.
+  assert.deepEqual(responses.map(bodyText), []);
+  assert.ok(closedBy !== null);
+});
+
+Deno.test("an ignored body already received whole keeps the connection, whatever its size", async () => {
+  await using test = startServer(ignoreBody, { maxDiscardBytes: 64 });
+  await using client = await RawClient.connect(test.port);
+  const chunk = "x".repeat(100);
   await client.write(
     "POST /upload HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n" +
       `${chunk.length.toString(16)}\r\n${chunk}\r\n0\r\n\r\n` +
-      "GET /next HTTP/1.1\r\nHost: x\r\n\r\n",
+      "GET /next HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
   );
-  const { responses, closedBy } = await client.readUntilClose();
-  // The first request is answered; the one after the oversized body never is.
-  assert.deepEqual(responses.map(bodyText), ["saw /upload"]);
-  assert.ok(closedBy !== null);
+  const { responses } = await client.readUntilClose();
+  assert.deepEqual(responses.map(bodyText), ["saw /upload", "saw /next"]);
 });

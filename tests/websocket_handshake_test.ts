@@ -4,7 +4,7 @@
  */
 
 import assert from "node:assert/strict";
-import { serializeResponseHead } from "../server/http1/response_writer.ts";
+import { encodeResponseHead } from "../server/http1/response_head.ts";
 import {
   type HandshakeResult,
   switchingProtocolsHeaders,
@@ -206,12 +206,12 @@ Deno.test("handshake: RFC 6455 §1.3's accept value, with WebCrypto's SHA-1", as
 
 Deno.test("handshake: a sender of Upgrade sends the upgrade connection option (RFC 9110 §7.8)", () => {
   const head = (close: boolean, keepAliveHeader = false) =>
-    serializeResponseHead({
+    encodeResponseHead({
       status: 426,
-      headers: [["upgrade", "websocket"], ["connection", "whatever"]],
+      fields: [["upgrade", "websocket"], ["connection", "whatever"]],
       framing: { kind: "length", length: 0 },
-      close,
-      keepAliveHeader,
+      announcedLength: null,
+      connection: close ? "close" : keepAliveHeader ? "keep-alive" : "none",
       date: DATE,
     });
   assert.match(head(false), /\r\nconnection: upgrade\r\n\r\n$/);

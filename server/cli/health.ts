@@ -18,7 +18,7 @@
  * @module
  */
 
-import { markAcceptsRequestLike } from "../request_like.ts";
+import { answerBefore } from "../prepared_response.ts";
 import type { RequestRecord } from "../types.ts";
 
 /** The handler the command line serves: the file server's shape. */
@@ -83,8 +83,8 @@ function plain(status: number, body: string, extra: Record<string, string> = {})
 
 /**
  * Wraps the site's handler so that `options.path` is answered by the server itself. The wrapper
- * reads only the method and URL, so it keeps the file server's light request objects
- * (`markAcceptsRequestLike`).
+ * reads only the method and URL, and keeps whatever makes the file server fast
+ * ({@linkcode answerBefore}).
  *
  * @example
  * ```ts
@@ -97,17 +97,15 @@ function plain(status: number, body: string, extra: Record<string, string> = {})
  */
 export function withHealthPath(site: SiteHandler, options: HealthPathOptions): SiteHandler {
   const { path, rootAvailable } = options;
-  return markAcceptsRequestLike((request: Request): Promise<Response> => {
-    if (urlPath(request.url) !== path) return site(request);
+  return answerBefore((request) => {
+    if (urlPath(request.url) !== path) return null;
     if (request.method !== "GET" && request.method !== "HEAD") {
-      return Promise.resolve(plain(405, "Method Not Allowed\n", { allow: "GET, HEAD" }));
+      return plain(405, "Method Not Allowed\n", { allow: "GET, HEAD" });
     }
-    return Promise.resolve(
-      rootAvailable()
-        ? plain(200, "ok\n")
-        : plain(503, "unavailable: the served directory is gone\n"),
-    );
-  });
+    return rootAvailable()
+      ? plain(200, "ok\n")
+      : plain(503, "unavailable: the served directory is gone\n");
+  }, site);
 }
 
 /**

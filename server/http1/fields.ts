@@ -43,10 +43,16 @@ export class FieldList {
     return result;
   }
 
-  /** The combined value of a field (RFC 9110 §5.3: joined with ", "), or null. */
+  /**
+   * The combined value of a field, or null: joined with ", " (RFC 9110 §5.3), except Cookie,
+   * whose lines are joined with "; " (RFC 6265 §5.4, as HTTP/2 does, RFC 9113 §8.2.3): a cookie
+   * value may itself contain a comma.
+   */
   get(name: string): string | null {
-    const values = this.getAll(name);
-    return values.length === 0 ? null : values.join(", ");
+    const lower = name.toLowerCase();
+    const values = this.getAll(lower);
+    if (values.length === 0) return null;
+    return values.join(lower === "cookie" ? "; " : ", ");
   }
 
   /** Whether a field is present (case-insensitive name). */
@@ -56,11 +62,26 @@ export class FieldList {
     return false;
   }
 
-  /** Pairs for `new Headers(...)`. */
+  /**
+   * Pairs for `new Headers(...)`, in received order, with several Cookie lines made one (see
+   * {@linkcode FieldList.get}): `Headers` would join them with ", ".
+   */
   toPairs(): [string, string][] {
     const pairs: [string, string][] = [];
+    let cookie: [string, string] | null = null;
     for (let i = 0; i < this.entries.length; i += 2) {
-      pairs.push([this.entries[i]!, this.entries[i + 1]!]);
+      const name = this.entries[i]!;
+      const value = this.entries[i + 1]!;
+      if (name === "cookie") {
+        if (cookie !== null) {
+          cookie[1] += `; ${value}`;
+          continue;
+        }
+        cookie = [name, value];
+        pairs.push(cookie);
+        continue;
+      }
+      pairs.push([name, value]);
     }
     return pairs;
   }

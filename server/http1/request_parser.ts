@@ -117,7 +117,7 @@ const HOST_PATTERN = /^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9\-._~!$&'()*+,;=%]+)(?::[
 const AUTHORITY_PATTERN = /^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9\-._~!$&'()*+,;=%]+):[0-9]+$/;
 
 /** absolute-form: scheme "://" … ; only http and https are origin schemes we serve. */
-const ABSOLUTE_PATTERN = /^https?:\/\/[^/?]+/i;
+const ABSOLUTE_PATTERN = /^https?:\/\/([^/?]+)/i;
 
 /**
  * An incremental request parser for one connection; it parses any number of requests in a row.
@@ -190,6 +190,17 @@ export class RequestParser {
   /** True when bytes are buffered that have not been parsed yet (for example pipelined ones). */
   get hasBufferedBytes(): boolean {
     return this.#start < this.#end;
+  }
+
+  /**
+   * Takes the bytes received and not parsed yet, as a copy, leaving none: after a protocol
+   * switch (RFC 9110 §7.8) they belong to the new protocol. Only between messages.
+   */
+  takeUnparsed(): Uint8Array {
+    const bytes = this.#buffer.slice(this.#start, this.#end);
+    this.#start = this.#end;
+    this.#scanned = 0;
+    return bytes;
   }
 
   /** True while a request body is being parsed. */
@@ -760,6 +771,12 @@ function classifyTarget(method: string, target: string): TargetForm {
     if (method !== "OPTIONS") throw badRequest("asterisk-form is only for OPTIONS");
     return "asterisk";
   }
-  if (ABSOLUTE_PATTERN.test(target)) return "absolute";
+  const authority = ABSOLUTE_PATTERN.exec(target);
+  if (authority !== null) {
+    // RFC 9110 §4.2.4: userinfo in an http(s) URI is deprecated and a recipient SHOULD treat it
+    // as an error; it would put credentials into request.url. Refused like a Host with userinfo.
+    if (authority[1]!.includes("@")) throw badRequest("userinfo in the request-target");
+    return "absolute";
+  }
   throw badRequest("invalid request-target");
 }

@@ -37,7 +37,8 @@
  */
 
 import { reportError } from "../error_log.ts";
-import { markAcceptsRequestLike, type RequestLike } from "../request_like.ts";
+import { preparedHandler, type PreparedResult } from "../prepared_response.ts";
+import type { RequestLike } from "../request_like.ts";
 import { DEFAULT_GZIP_MIN_BYTES } from "./content_coding.ts";
 import {
   DEFAULT_CACHE_MAX_FILE_BYTES,
@@ -248,7 +249,7 @@ export function createFileServer(
     request: RequestLike,
     found: { kind: "missing" | "forbidden" | "busy" } | { kind: "failed"; error: unknown },
     path: string,
-  ): Promise<Response> {
+  ): Promise<PreparedResult> {
     switch (found.kind) {
       case "missing":
         return await notFound(request);
@@ -281,7 +282,7 @@ export function createFileServer(
   }
 
   /** 404, with ROOT/404.html as the body when it exists, or index.html with 200 in SPA mode. */
-  async function notFound(request: RequestLike): Promise<Response> {
+  async function notFound(request: RequestLike): Promise<PreparedResult> {
     if (spa && (request.headers.get("accept") ?? "").includes("text/html")) {
       const index = await find(root.pathOf("index.html"));
       if (index.kind === "file") return await answerFile(request, index.open, 200);
@@ -308,7 +309,7 @@ export function createFileServer(
     });
   }
 
-  async function handle(request: RequestLike): Promise<Response> {
+  async function handle(request: RequestLike): Promise<PreparedResult> {
     const method = request.method;
     if (method !== "GET" && method !== "HEAD") {
       if (method === "OPTIONS") return answers.options(request);
@@ -354,8 +355,8 @@ export function createFileServer(
     }
   }
 
-  // Reads only method, url and headers.get/has: the connection may pass a RequestLike.
-  return markAcceptsRequestLike(async (request: RequestLike): Promise<Response> => {
+  // Reads only method, url and headers.get/has (a RequestLike).
+  return preparedHandler(async (request: RequestLike): Promise<PreparedResult> => {
     try {
       return await handle(request);
     } catch (error) {

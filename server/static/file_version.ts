@@ -12,7 +12,7 @@
  * @module
  */
 
-import type { PreparedHead } from "../prepared_response.ts";
+import type { PreparedAnswer } from "../prepared_response.ts";
 import { contentTypeFor, isCompressible } from "./content_type.ts";
 import {
   ByteBudgetCache,
@@ -48,8 +48,8 @@ export interface FileVersion {
   gzipBytes: Promise<Uint8Array<ArrayBuffer>> | null;
   /** Headers of a 200 identity answer, built on first use. */
   okHeaders: HeaderList | null;
-  /** The same, serialized once for in-memory files. */
-  okHead: PreparedHead | null;
+  /** The 200 answer of an in-memory file, its head encoded once (prepared_response.ts). */
+  okAnswer: PreparedAnswer | null;
 }
 
 /**
@@ -237,7 +237,7 @@ export class VersionStore {
       bytes,
       gzipBytes: null,
       okHeaders: null,
-      okHead: null,
+      okAnswer: null,
     };
     if (bytes === null) return { version, file };
     const open: OpenVersion = { version, file: null };

@@ -6,8 +6,8 @@
  * @module
  */
 
-import { PreparedHead, PreparedResponse } from "../prepared_response.ts";
-import { ParsedRequest, type RequestLike } from "../request_like.ts";
+import { PreparedHead, type PreparedResult } from "../prepared_response.ts";
+import type { RequestLike } from "../request_like.ts";
 import { type FindFile, gzip, type Selected, selectRepresentation } from "./content_coding.ts";
 import { sameContent } from "./file_cache.ts";
 import { describeRequest, FileChangedError } from "./file_errors.ts";
@@ -58,7 +58,11 @@ export class FileAnswers {
    * the body that reads it). `status` 404 sends it as the body of a Not Found (a custom 404 page:
    * no validators or ranges, the page is not a representation of the resource asked for).
    */
-  async answer(request: RequestLike, original: OpenVersion, status: 200 | 404): Promise<Response> {
+  async answer(
+    request: RequestLike,
+    original: OpenVersion,
+    status: 200 | 404,
+  ): Promise<PreparedResult> {
     let selected: Selected | null = null;
     try {
       if (status === 404) return this.#notFoundPage(request, original);
@@ -94,7 +98,7 @@ export class FileAnswers {
     request: RequestLike,
     original: FileVersion,
     selected: Selected,
-  ): Response | Promise<Response> {
+  ): PreparedResult | Promise<PreparedResult> {
     const method = request.method;
     const isGet = method === "GET";
     const version = selected.source.version;
@@ -167,15 +171,13 @@ export class FileAnswers {
       version.okHeaders = answers.finish(responseHeaders);
     }
     if (version.bytes !== null) {
-      // In memory: the head is serialized once per version and written as is.
-      version.okHead ??= new PreparedHead(version.okHeaders);
-      return new PreparedResponse(
-        version.bytes,
-        200,
-        version.okHead,
-        !isGet,
-        request instanceof ParsedRequest, // only sockserve's connection sees this response
-      );
+      // In memory: one prepared answer per version, whose head the encoder makes once (and which
+      // the ordinary face turns into a complete Response; prepared_response.ts).
+      return version.okAnswer ??= {
+        status: 200,
+        head: new PreparedHead(version.okHeaders),
+        content: version.bytes,
+      };
     }
     const body = isGet
       ? this.#body(request, selected.source, [{ start: 0, length: version.size }])

@@ -22,7 +22,13 @@
  * @module
  */
 
-import { encodeLatin1, serializeResponseHead } from "../http1/response_writer.ts";
+import { requestMinorVersion } from "../connection/dispatch.ts";
+import {
+  answerErrorWith,
+  offerProtocolSwitch,
+  takeProtocolSwitch,
+} from "../connection/protocol_switch.ts";
+import { encodeLatin1, encodeResponseHead } from "../http1/response_head.ts";
 import {
   acceptDigestInput,
   type HandshakeRejection,
@@ -108,6 +114,8 @@ export class WebSocketHandshakeError extends TypeError {
     this.name = "WebSocketHandshakeError";
     this.status = rejection.status;
     this.headers = rejection.headers;
+    // A handler that lets this error through gets this answer, not a 500 (it is the client's).
+    answerErrorWith(this, () => this.toResponse());
   }
 
   /** The response to send: the status, its fields, and a short plain-text body. */
@@ -138,17 +146,13 @@ const HANDSHAKE_FIELDS = new Set([
   "sec-websocket-extensions",
 ]);
 
-const pendingUpgrades = new WeakMap<Response, PendingWebSocket>();
-
 /**
  * The pending upgrade of a response returned by {@linkcode upgradeWebSocket}, or null for any
- * other response. Gives it once: a response upgrades one connection.
+ * other response. Gives it once: a response upgrades one connection. (The engine takes it
+ * through its own seam, server/connection/protocol_switch.ts, where upgradeWebSocket offers it.)
  */
 export function takeWebSocketUpgrade(response: Response): PendingWebSocket | null {
-  const pending = pendingUpgrades.get(response);
-  if (pending === undefined) return null;
-  pendingUpgrades.delete(response);
-  return pending;
+  return takeProtocolSwitch(response);
 }
 
 /**
@@ -180,10 +184,14 @@ export function upgradeWebSocket(
   request: { readonly method: string; readonly headers: { get(name: string): string | null } },
   options: UpgradeWebSocketOptions = {},
 ): WebSocketUpgrade {
-  // A web Request does not say its HTTP version; the engine refuses to switch an HTTP/1.0
-  // connection itself (see createWebSocketUpgrade for a head that knows its version).
+  // A web Request does not say its HTTP version; the engine knows it for the requests it gives
+  // to handlers (an HTTP/1.0 handshake gets 400: RFC 6455 §4.2.1 asks for HTTP/1.1 or later).
   return createWebSocketUpgrade(
-    { method: request.method, minorVersion: 1, headers: request.headers },
+    {
+      method: request.method,
+      minorVersion: requestMinorVersion(request) ?? 1,
+      headers: request.headers,
+    },
     options,
   );
 }
@@ -218,17 +226,18 @@ export function createWebSocketUpgrade(
   const accept = computeAccept(result.key);
   accept.then((value) => response.headers.set("sec-websocket-accept", value), () => {});
 
-  pendingUpgrades.set(response, {
+  offerProtocolSwitch(response, {
     async responseHead(date: string): Promise<Uint8Array> {
       const fields = switchingProtocolsHeaders(await accept, result.protocol);
       for (const [name, value] of response.headers) {
         if (!HANDSHAKE_FIELDS.has(name)) fields.push([name, value]);
       }
-      return encodeLatin1(serializeResponseHead({
+      return encodeLatin1(encodeResponseHead({
         status: 101,
-        headers: fields,
+        fields,
         framing: { kind: "none" },
-        close: false,
+        announcedLength: null,
+        connection: "none",
         date,
       }));
     },

@@ -10,7 +10,7 @@
 
 import { Clock } from "../../server/clock.ts";
 import { RequestParser } from "../../server/http1/request_parser.ts";
-import { encodeLatin1, serializeResponseHead } from "../../server/http1/response_writer.ts";
+import { encodeLatin1, encodeResponseHead } from "../../server/http1/response_head.ts";
 import type { HandshakeRequest } from "../../server/http1/websocket_handshake.ts";
 import type { AttachedWebSocket } from "../../server/websocket/socket.ts";
 import type { WebSocketClock, WebSocketTransport } from "../../server/websocket/transport.ts";
@@ -142,11 +142,12 @@ export function startWebSocketServer(onRequest: OnRequest): WebSocketTestServer 
     const pending = takeWebSocketUpgrade(response);
     if (pending === null) {
       const body = new Uint8Array(await response.arrayBuffer());
-      const bytes = encodeLatin1(serializeResponseHead({
+      const bytes = encodeLatin1(encodeResponseHead({
         status: response.status,
-        headers: response.headers,
+        fields: response.headers,
         framing: { kind: "length", length: body.length },
-        close: true,
+        announcedLength: null,
+        connection: "close",
         date: DATE,
       }));
       await writeAll(conn, concat(bytes, body));

@@ -46,7 +46,7 @@ function probe(response: Response): void {
  *
  * @example
  * ```ts
- * import { bodySource } from "./response_body.ts";
+ * import { bodySource } from "./response_source.ts";
  * const source = bodySource(new Response("hi"));
  * console.log(source.kind); // "bytes"
  * ```
@@ -65,11 +65,13 @@ export function bodySource(response: Response): BodySource {
       const body = inner.body;
       if (body === null || body === undefined) return EMPTY;
       const source = body.source;
+      // An empty string or buffer is content of length zero, not the absence of content: a
+      // HEAD answered with it announces Content-Length: 0, like the text fast path does.
       if (source instanceof Uint8Array && !(body.streamOrStatic instanceof ReadableStream)) {
-        return source.length === 0 ? EMPTY : { kind: "bytes", bytes: source };
+        return { kind: "bytes", bytes: source };
       }
       if (typeof source === "string" && !(body.streamOrStatic instanceof ReadableStream)) {
-        return source.length === 0 ? EMPTY : { kind: "bytes", bytes: encoder.encode(source) };
+        return { kind: "bytes", bytes: encoder.encode(source) };
       }
       const length = typeof body.length === "number" ? body.length : null;
       const stream = response.body;

@@ -1,0 +1,408 @@
+/**
+ * One connection: the loop over exchanges that ties the parts together. Data flows one way:
+ * socket ({@linkcode SocketIO}) → parser (server/http1) → request body ({@linkcode RequestBody})
+ * and dispatch (dispatch.ts) → handler → {@linkcode ResponseWriter} → socket.
+ *
+ * What this file owns:
+ * - the exchange in progress and its order: one request at a time, its response queued behind the
+ *   previous ones, and everything queued written before the connection waits for input;
+ * - receiving request content into the body's bounded queue (the body pump), from the head on —
+ *   so a malformed chunked body already in hand is answered 400 before the handler runs, and a
+ *   client that leaves after sending its body is noticed while the handler works;
+ * - noticing a client that leaves (a read kept in flight while the connection waits for anything
+ *   else: the handler, a streamed response, the handler's reading of its body);
+ * - its deadlines ({@linkcode Deadlines}) except the write and linger ones, which SocketIO owns;
+ * - settling every exchange: `info.completed`, `onRequestEnd`, the request's signal, the response
+ *   stream's cancel — on every exit path, including `close()` from outside.
+ *
+ * The decision to close is {@linkcode ConnectionState.disable}'s, and nothing else's.
+ *
+ * @module
+ */
+
+import type { Clock } from "../clock.ts";
+import { HttpError } from "../http1/errors.ts";
+import type { ParseEvent, RequestHead } from "../http1/request_parser.ts";
+import { RequestParser } from "../http1/request_parser.ts";
+import { encodeErrorResponse } from "../http1/response_head.ts";
+import type { ServerLimits } from "../limits.ts";
+import { preparedFaceOf, type PreparedResponder } from "../prepared_response.ts";
+import { acceptsRequestLike } from "../request_like.ts";
+import type { Handler, RequestRecord } from "../types.ts";
+import { CloseReason, ConnectionState, Reading, Writing } from "./connection_state.ts";
+import { Deadlines, Wait } from "./deadlines.ts";
+import { Exchange, type ExchangeHost } from "./exchange.ts";
+import { type ProtocolSwitch, type SwitchedConnection, SwitchedSocket } from "./protocol_switch.ts";
+import { Receipt } from "./request_body.ts";
+import { type ByteSocket, SocketIO } from "./socket_io.ts";
+
+/** What a connection needs from its server. */
+export interface ConnectionContext {
+  readonly limits: ServerLimits;
+  readonly handler: Handler;
+  readonly onError: (error: unknown) => Response | Promise<Response>;
+  readonly onRequestEnd: ((record: RequestRecord) => void) | undefined;
+  readonly clock: Clock;
+  /** Authority used for the URL of an HTTP/1.0 request that has no Host. */
+  readonly defaultAuthority: string;
+  /** True once the server is shutting down: finish the current exchange, then close. */
+  readonly draining: boolean;
+}
+
+/** The socket a connection serves: a `Deno.Conn` (TCP, TLS or Unix) and its peer address. */
+export interface ConnectionSocket extends ByteSocket {
+  readonly remoteAddr: Deno.Addr;
+}
+
+/**
+ * Serves one accepted connection until it closes.
+ *
+ * @example
+ * ```ts ignore
+ * const connection = new Connection(conn, context);
+ * await connection.run();
+ * ```
+ */
+export class Connection implements ExchangeHost {
+  readonly context: ConnectionContext;
+  readonly limits: ServerLimits;
+  readonly clock: Clock;
+  readonly parser: RequestParser;
+  readonly state = new ConnectionState();
+  readonly deadlines = new Deadlines();
+  readonly io: SocketIO;
+  readonly remoteAddr: Deno.NetAddr;
+  /** The handler reads only a RequestLike: it gets a ParsedRequest instead of a Request. */
+  readonly lightRequests: boolean;
+  #isClosed = false;
+  #exchange: Exchange | null = null;
+  readonly preparedFace: PreparedResponder | null;
+  /** The new protocol, once the connection has switched (a 101). */
+  #switched: SwitchedConnection | null = null;
+  /** Closing in stages has begun: input is only drained now, never parsed. */
+  #lingering = false;
+
+  constructor(socket: ConnectionSocket, context: ConnectionContext) {
+    this.context = context;
+    this.limits = context.limits;
+    this.clock = context.clock;
+    this.parser = new RequestParser(context.limits);
+    this.io = new SocketIO(socket, context.limits, context.clock, this.deadlines);
+    this.io.onEof = this.#onEof;
+    this.remoteAddr = socket.remoteAddr as Deno.NetAddr;
+    this.lightRequests = acceptsRequestLike(context.handler);
+    this.preparedFace = preparedFaceOf(context.handler);
+  }
+
+  /** The socket is closed. */
+  isClosed(): boolean {
+    return this.#isClosed;
+  }
+
+  /** Closing in stages has begun: input is drained, never parsed. */
+  lingering(): boolean {
+    return this.#lingering;
+  }
+
+  /** The exchange in progress. */
+  exchange(): Exchange | null {
+    return this.#exchange;
+  }
+
+  /** True while waiting for a new request with nothing received: safe to close at shutdown. */
+  get isIdle(): boolean {
+    return this.#exchange === null && this.#switched === null && this.parser.isIdle &&
+      this.io.outputIdle;
+  }
+
+  /** Serves requests until the connection ends. Never rejects. */
+  async run(): Promise<void> {
+    try {
+      // A client that connects and sends nothing is closed silently after the header timeout
+      // (a browser's preconnect, say); once bytes arrive the head has its own deadline, and a
+      // head still incomplete when it passes gets 408.
+      this.deadlines.set(Wait.Idle, this.clock.now, this.limits.headerTimeoutMs);
+      await this.#serve();
+    } catch {
+      // A broken connection (reset, closed by a timeout) ends here; nothing to report.
+    } finally {
+      this.close();
+      // Nothing reads into or from the buffers any more: the loop is over, and a body pump
+      // still awaiting a read gets null from the closed socket without touching them.
+      this.io.releaseBuffers();
+    }
+  }
+
+  /**
+   * Closes the socket now. Every wait of the connection ends: pending reads and writes fail, the
+   * handler is no longer waited for (its request's signal aborts), a streamed response is
+   * cancelled (its source's `cancel()` runs), and `run()` finishes.
+   */
+  close(): void {
+    if (this.#isClosed) return;
+    this.#isClosed = true;
+    this.#switched?.abort();
+    this.deadlines.clearAll();
+    this.io.close();
+    this.state.reading = Reading.Closed;
+    this.state.writing = Writing.Closed;
+    const exchange = this.#exchange;
+    if (exchange !== null) {
+      exchange.abort();
+      exchange.body?.fail(new HttpError(400, "the connection closed"));
+      exchange.progress.stop?.();
+      exchange.endHandlerWait();
+    }
+  }
+
+  /**
+   * The server is shutting down: a connection switched to another protocol is asked to end
+   * gracefully (a WebSocket sends Close 1001); an HTTP one finishes its exchange and closes.
+   */
+  drain(): void {
+    this.#switched?.shutdown();
+  }
+
+  /** Hands the connection over to a new protocol; HTTP's deadlines and parsing end here. */
+  switchTo(protocolSwitch: ProtocolSwitch): void {
+    this.deadlines.clearAll();
+    const initialBytes = this.parser.takeUnparsed();
+    const { socket, pending } = this.io.detach();
+    const transport = new SwitchedSocket(
+      socket,
+      initialBytes,
+      pending,
+      this.clock,
+      () => this.close(),
+    );
+    this.#switched = protocolSwitch.attach(transport);
+    if (this.context.draining) this.#switched.shutdown();
+  }
+
+  /** Called by the server on every clock tick. */
+  checkDeadline(now: number): void {
+    for (
+      let wait = this.deadlines.takeDue(now);
+      wait !== -1;
+      wait = this.deadlines.takeDue(now)
+    ) {
+      switch (wait) {
+        case Wait.Head:
+          // RFC 9110 §15.5.9: 408 tells the client why; then close (slowloris defence).
+          this.#answerAndClose(408);
+          return;
+        case Wait.Handler:
+          this.#exchange?.endHandlerWait();
+          break;
+        case Wait.BodyStall:
+        case Wait.BodyRate:
+          // An incomplete request body is an incomplete request (RFC 9110 §15.5.9, nginx's
+          // client_body_timeout): say 408 if no response has started, then close.
+          this.#answerAndClose(408);
+          return;
+        default:
+          // Idle, BodyOwner, WriteStall, HalfClose, LingerIdle, LingerTotal: nothing to say.
+          this.close();
+          return;
+      }
+    }
+  }
+
+  async #serve(): Promise<void> {
+    const parser = this.parser;
+    const state = this.state;
+    for (;;) {
+      let event: ParseEvent;
+      try {
+        event = parser.next();
+      } catch (error) {
+        await this.#failRequest(error instanceof HttpError ? error.status : 400);
+        return;
+      }
+      if (event.type === "need-data") {
+        if ((state.closing || this.context.draining) && parser.isIdle) {
+          await this.io.flush();
+          return;
+        }
+        const bytes = await this.receive(false);
+        if (this.#isClosed) return;
+        if (bytes === null) {
+          // EOF. Bytes of an incomplete head get a 400 (RFC 9112 §8: an incomplete message).
+          if (!parser.isIdle) await this.#failRequest(400);
+          else await this.io.flush();
+          return;
+        }
+        if (state.reading === Reading.Init) {
+          state.reading = Reading.Head;
+          this.deadlines.clear(Wait.Idle);
+          this.deadlines.set(Wait.Head, this.clock.now, this.limits.headerTimeoutMs);
+        }
+        continue;
+      }
+      if (event.type !== "head") continue; // Content is taken by the body pump.
+      this.deadlines.clear(Wait.Head);
+      this.deadlines.clear(Wait.Idle);
+      const reuse = await this.#serveExchange(event.head);
+      if (!reuse || this.#isClosed) return;
+      state.endExchange();
+      this.deadlines.set(Wait.Idle, this.clock.now, this.limits.idleTimeoutMs);
+      // Bytes already here begin the next head at once (their head deadline starts now).
+      if (parser.hasBufferedBytes) {
+        state.reading = Reading.Head;
+        this.deadlines.clear(Wait.Idle);
+        this.deadlines.set(Wait.Head, this.clock.now, this.limits.headerTimeoutMs);
+      }
+    }
+  }
+
+  /**
+   * Writes what is queued, then reads once and feeds the parser: a finished response always
+   * leaves before the connection waits for input. Null at EOF.
+   */
+  async receive(large: boolean): Promise<Uint8Array | null> {
+    const io = this.io;
+    await io.flush();
+    const bytes = await io.read(large);
+    if (bytes === null || this.#isClosed) return null;
+    this.parser.feed(bytes);
+    return bytes;
+  }
+
+  /**
+   * Keeps a read in flight while the connection waits for something else, so that a client
+   * that leaves is noticed (and its read is the next request's otherwise). Only when the parser
+   * holds no unparsed bytes (their buffer would be read into) and the body pump is not reading.
+   */
+  watch(): void {
+    if (this.parser.hasBufferedBytes) return;
+    const body = this.#exchange?.body;
+    if (body !== null && body !== undefined && body.receipt === Receipt.Receiving) return;
+    this.io.watch();
+  }
+
+  /**
+   * Starts writing what is queued without waiting for it: called whenever the connection is
+   * about to wait for something other than input (the handler, the body's owner), so that a
+   * finished response never waits behind the next one. A failed write closes the connection.
+   */
+  flushSoon(): void {
+    if (this.io.outputIdle) return;
+    this.io.flush().catch(() => this.close());
+  }
+
+  /** The client sent EOF, reset, or the socket failed. */
+  readonly #onEof = (): void => {
+    this.state.peerClosed();
+    const exchange = this.#exchange;
+    if (exchange === null) return;
+    exchange.abort();
+    exchange.body?.fail(
+      new HttpError(400, "the connection closed in the middle of the request body"),
+    );
+    // A half-closing client still reads; one that left does not: the response must keep moving.
+    this.deadlines.set(Wait.HalfClose, this.clock.now, this.limits.halfCloseTimeoutMs);
+  };
+
+  /** Serves one exchange; returns whether the connection may carry another. */
+  async #serveExchange(head: RequestHead): Promise<boolean> {
+    const state = this.state;
+    state.beginExchange(head.framing.kind !== "none");
+    if (this.context.draining) state.disable(CloseReason.Draining);
+    const exchange = new Exchange(this, head);
+    this.#exchange = exchange;
+    let completed = false;
+    try {
+      completed = await exchange.run();
+    } finally {
+      this.#exchange = null;
+    }
+    if (this.#switched !== null) {
+      // The new protocol owns the connection until it closes it; the slot stays counted.
+      await this.#switched.closed;
+      return false;
+    }
+    if (!completed) state.disable(CloseReason.ResponseIncomplete);
+    if (state.mayReuse()) return true;
+    await this.#closeAfter(exchange);
+    return false;
+  }
+
+  reportError(error: unknown): void {
+    try {
+      const result = this.context.onError(error);
+      if (result instanceof Promise) result.catch(() => {});
+    } catch {
+      // onError must not break the connection.
+    }
+  }
+
+  /**
+   * Closes after an exchange: everything queued is written, then, if the client may still be
+   * sending (an unread body, bytes after this request, a read in flight), the connection
+   * lingers so that its response is read rather than reset (RFC 9112 §9.6).
+   */
+  async #closeAfter(exchange: Exchange): Promise<void> {
+    const io = this.io;
+    if (this.#isClosed) return;
+    try {
+      await io.flush();
+    } catch {
+      return;
+    }
+    if (io.eof) return;
+    const body = exchange.body;
+    if (
+      io.reading || this.parser.hasBufferedBytes ||
+      (body !== null && body.receipt !== Receipt.Complete)
+    ) {
+      this.#lingering = true;
+      await io.linger();
+    }
+  }
+
+  /** Answers a request that could not be parsed, in order behind earlier responses, then closes. */
+  async #failRequest(status: number): Promise<void> {
+    const startMs = performance.now();
+    this.state.disable(CloseReason.BadRequest);
+    this.io.append(encodeErrorResponse(status, this.clock.date, "close"));
+    try {
+      await this.io.flush();
+    } catch {
+      return;
+    }
+    this.#lingering = true;
+    this.context.onRequestEnd?.({
+      remoteAddr: this.remoteAddr,
+      method: "-",
+      target: "-",
+      httpVersion: "HTTP/1.1",
+      status,
+      bodyBytes: 0,
+      durationMs: performance.now() - startMs,
+      startTime: new Date(),
+      requestHeaders: new Headers(),
+      completed: true,
+    });
+    await this.io.linger();
+  }
+
+  /**
+   * A deadline passed: answer `status` if no response of the exchange in progress has started
+   * (after the responses already queued), then close.
+   */
+  #answerAndClose(status: number): void {
+    const exchange = this.#exchange;
+    this.state.disable(CloseReason.Timeout);
+    if (exchange !== null && exchange.progress.headWritten) {
+      this.close();
+      return;
+    }
+    if (exchange !== null) {
+      // Nothing else of this exchange may be written now.
+      exchange.progress.headWritten = true;
+      exchange.status = status;
+    }
+    this.io.append(encodeErrorResponse(status, this.clock.date, "close"));
+    this.io.flush().catch(() => {}).finally(() => this.close());
+  }
+}

@@ -102,6 +102,13 @@ async function startServer(
         workers: isolates - 1,
         moduleUrl: workerModule,
         data: { config, isolates },
+        // A worker that dies is logged and replaced; one that keeps dying stops the process
+        // with exit 1, so that its supervisor restarts it (docs/operations.md).
+        log: printError,
+        onGiveUp: (reason) => {
+          printError(`sockserve: ${reason}: stopping so that the process is restarted`);
+          void server.shutdown().finally(() => Deno.exit(1));
+        },
       });
     } catch (error) {
       const message = error instanceof Error ? error.message : String(error);

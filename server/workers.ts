@@ -31,6 +31,17 @@ export const WORKER_REPORT_INTERVAL_MS = 250;
 /** Most workers: beyond the cores of any machine sockserve runs on, more only costs memory. */
 export const MAX_WORKERS = 1024;
 
+/**
+ * Most worker deaths within {@linkcode WORKER_RESTART_WINDOW_MS} that are answered with a new
+ * worker. A worker that dies again and again (a handler that crashes its isolate on every
+ * request, say) is not restarted for ever: past this the group gives up, and the CLI exits 1 so
+ * that the orchestrator (systemd, Kubernetes, Docker's restart policy) restarts the process.
+ */
+export const MAX_WORKER_RESTARTS = 5;
+
+/** The window in which {@linkcode MAX_WORKER_RESTARTS} is counted. */
+export const WORKER_RESTART_WINDOW_MS = 60_000;
+
 /** Options of {@linkcode startWorkers}. */
 export interface WorkerGroupOptions {
   /** The server of the calling thread, already listening with `reusePort: true`. */
@@ -41,12 +52,22 @@ export interface WorkerGroupOptions {
   readonly moduleUrl: URL;
   /** What to serve, passed to every worker. */
   readonly data: unknown;
+  /**
+   * Called with one line when a running worker dies (an uncaught error ends its isolate) and
+   * when it is replaced. Default: nothing.
+   */
+  readonly log?: (line: string) => void;
+  /**
+   * Called once when workers die faster than {@linkcode MAX_WORKER_RESTARTS} per
+   * {@linkcode WORKER_RESTART_WINDOW_MS}; the dead are then no longer replaced. Default: nothing.
+   */
+  readonly onGiveUp?: (reason: string) => void;
 }
 
 interface WorkerHandle {
-  readonly worker: Worker;
+  worker: Worker;
   connections: number;
-  readonly finished: PromiseWithResolvers<void>;
+  finished: PromiseWithResolvers<void>;
 }
 
 /**
@@ -69,17 +90,31 @@ export async function startWorkers(options: WorkerGroupOptions): Promise<Server>
   }
   const handles: WorkerHandle[] = [];
   const started: Promise<void>[] = [];
-  for (let i = 0; i < options.workers; i++) {
+  let stopping = false;
+  let gaveUp = false;
+  const deaths: number[] = [];
+
+  /** Starts worker `index` (again, after a death); resolves when it listens. */
+  const launch = (index: number): Promise<void> => {
     const worker = new Worker(options.moduleUrl.href, {
       type: "module",
-      name: `sockserve-${i + 1}`,
+      name: `sockserve-${index + 1}`,
     });
-    const handle: WorkerHandle = { worker, connections: 0, finished: Promise.withResolvers() };
+    const handle: WorkerHandle = handles[index] ?? {
+      worker,
+      connections: 0,
+      finished: Promise.withResolvers(),
+    };
+    handle.worker = worker;
+    handle.connections = 0;
+    handles[index] = handle;
     const listening = Promise.withResolvers<void>();
+    let isListening = false;
     worker.onmessage = (event: MessageEvent<FromWorker>) => {
       const message = event.data;
       switch (message.type) {
         case "listening":
+          isListening = true;
           listening.resolve();
           break;
         case "failed":
@@ -97,20 +132,58 @@ export async function startWorkers(options: WorkerGroupOptions): Promise<Server>
     };
     worker.onerror = (event) => {
       event.preventDefault();
-      listening.reject(new Error(`worker ${i + 1} failed: ${event.message}`));
-      handle.finished.resolve();
+      if (!isListening) {
+        listening.reject(new Error(`worker ${index + 1} failed: ${event.message}`));
+        handle.finished.resolve();
+        return;
+      }
+      worker.terminate();
+      handle.connections = 0;
+      if (stopping) {
+        handle.finished.resolve();
+        return;
+      }
+      onDeath(index, event.message);
     };
     worker.postMessage(
       { type: "start", data: options.data, port: primary.addr.port } satisfies ToWorker,
     );
-    handles.push(handle);
-    started.push(listening.promise);
-  }
+    return listening.promise;
+  };
+
+  /** A running worker died: log it, and start another unless they die too often. */
+  const onDeath = (index: number, message: string): void => {
+    const log = options.log ?? (() => {});
+    log(`sockserve: worker ${index + 1} died: ${message}`);
+    const now = Date.now();
+    deaths.push(now);
+    while (deaths.length > 0 && deaths[0]! < now - WORKER_RESTART_WINDOW_MS) deaths.shift();
+    if (deaths.length > MAX_WORKER_RESTARTS) {
+      handles[index]!.finished.resolve();
+      if (!gaveUp) {
+        gaveUp = true;
+        options.onGiveUp?.(
+          `${deaths.length} worker deaths within ${WORKER_RESTART_WINDOW_MS / 1000} s`,
+        );
+      }
+      return;
+    }
+    launch(index).then(
+      () => log(`sockserve: worker ${index + 1} replaced`),
+      (error) => {
+        log(`sockserve: worker ${index + 1} could not be replaced: ${errorText(error)}`);
+        handles[index]!.finished.resolve();
+      },
+    );
+  };
+
+  for (let i = 0; i < options.workers; i++) started.push(launch(i));
 
   let shutdownPromise: Promise<void> | null = null;
   const finished = Promise.withResolvers<void>();
   const shutdown = (): Promise<void> => {
     shutdownPromise ??= (async () => {
+      stopping = true;
       for (const handle of handles) {
         handle.worker.postMessage({ type: "shutdown" } satisfies ToWorker);
       }
@@ -176,4 +249,8 @@ export function runWorker(
       scope.close();
     }
   };
+}
+
+function errorText(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
 }

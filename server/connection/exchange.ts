@@ -81,7 +81,7 @@ const HANDLER_TIMEOUT = Symbol("handler timeout");
  * const reuse = await exchange.run();
  * ```
  */
-export class Exchange {
+export class Exchange implements BodyFeed {
   readonly #c: ExchangeHost;
   readonly head: RequestHead;
   readonly body: RequestBody | null;
@@ -104,7 +104,7 @@ export class Exchange {
   constructor(host: ExchangeHost, head: RequestHead) {
     this.#c = host;
     this.head = head;
-    this.body = head.framing.kind === "none" ? null : new RequestBody(this.feed);
+    this.body = head.framing.kind === "none" ? null : new RequestBody(this);
     this.continueOwed = head.expectContinue;
   }
 
@@ -138,7 +138,7 @@ export class Exchange {
     } else if (!this.head.expectContinue) {
       // Content is received from the head on; what is already here is parsed before the
       // handler runs. A client waiting for 100 Continue is not asked until the handler reads.
-      this.feed.demand(this.body);
+      this.demand(this.body);
     }
     let completed = false;
     try {
@@ -399,7 +399,7 @@ export class Exchange {
       }
       body.takeOver();
       this.#c.flushSoon();
-      this.feed.demand(body);
+      this.demand(body);
       while (body.receipt === Receipt.Receiving && !this.#c.isClosed()) {
         if (body.discardedBytes > this.#c.limits.maxDiscardBytes) {
           this.#c.state.disable(CloseReason.BodyUnread);
@@ -424,18 +424,14 @@ export class Exchange {
     return body.untakenBytes + left <= this.#c.limits.maxDiscardBytes;
   }
 
-  /** Receiving request content for the body of the exchange in progress (the body pump). */
-  readonly feed: BodyFeed = {
-    demand: (body: RequestBody): void => {
-      if (
-        this.#pumping || this.#c.isClosed() || this.#c.exchange() !== this || this.body !== body
-      ) {
-        return;
-      }
-      if (!body.wantsContent) return;
-      this.#pump(body);
-    },
-  };
+  /** The body wants content (BodyFeed): send 100 Continue if owed, and receive. */
+  demand(body: RequestBody): void {
+    if (this.#pumping || this.#c.isClosed() || this.#c.exchange() !== this || this.body !== body) {
+      return;
+    }
+    if (!body.wantsContent) return;
+    this.#pump(body);
+  }
 
   /** Runs until the body is complete, failed or its queue full; synchronously when it can. */
   async #pump(body: RequestBody): Promise<void> {

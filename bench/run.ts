@@ -47,6 +47,7 @@ import {
   commandOutput,
   countOpenFds,
   hasProgram,
+  httpGet,
   type LaunchSpec,
   oneLine,
   pause,
@@ -78,6 +79,13 @@ const CLIENT_CORE = 1;
 
 /** Pause after a server starts or a load run ends, so the next reading starts from quiet. */
 const SETTLE_MS = 500;
+
+/**
+ * Requests (each on its own connection, closed after) a server answers before M1 reads its
+ * baseline: enough for the JIT to compile the request path, few enough not to fill connection
+ * pools that the measured connections would then reuse.
+ */
+const IDLE_WARMUP_REQUESTS = 200;
 
 /** nginx `worker_connections`: above M1's 1,000 idle connections plus wrk's. */
 const NGINX_WORKER_CONNECTIONS = 4096;
@@ -550,6 +558,12 @@ async function measureIdleMemory(
   const server = await startOrReason(spec);
   if (typeof server === "string") return { ...empty, skipped: server };
   try {
+    // Warm up first, as a server that has been running is: what is measured is the memory each
+    // further idle connection costs, not the one-time cost of compiling the server's code.
+    for (let i = 0; i < IDLE_WARMUP_REQUESTS; i++) {
+      const response = await httpGet(server.port, "/");
+      response.connection.close();
+    }
     await pause(SETTLE_MS);
     const baselineRssKiB = await readRssKiB(server.pid);
     const baselineFds = await countOpenFds(server.pid);

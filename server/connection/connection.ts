@@ -87,8 +87,7 @@ export class Connection implements ExchangeHost {
     this.limits = context.limits;
     this.clock = context.clock;
     this.parser = new RequestParser(context.limits);
-    this.io = new SocketIO(socket, context.limits, context.clock, this.deadlines);
-    this.io.onEof = this.#onEof;
+    this.io = new SocketIO(socket, context.limits, context.clock, this.deadlines, this);
     this.remoteAddr = socket.remoteAddr as Deno.NetAddr;
     this.lightRequests = acceptsRequestLike(context.handler);
     this.preparedFace = preparedFaceOf(context.handler);
@@ -224,7 +223,10 @@ export class Connection implements ExchangeHost {
           await this.io.flush();
           return;
         }
-        const bytes = await this.receive(false);
+        // As receive(), inline: one frame fewer waiting on every idle connection.
+        await this.io.flush();
+        const bytes = await this.io.read(false);
+        if (bytes !== null && !this.#isClosed) parser.feed(bytes);
         if (this.#isClosed) return;
         if (bytes === null) {
           // EOF. Bytes of an incomplete head get a 400 (RFC 9112 §8: an incomplete message).
@@ -291,7 +293,7 @@ export class Connection implements ExchangeHost {
   }
 
   /** The client sent EOF, reset, or the socket failed. */
-  readonly #onEof = (): void => {
+  peerGone(): void {
     this.state.peerClosed();
     const exchange = this.#exchange;
     if (exchange === null) return;
@@ -301,7 +303,7 @@ export class Connection implements ExchangeHost {
     );
     // A half-closing client still reads; one that left does not: the response must keep moving.
     this.deadlines.set(Wait.HalfClose, this.clock.now, this.limits.halfCloseTimeoutMs);
-  };
+  }
 
   /** Serves one exchange; returns whether the connection may carry another. */
   async #serveExchange(head: RequestHead): Promise<boolean> {

@@ -101,17 +101,28 @@ export class SocketIO {
   #eof = false;
   #output: Uint8Array | null = null;
   #outputLength = 0;
-  /** Bytes taken from the output buffer (or large content) waiting to be written, in order. */
-  #pieces: Uint8Array[] = [];
+  /**
+   * Pieces to write before the output buffer, in order (large content and the bytes queued before
+   * it); made only when large content is sent.
+   */
+  #earlier: Uint8Array[] | null = null;
   /** The write loop, while it runs. */
   #writeLoop: Promise<void> | null = null;
+  #looping = false;
   #closed = false;
   /** The socket was given up to a new protocol ({@linkcode SocketIO.detach}). */
   #detached = false;
-  /** Called once when the client's EOF (or a read error) is seen. */
-  onEof: (() => void) | null = null;
+  /** Told once when the client's EOF (or a read error) is seen; null after a detach. */
+  #owner: { peerGone(): void } | null;
 
-  constructor(socket: ByteSocket, limits: ServerLimits, clock: Clock, deadlines: Deadlines) {
+  constructor(
+    socket: ByteSocket,
+    limits: ServerLimits,
+    clock: Clock,
+    deadlines: Deadlines,
+    owner: { peerGone(): void },
+  ) {
+    this.#owner = owner;
     this.#socket = socket;
     this.#limits = limits;
     this.#clock = clock;
@@ -140,12 +151,13 @@ export class SocketIO {
 
   /** Nothing queued and nothing being written. */
   get outputIdle(): boolean {
-    return this.#outputLength === 0 && this.#pieces.length === 0 && this.#writeLoop === null;
+    return this.#outputLength === 0 && this.#writeLoop === null &&
+      (this.#earlier === null || this.#earlier.length === 0);
   }
 
   /**
    * Starts a read now, whose result the next {@linkcode read} takes: it notices a client that
-   * leaves (EOF calls {@linkcode onEof}) and is the next request's read otherwise. Only when the
+   * leaves (its owner hears of an EOF) and is the next request's read otherwise. Only when the
    * reader holds none of the previous read's bytes.
    */
   watch(): void {
@@ -200,7 +212,7 @@ export class SocketIO {
   #sawEof(): null {
     if (!this.#eof) {
       this.#eof = true;
-      if (!this.#closed) this.onEof?.();
+      if (!this.#closed) this.#owner?.peerGone();
     }
     return null;
   }
@@ -258,43 +270,54 @@ export class SocketIO {
    * the socket fails.
    */
   flush(): Promise<void> {
-    this.#seal();
     if (this.#writeLoop !== null) return this.#writeLoop;
-    if (this.#pieces.length === 0) return RESOLVED;
-    return this.#writeLoop = this.#runWriteLoop();
+    if (this.#outputLength === 0 && (this.#earlier === null || this.#earlier.length === 0)) {
+      return RESOLVED;
+    }
+    const loop = this.#runWriteLoop();
+    // Kept only while it runs (a loop that found nothing to write has already ended).
+    if (this.#looping) this.#writeLoop = loop;
+    return loop;
   }
 
   /** Content bytes: small pieces join the queue, large ones go out without a copy. */
   send(bytes: Uint8Array): Promise<void> {
+    if (bytes.length === 0) return this.flush();
     if (this.#outputLength + bytes.length <= OUTPUT_BUFFER_BYTES) {
       this.append(bytes);
     } else {
-      this.#seal();
-      this.#pieces.push(bytes);
+      // Written after what is queued: the queued bytes move ahead of it.
+      const earlier = this.#earlier ??= [];
+      if (this.#outputLength > 0) earlier.push(this.#output!.subarray(0, this.#outputLength));
+      this.#output = null;
+      this.#outputLength = 0;
+      earlier.push(bytes);
     }
     return this.flush();
   }
 
-  /** Moves the output buffer's bytes to the write queue. */
-  #seal(): void {
-    if (this.#outputLength === 0) return;
-    this.#pieces.push(this.#output!.subarray(0, this.#outputLength));
-    this.#output = null;
-    this.#outputLength = 0;
-  }
-
   /**
-   * Writes queued pieces until none is left, each write bounded by the write-stall deadline;
-   * after the client's EOF, every write that makes progress keeps the half-close wait fresh.
+   * Writes what is queued until nothing is left — pieces queued ahead first, then the output
+   * buffer, which the loop takes whole — each write bounded by the write-stall deadline; after
+   * the client's EOF, every write that makes progress keeps the half-close wait fresh.
    */
   async #runWriteLoop(): Promise<void> {
     const deadlines = this.#deadlines;
     const socket = this.#socket;
+    this.#looping = true;
     try {
       for (;;) {
-        this.#seal();
-        const piece = this.#pieces.shift();
-        if (piece === undefined) return;
+        let piece: Uint8Array;
+        const earlier = this.#earlier;
+        if (earlier !== null && earlier.length > 0) {
+          piece = earlier.shift()!;
+        } else if (this.#outputLength > 0) {
+          piece = this.#output!.subarray(0, this.#outputLength);
+          this.#output = null;
+          this.#outputLength = 0;
+        } else {
+          return;
+        }
         let offset = 0;
         while (offset < piece.length) {
           deadlines.set(Wait.WriteStall, this.#clock.now, this.#limits.bodyTimeoutMs);
@@ -309,10 +332,11 @@ export class SocketIO {
         if (own !== undefined && outputPool.length < OUTPUT_POOL_MAX) outputPool.push(own);
       }
     } catch (error) {
-      this.#pieces.length = 0;
+      this.#earlier = null;
       throw error;
     } finally {
       deadlines.clear(Wait.WriteStall);
+      this.#looping = false;
       this.#writeLoop = null;
     }
   }
@@ -325,7 +349,7 @@ export class SocketIO {
     const pending = this.#pending;
     this.#pending = null;
     this.#detached = true; // closing is the new protocol's business now
-    this.onEof = null;
+    this.#owner = null;
     return { socket: this.#socket, pending };
   }
 
@@ -370,7 +394,7 @@ export class SocketIO {
     }
     this.#output = null;
     this.#outputLength = 0;
-    this.#pieces.length = 0;
+    this.#earlier = null;
   }
 
   /**

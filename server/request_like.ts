@@ -57,11 +57,18 @@ export class ParsedRequest implements RequestLike, HeadersLike {
   readonly method: string;
   readonly url: string;
   readonly #fields: FieldList;
+  readonly #minorVersion: 0 | 1;
 
-  constructor(method: string, url: string, fields: FieldList) {
+  constructor(method: string, url: string, fields: FieldList, minorVersion: 0 | 1 = 1) {
     this.method = method;
     this.url = url;
     this.#fields = fields;
+    this.#minorVersion = minorVersion;
+  }
+
+  /** The HTTP minor version of the request (an HTTP/1.0 WebSocket handshake is refused). */
+  static minorVersionOf(request: ParsedRequest): 0 | 1 {
+    return request.#minorVersion;
   }
 
   get headers(): HeadersLike {

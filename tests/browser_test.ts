@@ -6,58 +6,9 @@
 import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
 import { startSockserve } from "./cli_helpers.ts";
+import { CHROMIUM, dumpDom, hasChromium, textById } from "./support/chromium.ts";
 
-const CHROMIUM = "/usr/bin/chromium";
 const SITE_DIR = fileURLToPath(new URL("./fixtures/browser_site", import.meta.url));
-
-/** Upper bound for one page load; Chromium normally needs about a second. */
-const CHROMIUM_LIMIT_MS = 60_000;
-
-function chromiumExists(): boolean {
-  try {
-    return Deno.statSync(CHROMIUM).isFile;
-  } catch {
-    return false;
-  }
-}
-
-const hasChromium = chromiumExists();
-
-/** Loads `url` in a fresh headless Chromium profile and returns the DOM after the load event. */
-async function dumpDom(url: string): Promise<string> {
-  const profile = await Deno.makeTempDir({ prefix: "sockserve_chromium_" });
-  try {
-    const output = await new Deno.Command(CHROMIUM, {
-      args: [
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        `--user-data-dir=${profile}`,
-        "--dump-dom",
-        url,
-      ],
-      stdin: "null",
-      stdout: "piped",
-      stderr: "piped",
-      signal: AbortSignal.timeout(CHROMIUM_LIMIT_MS),
-    }).output();
-    const dom = new TextDecoder().decode(output.stdout);
-    assert.equal(output.code, 0, new TextDecoder().decode(output.stderr));
-    return dom;
-  } finally {
-    await Deno.remove(profile, { recursive: true });
-  }
-}
-
-/** Text content of the element with `id` in serialized HTML (the elements here hold text only). */
-function textById(dom: string, id: string): string | undefined {
-  return new RegExp(`id="${id}"[^>]*>([^<]*)<`).exec(dom)?.[1];
-}
 
 Deno.test({
   name: hasChromium

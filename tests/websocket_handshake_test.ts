@@ -10,10 +10,10 @@ import {
   switchingProtocolsHeaders,
   validateHandshake,
 } from "../server/http1/websocket_handshake.ts";
+import { takeProtocolSwitch } from "../server/connection/protocol_switch.ts";
 import {
   computeAccept,
   createWebSocketUpgrade,
-  takeWebSocketUpgrade,
   upgradeWebSocket,
   WebSocketHandshakeError,
 } from "../server/websocket/upgrade.ts";
@@ -261,10 +261,10 @@ Deno.test("upgradeWebSocket: the engine gets the exact 101 head once, with heade
   );
   response.headers.set("set-cookie", "session=1");
   response.headers.set("sec-websocket-accept", "forged");
-  const pending = takeWebSocketUpgrade(response);
+  const pending = takeProtocolSwitch(response);
   assert.ok(pending !== null);
-  assert.equal(takeWebSocketUpgrade(response), null, "a response upgrades one connection");
-  assert.equal(takeWebSocketUpgrade(new Response("x")), null);
+  assert.equal(takeProtocolSwitch(response), null, "a response upgrades one connection");
+  assert.equal(takeProtocolSwitch(new Response("x")), null);
   const head = new TextDecoder().decode(await pending.responseHead(DATE));
   assert.equal(
     head,
@@ -370,7 +370,7 @@ Deno.test("upgradeWebSocket: an upgrade the engine aborts fires error then close
     events.push("close");
     closed.resolve(event);
   });
-  takeWebSocketUpgrade(response)!.abort("client gone");
+  takeProtocolSwitch(response)!.abort("client gone");
   const event = await closed.promise;
   assert.deepEqual(events, ["error: client gone", "close"]);
   assert.equal(event.code, 1006);

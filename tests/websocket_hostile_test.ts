@@ -1,13 +1,19 @@
 /**
- * Hostile and broken clients against the server socket, with a raw TCP client that writes frames
- * byte by byte as told: protocol violations get the right Close code and the connection ends,
- * a dead client is found by ping, a client that stops reading cannot grow the server's memory
- * past `maxBufferedAmount`, and every way of leaving is reported to the application.
+ * Hostile and broken clients against WebSockets upgraded through `serve()`, with a raw TCP client
+ * that writes frames byte by byte as told: protocol violations get the right Close code and the
+ * connection ends, a dead client is found by ping, a client that stops reading cannot grow the
+ * server's memory past `maxBufferedAmount`, every way of leaving is reported to the application,
+ * and each of them frees the connection's slot.
  */
 
 import assert from "node:assert/strict";
 import { OPCODE } from "../server/http1/websocket_frames.ts";
-import { handshakeRequest, RawClient, serveWebSockets } from "./support/websocket_clients.ts";
+import {
+  connectionCountReaches,
+  handshakeRequest,
+  RawClient,
+  serveWebSockets,
+} from "./support/websocket_clients.ts";
 import { join, rawFrame } from "./support/websocket_frames.ts";
 
 const { CONTINUATION, TEXT, BINARY, CLOSE, PING, PONG } = OPCODE;
@@ -124,6 +130,7 @@ Deno.test("hostile: a client that never answers pings is closed after idleTimeou
   assert.match(side.error ?? "", /ping/);
   // Half the timeout to the Ping, half to the end; the clock ticks every 250 ms.
   assert.ok(elapsed >= 900, `closed after ${elapsed} ms`);
+  assert.equal(await connectionCountReaches(server, 0), 0, "the slot is free");
   client.close();
 });
 
@@ -165,6 +172,7 @@ Deno.test("hostile: a client that stops reading while the server sends cannot gr
   assert.match(side.error ?? "", /maxBufferedAmount/);
   assert.ok(most <= limit, `bufferedAmount reached ${most}`);
   assert.ok(sent < 100_000, "the connection was dropped");
+  assert.equal(await connectionCountReaches(server, 0), 0, "the slot is free");
   client.close();
 });
 
@@ -208,10 +216,10 @@ Deno.test("hostile: a client that never answers the server's Close is cut off af
 });
 
 Deno.test("hostile: on shutdown, a client that ignores Close 1001 is cut off when the grace period ends", async () => {
-  await using server = serveWebSockets({ closeTimeout: 60 });
+  await using server = serveWebSockets({ closeTimeout: 60 }, undefined, { gracePeriodMs: 300 });
   const client = await RawClient.open(server.port);
   const side = await server.sockets.next();
-  await server.shutdown(300);
+  await server.server.shutdown();
   const close = await client.nextEvent();
   assert.ok(close?.type === "close" && close.code === 1001);
   assert.equal(await client.nextEvent(), null);
@@ -239,6 +247,7 @@ for (
     }
     await client.readToEnd();
     client.close();
-    assert.equal(server.attached.length, 0);
+    assert.equal(server.sockets.pending.length, 0, "no socket was made");
+    assert.deepEqual(server.errors, [], "the client's fault: onError is not called");
   });
 }

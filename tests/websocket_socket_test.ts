@@ -1,7 +1,7 @@
 /**
- * The server socket end to end against Deno's own WebSocket client, over real TCP on loopback
- * (through the stand-in engine of support/websocket_server.ts): messages of every kind both ways,
- * the web API's states and errors, the closing handshake from either side, and shutdown.
+ * The server socket end to end against Deno's own WebSocket client, through `serve()` over real
+ * TCP on loopback: messages of every kind both ways, the web API's states and errors, the closing
+ * handshake from either side, and shutdown.
  */
 
 import assert from "node:assert/strict";
@@ -195,10 +195,10 @@ Deno.test("socket: the subprotocol is negotiated and shown on both sides", async
 });
 
 Deno.test("socket: shutdown sends Close 1001 and the socket closes cleanly within the grace period", async () => {
-  await using server = serveWebSockets();
+  await using server = serveWebSockets({}, undefined, { gracePeriodMs: 10_000 });
   const clients = [await denoClient(server.port), await denoClient(server.port)];
   const sides = [await server.sockets.next(), await server.sockets.next()];
-  await server.shutdown(10_000);
+  await server.server.shutdown();
   for (const client of clients) {
     const event = await client.closed;
     assert.equal(event.code, 1001);

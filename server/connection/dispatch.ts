@@ -157,7 +157,7 @@ export function buildRequest(
 export function buildParsedRequest(head: RequestHead, url: string): ParsedRequest {
   // Parsed as a Request's URL would be (dot segments resolved, host checked), so that the
   // handler sees the same path either way; an invalid one throws and gets 400.
-  return new ParsedRequest(head.method, new URL(url).href, head.fields);
+  return new ParsedRequest(head.method, new URL(url).href, head.fields, head.minorVersion);
 }
 
 /** A promise or any other thenable (handlers may return either). */
@@ -194,9 +194,11 @@ export function unusableAnswer(answer: unknown): Error | null {
 }
 
 /**
- * The HTTP minor version of a request the engine gave to a handler (0 or 1), or null for any
- * other request (one built by the caller, or a `Deno.serve` request).
+ * The HTTP minor version of a request the engine gave to a handler (0 or 1), a `Request` or a
+ * `ParsedRequest`; null for any other request (one built by the caller, or a `Deno.serve` one).
  */
 export function requestMinorVersion(request: unknown): 0 | 1 | null {
-  return request instanceof ServerRequest ? ServerRequest.minorVersionOf(request) : null;
+  if (request instanceof ServerRequest) return ServerRequest.minorVersionOf(request);
+  if (request instanceof ParsedRequest) return ParsedRequest.minorVersionOf(request);
+  return null;
 }

@@ -14,17 +14,8 @@
 
 import { isWireCloseCode, MAX_CLOSE_REASON_BYTES } from "../http1/websocket_close.ts";
 import { type SessionEnd, type SessionLimits, WebSocketSession } from "./session.ts";
+import type { SwitchedConnection } from "../connection/protocol_switch.ts";
 import type { WebSocketTransport } from "./transport.ts";
-
-/** What the engine holds of a WebSocket it handed its connection to. */
-export interface AttachedWebSocket {
-  /** Settles when the WebSocket has closed the transport: the connection's slot is free. */
-  readonly closed: Promise<void>;
-  /** Server shutdown: sends Close 1001 and lets the closing handshake run (closeTimeout). */
-  shutdown(): void;
-  /** Closes the connection now (the grace period is over). */
-  abort(): void;
-}
 
 /** An event handler attribute's value, as the web `WebSocket` types it. */
 export type WebSocketEventHandler = ((this: WebSocket, event: Event) => unknown) | null;
@@ -33,7 +24,7 @@ type Handler = WebSocketEventHandler;
 let attachSocket: (
   socket: ServerWebSocket,
   transport: WebSocketTransport,
-) => AttachedWebSocket;
+) => SwitchedConnection;
 let abortSocket: (socket: ServerWebSocket, reason: string) => void;
 
 /** The server side of a WebSocket connection, as the web `WebSocket` interface. */
@@ -195,7 +186,7 @@ export class ServerWebSocket extends EventTarget {
     this.#session!.close(code, reason);
   }
 
-  #attach(transport: WebSocketTransport): AttachedWebSocket {
+  #attach(transport: WebSocketTransport): SwitchedConnection {
     if (this.#session !== null || this.#readyState === 3) {
       throw new Error("this WebSocket was already attached or aborted");
     }
@@ -287,7 +278,7 @@ export class ServerWebSocket extends EventTarget {
 export function attachWebSocket(
   socket: ServerWebSocket,
   transport: WebSocketTransport,
-): AttachedWebSocket {
+): SwitchedConnection {
   return attachSocket(socket, transport);
 }
 

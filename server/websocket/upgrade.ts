@@ -1,19 +1,9 @@
 /**
  * `upgradeWebSocket()`: turns a WebSocket handshake request into `{ socket, response }`, as
- * `Deno.upgradeWebSocket` does, and the engine's side of the upgrade.
- *
- * How the engine completes an upgrade (the seam; nothing else of this module is its business):
- * 1. The handler returns `response`. `takeWebSocketUpgrade(response)` gives the
- *    {@linkcode PendingWebSocket} (once; null for any other response).
- * 2. The engine writes `await pending.responseHead(date)` — the whole 101 head, nothing else —
- *    and stops reading requests from the connection: its timeouts no longer apply.
- * 3. Once the head is written, `pending.attach(transport)` with the bytes already read past the
- *    request head as `transport.initialBytes`. From then on the WebSocket owns the connection and
- *    closes it; the engine keeps counting it (maxConnections) until `attached.closed` settles.
- *    On shutdown it calls `attached.shutdown()` (Close 1001), and `attached.abort()` when the
- *    grace period is over.
- * 4. If the head cannot be written (client gone, server shutting down), `pending.abort(reason)`
- *    instead: the socket fires `error` and `close` (1006), and the engine closes the connection.
+ * `Deno.upgradeWebSocket` does. The response carries a `ProtocolSwitch`
+ * (server/connection/protocol_switch.ts, where the engine's steps are written): the engine writes
+ * the 101 head it encodes, then attaches the socket to the connection, or aborts it (the socket
+ * fires `error` and `close` with 1006) when the head could not be written.
  *
  * A handshake that is not valid (RFC 6455 §4.2.1) makes `upgradeWebSocket()` throw a
  * {@linkcode WebSocketHandshakeError} — a `TypeError` as Deno throws — carrying the 400 or 426
@@ -23,11 +13,7 @@
  */
 
 import { requestMinorVersion } from "../connection/dispatch.ts";
-import {
-  answerErrorWith,
-  offerProtocolSwitch,
-  takeProtocolSwitch,
-} from "../connection/protocol_switch.ts";
+import { answerErrorWith, offerProtocolSwitch } from "../connection/protocol_switch.ts";
 import { encodeLatin1, encodeResponseHead } from "../http1/response_head.ts";
 import {
   acceptDigestInput,
@@ -44,13 +30,7 @@ import {
   DEFAULT_WEBSOCKET_MAX_MESSAGE_BYTES,
 } from "../limits.ts";
 import type { SessionLimits } from "./session.ts";
-import {
-  abortWebSocket,
-  type AttachedWebSocket,
-  attachWebSocket,
-  ServerWebSocket,
-} from "./socket.ts";
-import type { WebSocketTransport } from "./transport.ts";
+import { abortWebSocket, attachWebSocket, ServerWebSocket } from "./socket.ts";
 
 /** Options of {@linkcode upgradeWebSocket}: Deno's, plus the limits a server needs. */
 export interface UpgradeWebSocketOptions {
@@ -118,23 +98,19 @@ export class WebSocketHandshakeError extends TypeError {
     answerErrorWith(this, () => this.toResponse());
   }
 
-  /** The response to send: the status, its fields, and a short plain-text body. */
+  /**
+   * The response to send: the status, its fields, a short plain-text body, and
+   * `connection: close`. A client that asked to switch protocols may already have sent WebSocket
+   * frames behind its request; read as HTTP they would be a second, garbled request, so the
+   * connection ends with this answer (as Node's ws does).
+   */
   toResponse(): Response {
     const body = this.status === 426 ? "426 Upgrade Required\n" : "400 Bad Request\n";
     const headers = new Headers(this.headers as [string, string][]);
     headers.set("content-type", "text/plain; charset=utf-8");
+    headers.set("connection", "close");
     return new Response(body, { status: this.status, headers });
   }
-}
-
-/** The engine's handle on an upgrade the handler returned. */
-export interface PendingWebSocket {
-  /** The complete 101 response head (RFC 6455 §4.2.2), with `date` as its Date field. */
-  responseHead(date: string): Promise<Uint8Array>;
-  /** Hands the connection over, after the head was written entirely. Once. */
-  attach(transport: WebSocketTransport): AttachedWebSocket;
-  /** The connection will not be handed over: the socket reports an error and closes. */
-  abort(reason: string): void;
 }
 
 /** Handshake fields that the 101 head takes from the handshake, not from `response.headers`. */
@@ -145,15 +121,6 @@ const HANDSHAKE_FIELDS = new Set([
   "sec-websocket-protocol",
   "sec-websocket-extensions",
 ]);
-
-/**
- * The pending upgrade of a response returned by {@linkcode upgradeWebSocket}, or null for any
- * other response. Gives it once: a response upgrades one connection. (The engine takes it
- * through its own seam, server/connection/protocol_switch.ts, where upgradeWebSocket offers it.)
- */
-export function takeWebSocketUpgrade(response: Response): PendingWebSocket | null {
-  return takeProtocolSwitch(response);
-}
 
 /**
  * Upgrades a request to a WebSocket, as `Deno.upgradeWebSocket` does: returns the socket

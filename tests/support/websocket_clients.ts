@@ -1,18 +1,19 @@
 /**
  * Clients for the WebSocket end-to-end tests: an inbox that turns events into awaitable values,
- * a server that upgrades every request with the given options and hands each socket to the test,
- * and a raw TCP client that speaks the handshake and frames by hand (for what real clients never
- * send).
+ * a real `serve()` that upgrades every request with the given options and hands each socket to
+ * the test, and a raw TCP client that speaks the handshake and frames by hand (for what real
+ * clients never send).
  *
  * @module
  */
 
 import { MessageReader, type WebSocketEvent } from "../../server/http1/websocket_messages.ts";
 import {
-  createWebSocketUpgrade,
+  type ServeOptions,
+  upgradeWebSocket,
   type UpgradeWebSocketOptions,
-} from "../../server/websocket/upgrade.ts";
-import { startWebSocketServer, type WebSocketTestServer } from "./websocket_server.ts";
+} from "../../server/mod.ts";
+import { startServer, type TestServer } from "./test_server.ts";
 
 /** Values pushed by event handlers, taken in order by the test. */
 export class Inbox<T> {
@@ -48,41 +49,79 @@ export interface ServerSide {
   error: string | null;
 }
 
-/** A server upgrading every request; each new socket is pushed to `sockets`. */
+/** A running {@linkcode serveWebSockets} server. */
+export interface WebSocketTestServer extends TestServer {
+  /** Each socket made by `upgradeWebSocket()`, in the order the handler made them. */
+  readonly sockets: Inbox<ServerSide>;
+}
+
+/**
+ * Time `shutdown()` gives the WebSockets still open when a test ends (1001 and the client's
+ * answer take milliseconds; a raw client the test left silent is cut off after this).
+ */
+const TEST_GRACE_PERIOD_MS = 2_000;
+
+/**
+ * A real `serve()` whose handler upgrades every request with `upgradeWebSocket(request,
+ * options)`; each new socket is pushed to `sockets`. A handshake that is not valid throws out of
+ * the handler, as an application that does not catch it would let it (the engine answers 400 or
+ * 426). `serveOptions` go to `serve()` (gracePeriodMs defaults to 2 s here).
+ */
 export function serveWebSockets(
   options: UpgradeWebSocketOptions = {},
   setup: (socket: WebSocket) => void = () => {},
-): WebSocketTestServer & { sockets: Inbox<ServerSide> } {
+  serveOptions: ServeOptions = {},
+): WebSocketTestServer {
   const sockets = new Inbox<ServerSide>();
-  const server = startWebSocketServer((request) => {
-    const upgrade = createWebSocketUpgrade(request, options);
-    const socket = upgrade.socket;
-    const closed = Promise.withResolvers<CloseEvent>();
-    const side: ServerSide = {
-      socket,
-      events: [],
-      messages: new Inbox(),
-      closed: closed.promise,
-      error: null,
-    };
-    socket.onopen = () => side.events.push("open");
-    socket.onmessage = (event) => {
-      side.events.push("message");
-      side.messages.push(event.data);
-    };
-    socket.onerror = (event) => {
-      side.error = (event as ErrorEvent).message;
-      side.events.push(`error: ${side.error}`);
-    };
-    socket.onclose = (event) => {
-      side.events.push("close");
-      closed.resolve(event);
-    };
-    setup(socket);
-    sockets.push(side);
-    return upgrade;
-  });
+  const server = startServer((request) => {
+    const upgrade = upgradeWebSocket(request, options);
+    sockets.push(watchSocket(upgrade.socket));
+    setup(upgrade.socket);
+    return upgrade.response;
+  }, { gracePeriodMs: TEST_GRACE_PERIOD_MS, ...serveOptions });
   return Object.assign(server, { sockets });
+}
+
+/** Records what happens to a server socket, from before it opens. */
+export function watchSocket(socket: WebSocket): ServerSide {
+  const closed = Promise.withResolvers<CloseEvent>();
+  const side: ServerSide = {
+    socket,
+    events: [],
+    messages: new Inbox(),
+    closed: closed.promise,
+    error: null,
+  };
+  socket.onopen = () => side.events.push("open");
+  socket.onmessage = (event) => {
+    side.events.push("message");
+    side.messages.push(event.data);
+  };
+  socket.onerror = (event) => {
+    side.error = (event as ErrorEvent).message;
+    side.events.push(`error: ${side.error}`);
+  };
+  socket.onclose = (event) => {
+    side.events.push("close");
+    closed.resolve(event);
+  };
+  return side;
+}
+
+/**
+ * Waits until the server holds `count` connections: a slot is freed when the connection's last
+ * task ends, which no event announces to the outside. Polls every 10 ms, for at most `ms`.
+ */
+export async function connectionCountReaches(
+  test: TestServer,
+  count: number,
+  ms = 3_000,
+): Promise<number> {
+  const deadline = performance.now() + ms;
+  while (test.server.connectionCount !== count && performance.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+  return test.server.connectionCount;
 }
 
 /** Deno's own WebSocket client, opened, with its messages and close event. */
@@ -107,8 +146,14 @@ export async function denoClient(
 
 const HANDSHAKE_KEY = "dGhlIHNhbXBsZSBub25jZQ==";
 
-/** The handshake request a raw client sends, with fields replaced or removed (null). */
-export function handshakeRequest(fields: Record<string, string | null> = {}): string {
+/**
+ * The handshake request a raw client sends, with fields replaced or removed (null), as
+ * HTTP/`version`.
+ */
+export function handshakeRequest(
+  fields: Record<string, string | null> = {},
+  version = "1.1",
+): string {
   const all: Record<string, string | null> = {
     host: "127.0.0.1",
     upgrade: "websocket",
@@ -117,7 +162,7 @@ export function handshakeRequest(fields: Record<string, string | null> = {}): st
     "sec-websocket-version": "13",
     ...fields,
   };
-  let request = "GET /chat HTTP/1.1\r\n";
+  let request = `GET /chat HTTP/${version}\r\n`;
   for (const [name, value] of Object.entries(all)) {
     if (value !== null) request += `${name}: ${value}\r\n`;
   }

@@ -330,6 +330,35 @@ Deno.test("process: when the grace period ends first, the process says so and ex
   }
 });
 
+Deno.test("process: a download cut off when the grace period ends still gets its access-log line", async () => {
+  const site = await makeBigSite();
+  const server = await startSockserve([
+    site,
+    "--host=127.0.0.1",
+    "--port=0",
+    "--grace-period=1s",
+    "--log=json",
+  ]);
+  try {
+    const download = await startSlowDownload(server.port, "/big.bin");
+    server.child.kill("SIGTERM");
+    assert.equal((await server.status).code, 1);
+    const logged = server.stdout.lines.filter((line) => line.startsWith("{")).map((line) =>
+      JSON.parse(line)
+    );
+    const cut = logged.find((record) => record.target === "/big.bin");
+    assert.ok(cut !== undefined, `no access-log line for the cut download: ${server.stdout.text}`);
+    assert.equal(cut.status, 200);
+    assert.equal(cut.completed, false);
+    assert.ok(cut.bytes < BIG_FILE_BYTES);
+    await download.drainUntilClosed();
+    download.conn.close();
+  } finally {
+    await server.close();
+    await Deno.remove(site, { recursive: true });
+  }
+});
+
 Deno.test("process: a second SIGINT exits at once with 130", async () => {
   const site = await makeBigSite();
   const server = await startSockserve([site, "--host=127.0.0.1", "--port=0", "--grace-period=1h"]);

@@ -4,8 +4,9 @@
  * 1. The first SIGTERM or SIGINT starts a graceful shutdown: the server stops accepting, closes
  *    idle keep-alive connections and lets in-flight requests finish. When the last connection is
  *    closed the process exits with {@linkcode EXIT_GRACEFUL} (0).
- * 2. If connections are still open when the grace period ends, the process exits with
- *    {@linkcode EXIT_FORCED} (1), which closes them, and says how many there were.
+ * 2. If connections are still open when the grace period ends, they are closed, and the process
+ *    exits with {@linkcode EXIT_FORCED} (1) once they have unwound (each exchange cut short still
+ *    gets its access-log line), saying how many there were.
  * 3. A second SIGINT (Ctrl-C pressed again) exits at once with {@linkcode EXIT_INTERRUPTED}
  *    (130 = 128 + SIGINT, the shell convention). A second SIGTERM changes nothing: orchestrators
  *    send SIGKILL when their own patience ends.
@@ -23,6 +24,11 @@ import { formatDuration } from "./config.ts";
 export const EXIT_GRACEFUL = 0;
 /** Exit code when the grace period ended with connections still open. */
 export const EXIT_FORCED = 1;
+/**
+ * Longest wait, once the grace period is over, for the force-closed connections to unwind (their
+ * access-log lines written) before the process exits anyway.
+ */
+export const FORCED_EXIT_DELAY_MS = 1_000;
 /** Exit code of a second SIGINT: 128 + signal number 2, as shells report it. */
 export const EXIT_INTERRUPTED = 130;
 
@@ -92,16 +98,21 @@ export function handleStopSignals(server: ShutdownTarget, options: LifecycleOpti
     }
     shuttingDown = true;
     const grace = formatDuration(gracePeriodMs);
+    let forced = false;
+    let lastWait: ReturnType<typeof setTimeout> | undefined;
     const deadline = setTimeout(() => {
       const open = server.connectionCount;
       // Zero open connections means shutdown() is about to resolve: let it report success.
       if (open === 0) return;
+      forced = true;
       logError(
         `sockserve: grace period of ${grace} over: force-closing ${
           plural(open, "connection")
         } and exiting with code ${EXIT_FORCED}`,
       );
-      exit(EXIT_FORCED);
+      // The server's own grace period ends now too and closes them; each exchange cut short still
+      // writes its access-log line as it unwinds. Exit when that is done, or shortly at most.
+      lastWait = setTimeout(() => exit(EXIT_FORCED), FORCED_EXIT_DELAY_MS);
     }, gracePeriodMs);
     const openAtSignal = server.connectionCount;
     // Logged after shutdown() has closed the listener, so that whoever reads this line can rely
@@ -115,11 +126,17 @@ export function handleStopSignals(server: ShutdownTarget, options: LifecycleOpti
     finished.then(
       () => {
         clearTimeout(deadline);
+        clearTimeout(lastWait);
+        if (forced) {
+          exit(EXIT_FORCED);
+          return;
+        }
         log("sockserve: shutdown complete: every connection closed");
         exit(EXIT_GRACEFUL);
       },
       (error: unknown) => {
         clearTimeout(deadline);
+        clearTimeout(lastWait);
         logError(`sockserve: shutdown failed: ${error instanceof Error ? error.message : error}`);
         exit(EXIT_FORCED);
       },

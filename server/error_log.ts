@@ -14,6 +14,7 @@
  */
 
 import { writeStderrLine } from "./access_log.ts";
+import { HandlerTimeoutError } from "./connection/dispatch.ts";
 import { StaticFileError } from "./static/file_errors.ts";
 
 /** The window of the rate limit, in ms. */
@@ -97,7 +98,9 @@ export class ErrorLog {
  * else.
  */
 export function describeError(error: unknown): string {
-  if (error instanceof StaticFileError) return `sockserve: ${error.message}`;
+  if (error instanceof StaticFileError || error instanceof HandlerTimeoutError) {
+    return `sockserve: ${error.message}`;
+  }
   const detail = error instanceof Error
     ? (error.stack ?? `${error.name}: ${error.message}`)
     : String(error);

@@ -5,6 +5,7 @@
  */
 
 import { Clock } from "./clock.ts";
+import { reportError } from "./error_log.ts";
 import { Connection, type ConnectionContext } from "./connection/connection.ts";
 import { defaultMaxConnections } from "./fd_budget.ts";
 import { DEFAULT_SERVER_LIMITS, resolveLimits, type ServerLimits } from "./limits.ts";
@@ -27,8 +28,9 @@ function isAbortedConnection(error: unknown): boolean {
 }
 
 function defaultOnError(error: unknown): Response {
-  // deno-lint-ignore no-console
-  console.error("sockserve: request handler failed:", error);
+  // One line for what is not a bug (a file that changed, a handler timeout), a stack trace for
+  // the rest; rate-limited, so that a race or a flood of failures cannot flood stderr.
+  reportError(error);
   return new Response("500 Internal Server Error\n", {
     status: 500,
     headers: { "content-type": "text/plain; charset=utf-8" },

@@ -28,6 +28,7 @@
  */
 
 export { serve } from "./listener.ts";
+export { HandlerTimeoutError } from "./connection/dispatch.ts";
 export type {
   Handler,
   ListenAddr,

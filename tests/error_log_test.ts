@@ -3,6 +3,7 @@
  * a bug, and a flood rate-limited. In-process for the rules, then the command line as users see
  * it: a response cut short because its file changed is one line on stderr.
  */
+import { HandlerTimeoutError } from "../server/mod.ts";
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { describeError, ERROR_LINES_PER_WINDOW, ErrorLog } from "../server/error_log.ts";
@@ -33,6 +34,11 @@ Deno.test("error log: anything else is a bug, written with its stack trace", () 
   assert.ok(line.startsWith("sockserve: request handler failed: TypeError: undefined is not"));
   assert.match(line, /\n\s+at /);
   assert.equal(describeError("thrown text"), "sockserve: request handler failed: thrown text");
+  // A handler timeout is operational too: one line, no stack trace.
+  assert.equal(
+    describeError(new HandlerTimeoutError(2000)),
+    "sockserve: handler did not respond within 2000 ms",
+  );
 });
 
 Deno.test("error log: at most ten errors per ten seconds; the rest counted on the next line", () => {

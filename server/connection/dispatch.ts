@@ -37,6 +37,37 @@ function isUnrepresentableMethod(method: string): boolean {
     upper === "OPTIONS";
 }
 
+/**
+ * What `onError` receives when a handler has not produced its Response within
+ * `handlerTimeoutMs`: the client gets 503 and the connection closes (the handler's
+ * `request.signal` aborts). An operational event, not a bug: logs write it as one line.
+ *
+ * @example
+ * ```ts
+ * import { HandlerTimeoutError, serve } from "../mod.ts";
+ * const server = serve({
+ *   port: 0,
+ *   onListen() {},
+ *   onError(error) {
+ *     const status = error instanceof HandlerTimeoutError ? 503 : 500;
+ *     return new Response(null, { status });
+ *   },
+ * }, () => new Response("hi"));
+ * await server.shutdown();
+ * ```
+ */
+export class HandlerTimeoutError extends Error {
+  /** The limit that passed, in milliseconds. */
+  readonly timeoutMs: number;
+
+  /** An error for a handler that did not answer within `timeoutMs` milliseconds. */
+  constructor(timeoutMs: number) {
+    super(`handler did not respond within ${timeoutMs} ms`);
+    this.name = "HandlerTimeoutError";
+    this.timeoutMs = timeoutMs;
+  }
+}
+
 /** Requests the server answers itself (the status), or 0 to call the handler. */
 export function serverAnswer(head: RequestHead): number {
   // CONNECT is for proxies (RFC 9110 §9.3.6); TRACE/TRACK and case variants of standard

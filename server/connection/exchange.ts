@@ -25,6 +25,7 @@ import {
   buildParsedRequest,
   buildRequest,
   HandlerInfo,
+  HandlerTimeoutError,
   isThenable,
   plainResponse,
   requestUrl,
@@ -267,7 +268,7 @@ export class Exchange implements BodyFeed {
     this.#c.state.disable(CloseReason.HandlerFailed);
     if (this.#c.isClosed()) return plainResponse(503); // Closed under a handler still running.
     this.#c.reportError(
-      new Error(`handler did not respond within ${this.#c.limits.handlerTimeoutMs} ms`),
+      new HandlerTimeoutError(this.#c.limits.handlerTimeoutMs),
     );
     // The handler still runs and may yet read the body: the connection cannot be reused, and
     // request.signal tells the handler that nobody will see its answer.

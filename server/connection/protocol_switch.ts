@@ -158,7 +158,13 @@ export class SwitchedSocket implements SwitchedTransport {
     this.#onClose = onClose;
   }
 
-  async read(buffer: Uint8Array): Promise<number | null> {
+  read(buffer: Uint8Array): Promise<number | null> {
+    // Once what the connection had read is delivered, a read is the socket's own, unwrapped.
+    if (this.#pending === null && this.#leftover === null) return this.#socket.read(buffer);
+    return this.#readHeld(buffer);
+  }
+
+  async #readHeld(buffer: Uint8Array): Promise<number | null> {
     if (this.#pending !== null) {
       const pending = this.#pending;
       this.#pending = null;
@@ -176,11 +182,15 @@ export class SwitchedSocket implements SwitchedTransport {
     return await this.#socket.read(buffer);
   }
 
-  async write(bytes: Uint8Array): Promise<void> {
-    let offset = 0;
-    while (offset < bytes.length) {
-      offset += await this.#socket.write(offset === 0 ? bytes : bytes.subarray(offset));
-    }
+  write(bytes: Uint8Array): Promise<void> {
+    // Usually one write takes it all; the rest, if any, in a loop.
+    return this.#socket.write(bytes).then((count) => {
+      if (count < bytes.length) return this.#writeRest(bytes, count);
+    });
+  }
+
+  async #writeRest(bytes: Uint8Array, offset: number): Promise<void> {
+    while (offset < bytes.length) offset += await this.#socket.write(bytes.subarray(offset));
   }
 
   async closeWrite(): Promise<void> {

@@ -91,7 +91,13 @@ export class MessageReader {
   #messageBytes = 0;
   /** Whether the data frame being read is the message's last. */
   #finalFrame = false;
+  /**
+   * The UTF-8 decoder, reused from message to message (a decode without `stream` leaves it
+   * clean); dropped when a message ends in the middle of a streamed decode.
+   */
   #decoder: TextDecoder | null = null;
+  /** The text message in progress was decoded in pieces: `#decoder` holds a partial state. */
+  #streaming = false;
   #text = "";
   #chunks: Uint8Array[] = [];
 
@@ -154,9 +160,6 @@ export class MessageReader {
       if (this.#messageOpcode !== NONE) throw protocolError("new message inside a fragmented one");
       this.#messageOpcode = opcode;
       this.#messageBytes = 0;
-      if (opcode === OPCODE.TEXT) {
-        this.#decoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
-      }
     }
     if (length > this.#maxMessageBytes - this.#messageBytes) {
       throw new WebSocketProtocolError(1009, "message larger than maxMessageBytes");
@@ -182,21 +185,35 @@ export class MessageReader {
       return { type: "close", code, reason };
     }
     if (this.#messageOpcode === OPCODE.TEXT) {
-      if (data.length > 0) this.#text += this.#decode(data, true);
+      if (end && this.#finalFrame && !this.#streaming) {
+        // The whole message in one piece, the usual case: one decode that keeps no state.
+        const text = this.#decode(data, false);
+        this.#release();
+        return { type: "text", text };
+      }
+      if (data.length > 0) {
+        this.#text += this.#decode(data, true);
+        this.#streaming = true;
+      }
     } else if (data.length > 0) {
       this.#chunks.push(data.slice());
     }
     if (!end || !this.#finalFrame) return null;
-    const event: WebSocketEvent = this.#messageOpcode === OPCODE.TEXT
-      ? { type: "text", text: this.#text + this.#decode(undefined, false) }
-      : { type: "binary", data: concat(this.#chunks, this.#messageBytes) };
+    let event: WebSocketEvent;
+    if (this.#messageOpcode === OPCODE.TEXT) {
+      event = { type: "text", text: this.#text + this.#decode(undefined, false) };
+      this.#streaming = false;
+    } else {
+      event = { type: "binary", data: concat(this.#chunks, this.#messageBytes) };
+    }
     this.#release();
     return event;
   }
 
   #decode(data: Uint8Array | undefined, stream: boolean): string {
+    this.#decoder ??= new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
     try {
-      return this.#decoder!.decode(data, { stream });
+      return this.#decoder.decode(data, { stream });
     } catch {
       throw new WebSocketProtocolError(1007, "text message is not valid UTF-8");
     }
@@ -206,7 +223,8 @@ export class MessageReader {
   #release(): void {
     this.#messageOpcode = NONE;
     this.#messageBytes = 0;
-    this.#decoder = null;
+    if (this.#streaming) this.#decoder = null;
+    this.#streaming = false;
     this.#text = "";
     this.#chunks = [];
     this.#control = null;

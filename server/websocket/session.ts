@@ -20,7 +20,12 @@
  */
 
 import { CLOSE_CODE, CloseHandshake, encodeClosePayload } from "../http1/websocket_close.ts";
-import { encodeFrameHeader, OPCODE, WebSocketProtocolError } from "../http1/websocket_frames.ts";
+import {
+  encodeFrame,
+  encodeFrameHeader,
+  OPCODE,
+  WebSocketProtocolError,
+} from "../http1/websocket_frames.ts";
 import { MessageReader, NEED_MESSAGE_DATA } from "../http1/websocket_messages.ts";
 import type { WebSocketTransport } from "./transport.ts";
 
@@ -53,8 +58,13 @@ export interface SessionSink {
   closed(end: SessionEnd): void;
 }
 
+const utf8 = new TextEncoder();
+
 /** Size of the session's read buffer: one read takes a few typical messages. */
 const READ_BUFFER_BYTES = 16 * 1024;
+
+/** Frames with payloads up to this size are copied into one buffer with their header. */
+const WHOLE_FRAME_BYTES = 4 * 1024;
 
 /** Queued frames are written together up to this many bytes (fewer system calls). */
 const COALESCE_BYTES = 64 * 1024;
@@ -138,7 +148,7 @@ export class WebSocketSession {
   /** Queues a text message (its UTF-8 encoding; lone surrogates become U+FFFD). */
   sendText(text: string): void {
     if (!this.maySendData) return;
-    this.#enqueueFrame(OPCODE.TEXT, new TextEncoder().encode(text), true);
+    this.#enqueueFrame(OPCODE.TEXT, utf8.encode(text), true);
   }
 
   /** Queues a binary message from bytes the session may keep (the caller passes a copy). */
@@ -302,12 +312,15 @@ export class WebSocketSession {
   }
 
   #enqueueFrame(opcode: number, payload: Uint8Array, isData: boolean): void {
-    const header = encodeFrameHeader({ opcode }, payload.length);
-    const size = header.length + payload.length;
+    // A small frame is built whole at once (one buffer, written as is); a large one keeps its
+    // payload as given, written after its header without a copy.
+    const parts = payload.length <= WHOLE_FRAME_BYTES
+      ? [encodeFrame({ opcode }, payload)]
+      : [encodeFrameHeader({ opcode }, payload.length), payload];
     this.#enqueue({
-      parts: payload.length === 0 ? [header] : [header, payload],
+      parts,
       pending: null,
-      size,
+      size: parts.length === 1 ? parts[0]!.length : parts[0]!.length + payload.length,
       payload: isData ? payload.length : 0,
     });
   }

@@ -11,23 +11,27 @@ import {
   SERVER_NAMES,
   type ServerName,
 } from "./report.ts";
+import { WEBSOCKET_PATH } from "./servers/server_args.ts";
 
-/** One wrk scenario. */
+/** One load scenario: wrk against an HTTP server, or the WebSocket echo client (W1). */
 export interface LoadScenario {
-  /** S1…S5. */
+  /** S1…S5, W1. */
   id: LoadScenarioId;
   /** Short title for the table and chart. */
   title: string;
   /** Which kind of server process it needs. */
-  mode: "hello" | "static";
+  mode: "hello" | "static" | "websocket";
   /** Path requested. */
   path: string;
   /** Concurrent connections. */
   connections: number;
   /** Extra request headers. */
   headers: string[];
-  /** Lua script: plain summary, or 16 pipelined requests per write. */
-  script: "report" | "pipeline";
+  /**
+   * What makes the load: wrk with its Lua script (`report`: plain summary, `pipeline`: 16
+   * pipelined requests per write), or `websocket-echo`: no wrk, bench/websocket_load.ts.
+   */
+  script: "report" | "pipeline" | "websocket-echo";
 }
 
 /** Name of the 1 KiB file the static scenarios serve (an HTML page, the common case). */
@@ -51,7 +55,19 @@ const KEEP_ALIVE_CONNECTIONS = 64;
  */
 const LARGE_FILE_CONNECTIONS = 8;
 
-/** The load scenarios of issue 5. */
+/**
+ * W1's message: 32 bytes of text, a chat line or a small JSON event, so that the cost per
+ * message (events, frames, system calls) is measured rather than the copying of bytes.
+ */
+export const WEBSOCKET_MESSAGE_BYTES = 32;
+
+/**
+ * Messages W1 keeps in flight per connection: one, a round trip at a time, as a client waiting
+ * for each answer; 64 connections keep a one-core server busy.
+ */
+export const WEBSOCKET_WINDOW = 1;
+
+/** The load scenarios of issue 5, and the WebSocket echo of issue 13. */
 export const LOAD_SCENARIOS: readonly LoadScenario[] = [
   {
     id: "S1",
@@ -98,6 +114,15 @@ export const LOAD_SCENARIOS: readonly LoadScenario[] = [
     connections: KEEP_ALIVE_CONNECTIONS,
     headers: [],
     script: "pipeline",
+  },
+  {
+    id: "W1",
+    title: `WebSocket echo, ${WEBSOCKET_MESSAGE_BYTES} B text`,
+    mode: "websocket",
+    path: WEBSOCKET_PATH,
+    connections: KEEP_ALIVE_CONNECTIONS,
+    headers: [],
+    script: "websocket-echo",
   },
 ];
 
@@ -184,6 +209,8 @@ export const USAGE = `Usage: deno task bench [options]
 
 Runs sockserve, Deno.serve, node:http and nginx (when installed) side by side on loopback,
 each server pinned to core 0 and wrk to core 1, and writes bench/results/latest.{json,svg}.
+W1 echoes WebSocket messages (sockserve's upgradeWebSocket() against Deno.upgradeWebSocket),
+driven by bench/websocket_load.ts instead of wrk.
 
 Options:
   --quick                 1 round × ${QUICK.durationSec} s after ${QUICK.warmupSec} s warm-up

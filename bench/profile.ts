@@ -1,8 +1,9 @@
 /**
  * Where sockserve spends its time under load: runs the sockserve benchmark server with
- * `--cpu-prof` under wrk (S1 by default), then prints the functions with the most self time.
+ * `--cpu-prof` under wrk (S1 by default; W1 under bench/websocket_load.ts), then prints the
+ * functions with the most self time.
  *
- * Usage: `deno run --allow-all bench/profile.ts [--scenario S1…S5] [--duration S]
+ * Usage: `deno run --allow-all bench/profile.ts [--scenario S1…S5|W1] [--duration S]
  * [--top N] [--out FILE.md]`. The raw `.cpuprofile` is kept next to `--out` (or in a temp dir)
  * for Chrome DevTools.
  *
@@ -18,9 +19,12 @@ import {
   missingTool,
   SMALL_FILE_BYTES,
   SMALL_FILE_NAME,
+  WEBSOCKET_MESSAGE_BYTES,
+  WEBSOCKET_WINDOW,
 } from "./options.ts";
 import { hasProgram, pause, startServer } from "./processes.ts";
 import { runWrk } from "./wrk.ts";
+import { runWebSocketLoad } from "./websocket_load.ts";
 
 const BENCH_DIR = import.meta.dirname as string;
 const REPO_DIR = join(BENCH_DIR, "..");
@@ -105,7 +109,9 @@ function markdown(
   const lines = [
     `### ${title}`,
     "",
-    `Under load: ${Math.round(requestsPerSec).toLocaleString("en-US")} req/s while profiled ` +
+    `Under load: ${
+      Math.round(requestsPerSec).toLocaleString("en-US")
+    } req/s (W1: messages/s) while profiled ` +
     "(the profiler itself costs some throughput).",
     "",
     "| self time | share | function | where |",
@@ -148,10 +154,12 @@ async function main(): Promise<number> {
   }
   const scenario = LOAD_SCENARIOS.find((candidate) => candidate.id === scenarioId);
   if (scenario === undefined) {
-    console.error(`bench/profile.ts: scenario must be one of S1, S2, S3, S4, S5`);
+    console.error(
+      `bench/profile.ts: scenario must be one of ${LOAD_SCENARIOS.map((s) => s.id).join(", ")}`,
+    );
     return 2;
   }
-  if (!await hasProgram("wrk")) {
+  if (scenario.script !== "websocket-echo" && !await hasProgram("wrk")) {
     console.error(`bench/profile.ts: ${missingTool("wrk")}`);
     return 1;
   }
@@ -176,15 +184,15 @@ async function main(): Promise<number> {
         "--cpu-prof",
         `--cpu-prof-dir=${profileDir}`,
         join(BENCH_DIR, "servers", "sockserve.ts"),
-        ...(scenario.mode === "hello" ? ["hello"] : ["static", filesDir]),
+        ...(scenario.mode === "static" ? ["static", filesDir] : [scenario.mode]),
       ],
-      readyPath: scenario.mode === "hello" ? "/" : `/${SMALL_FILE_NAME}`,
+      readyPath: scenario.mode === "static" ? `/${SMALL_FILE_NAME}` : "/",
       core: pinned ? 0 : null,
       cwd: REPO_DIR,
     });
-    const script = scenario.script === "report"
-      ? join(BENCH_DIR, "wrk", "report.lua")
-      : join(tempDir, "pipeline.lua");
+    const script = scenario.script === "pipeline"
+      ? join(tempDir, "pipeline.lua")
+      : join(BENCH_DIR, "wrk", "report.lua");
     if (scenario.script === "pipeline") {
       await Deno.writeTextFile(
         script,
@@ -195,16 +203,25 @@ async function main(): Promise<number> {
     console.error(`[profile] ${scenario.id} against sockserve for ${durationSec} s`);
     let summary;
     try {
-      summary = await runWrk({
-        port: server.port,
-        path: scenario.path,
-        connections: scenario.connections,
-        durationSec,
-        threads: 1,
-        script,
-        headers: scenario.headers,
-        core: pinned ? 1 : null,
-      });
+      summary = scenario.script === "websocket-echo"
+        ? await runWebSocketLoad({
+          port: server.port,
+          path: scenario.path,
+          connections: scenario.connections,
+          durationSec,
+          messageBytes: WEBSOCKET_MESSAGE_BYTES,
+          window: WEBSOCKET_WINDOW,
+        }, pinned ? 1 : null)
+        : await runWrk({
+          port: server.port,
+          path: scenario.path,
+          connections: scenario.connections,
+          durationSec,
+          threads: 1,
+          script,
+          headers: scenario.headers,
+          core: pinned ? 1 : null,
+        });
     } finally {
       await pause(200);
       await server.stop();

@@ -52,14 +52,22 @@ export const DISTURBED_CPU_SHARE = 0.1;
 /** The server every ratio is measured against. */
 export const REFERENCE_SERVER: ServerName = "deno-serve";
 
-/** The load scenarios, in report order. */
-export const LOAD_SCENARIO_IDS = ["S1", "S2", "S3", "S4", "S5"] as const;
+/** The load scenarios, in report order: HTTP (S1–S5), then WebSocket (W1). */
+export const LOAD_SCENARIO_IDS = ["S1", "S2", "S3", "S4", "S5", "W1"] as const;
 
 /** One of {@linkcode LOAD_SCENARIO_IDS}. */
 export type LoadScenarioId = typeof LOAD_SCENARIO_IDS[number];
 
 /** A load scenario or the idle-memory scenario. */
 export type ScenarioId = LoadScenarioId | "M1";
+
+/**
+ * Whether a scenario counts WebSocket messages (echoed, per second) rather than HTTP responses:
+ * its samples' "requests" are messages and their latency a message's round trip.
+ */
+export function isWebSocketScenario(id: ScenarioId): boolean {
+  return id.startsWith("W");
+}
 
 /** What one wrk run measured against one server. */
 export interface LoadSample {
@@ -404,17 +412,31 @@ export function renderMarkdownTables(result: BenchResult): string {
       describeMachine(result.machine)
     }; ${result.settings.rounds} rounds × ${result.settings.durationSec} s after ` +
       `${result.settings.warmupSec} s warm-up, ${
-        result.settings.pinned ? "server on core 0 and wrk on core 1 (taskset)" : "not pinned"
-      }. Medians over the rounds; ratio = req/s ÷ Deno.serve's in the same round.`,
+        result.settings.pinned
+          ? "server on core 0 and wrk (or the WebSocket client) on core 1 (taskset)"
+          : "not pinned"
+      }. Medians over the rounds; ratio = req/s (messages/s for WebSocket scenarios) ÷ ` +
+      "Deno.serve's in the same round.",
   );
   lines.push("");
   const summaries = summarizeLoad(result.load);
-  if (summaries.length > 0) {
-    lines.push(
-      "| Scenario | Server | req/s | vs Deno.serve | p99 latency | MB/s | server CPU/req | errors |",
-    );
+  const tables = [
+    {
+      rows: summaries.filter((row) => !isWebSocketScenario(row.scenario)),
+      header:
+        "| Scenario | Server | req/s | vs Deno.serve | p99 latency | MB/s | server CPU/req | errors |",
+    },
+    {
+      rows: summaries.filter((row) => isWebSocketScenario(row.scenario)),
+      header: "| Scenario | Server | messages/s | vs Deno.serve | p99 round trip | MB/s | " +
+        "server CPU/message | errors |",
+    },
+  ];
+  for (const { rows, header } of tables) {
+    if (rows.length === 0) continue;
+    lines.push(header);
     lines.push("|---|---|--:|--:|--:|--:|--:|--:|");
-    for (const row of summaries) {
+    for (const row of rows) {
       const scenario = titles.get(row.scenario);
       const label = scenario === undefined ? row.scenario : `${row.scenario} ${scenario.title}`;
       lines.push(

@@ -1,7 +1,8 @@
 /**
  * `deno task bench`: the load benchmark of issue 5. Starts each server as its own process pinned
- * to core 0, drives it with wrk pinned to core 1, and reports medians and the ratio to
- * Deno.serve measured in the same round. With `--baseline REF`, sockserve as of commit REF runs
+ * to core 0, drives it with wrk pinned to core 1 (the WebSocket scenario with
+ * bench/websocket_load.ts), and reports medians and the ratio to Deno.serve measured in the same
+ * round. With `--baseline REF`, sockserve as of commit REF runs
  * too, as one more server in the same rounds, and the report adds current ÷ baseline per
  * scenario. Installs nothing: a missing wrk stops the run with the command that installs it,
  * missing peers (nginx, node) are named and skipped.
@@ -24,6 +25,8 @@ import {
   SMALL_FILE_BYTES,
   SMALL_FILE_NAME,
   USAGE,
+  WEBSOCKET_MESSAGE_BYTES,
+  WEBSOCKET_WINDOW,
 } from "./options.ts";
 import {
   type BaselineResult,
@@ -59,6 +62,7 @@ import {
   wrapCommand,
 } from "./processes.ts";
 import { runWrk, totalErrors, type WrkSummary } from "./wrk.ts";
+import { runWebSocketLoad } from "./websocket_load.ts";
 import { renderSvgChart } from "./chart.ts";
 import { freePort, NGINX_BINARY, nginxConfig } from "./nginx.ts";
 import {
@@ -126,7 +130,10 @@ const HELD_FDS_MIN_SHARE = 0.95;
 /** Longest the M1 client may take to open its connections and report. */
 const IDLE_CLIENT_TIMEOUT_MS = 60_000;
 
-type Mode = "hello" | "static";
+type Mode = "hello" | "static" | "websocket";
+
+/** Why a server is not in the WebSocket scenario. */
+const NO_WEBSOCKET = "no WebSocket server without a library (W1 compares sockserve and Deno.serve)";
 
 function log(message: string): void {
   console.error(`[bench] ${message}`);
@@ -180,8 +187,8 @@ async function launchSpec(
   context: Pick<RunContext, "filesDir" | "tempDir" | "tools" | "serverCore" | "baseline">,
 ): Promise<LaunchSpec | string> {
   const { filesDir, tempDir, tools, serverCore: core, baseline } = context;
-  const modeArgs = mode === "hello" ? ["hello"] : ["static", filesDir];
-  const readyPath = mode === "hello" ? "/" : `/${SMALL_FILE_NAME}`;
+  const modeArgs = mode === "static" ? ["static", filesDir] : [mode];
+  const readyPath = mode === "static" ? `/${SMALL_FILE_NAME}` : "/";
   const denoScript = (file: string, root = REPO_DIR) => [
     Deno.execPath(),
     "run",
@@ -217,6 +224,7 @@ async function launchSpec(
         cwd: REPO_DIR,
       };
     case "node-http":
+      if (mode === "websocket") return NO_WEBSOCKET;
       if (!tools.node) return missingTool("node");
       return {
         name: server,
@@ -225,6 +233,7 @@ async function launchSpec(
         core,
       };
     case "nginx": {
+      if (mode === "websocket") return NO_WEBSOCKET;
       if (tools.nginx === null) return missingTool("nginx");
       const prefix = await Deno.makeTempDir({ dir: tempDir, prefix: `nginx-${mode}-` });
       const port = freePort();
@@ -294,9 +303,11 @@ interface RunContext {
   baseline: BaselineTree | null;
 }
 
-/** One wrk run and the CPU time around it. */
+/** One wrk (or WebSocket client) run and the CPU time around it. */
 interface Measurement {
   summary: WrkSummary;
+  /** Threads of the load generator: wrk's, or 1 for the WebSocket client. */
+  clientThreads: number;
   /** CPU seconds of the server process. */
   cpuSeconds: number;
   /** Share of all CPUs' time used by processes other than the server and wrk. */
@@ -312,22 +323,33 @@ async function measure(
   const before = await readCpuSeconds(server.pid);
   const machineBefore = await readMachineCpuSeconds();
   const started = performance.now();
-  const summary = await runWrk({
-    port: server.port,
-    path: scenario.path,
-    connections: scenario.connections,
-    durationSec,
-    threads: context.wrkThreads,
-    script: context.scripts[scenario.script],
-    headers: scenario.headers,
-    core: context.clientCore,
-  });
+  const script = scenario.script;
+  const summary = script === "websocket-echo"
+    ? await runWebSocketLoad({
+      port: server.port,
+      path: scenario.path,
+      connections: scenario.connections,
+      durationSec,
+      messageBytes: WEBSOCKET_MESSAGE_BYTES,
+      window: WEBSOCKET_WINDOW,
+    }, context.clientCore)
+    : await runWrk({
+      port: server.port,
+      path: scenario.path,
+      connections: scenario.connections,
+      durationSec,
+      threads: context.wrkThreads,
+      script: context.scripts[script],
+      headers: scenario.headers,
+      core: context.clientCore,
+    });
   const wallSeconds = (performance.now() - started) / 1000;
   const machineSeconds = (await readMachineCpuSeconds()) - machineBefore;
   const cpuSeconds = (await readCpuSeconds(server.pid)) - before;
   const otherSeconds = Math.max(0, machineSeconds - cpuSeconds - summary.cpuSec);
   const otherCpuShare = otherSeconds / (wallSeconds * navigator.hardwareConcurrency);
-  return { summary, cpuSeconds, otherCpuShare };
+  const clientThreads = script === "websocket-echo" ? 1 : context.wrkThreads;
+  return { summary, clientThreads, cpuSeconds, otherCpuShare };
 }
 
 /**
@@ -359,11 +381,7 @@ async function measureUndisturbed(
   return { ...(best as Measurement), attempts };
 }
 
-function toSample(
-  round: number,
-  measurement: Measurement & { attempts: number },
-  context: RunContext,
-): LoadSample {
+function toSample(round: number, measurement: Measurement & { attempts: number }): LoadSample {
   const { summary, cpuSeconds } = measurement;
   const seconds = summary.durationUs / 1e6;
   return {
@@ -377,7 +395,7 @@ function toSample(
     ratioToReference: null,
     otherCpuShare: measurement.otherCpuShare,
     attempts: measurement.attempts,
-    clientCpuShare: seconds > 0 ? summary.cpuSec / seconds / context.wrkThreads : 0,
+    clientCpuShare: seconds > 0 ? summary.cpuSec / seconds / measurement.clientThreads : 0,
   };
 }
 
@@ -502,7 +520,6 @@ async function runMode(
             const sample = toSample(
               round,
               await measureUndisturbed(server, scenario, options.durationSec, context),
-              context,
             );
             entry.samples.push(sample);
             log(
@@ -668,10 +685,11 @@ async function main(): Promise<number> {
   const tools = await detectTools();
   const notes: string[] = [];
   const loadScenarios = LOAD_SCENARIOS.filter((s) => options.scenarios.includes(s.id));
-  if (!tools.wrk && loadScenarios.length > 0) {
+  const wrkScenarios = loadScenarios.filter((s) => s.script !== "websocket-echo");
+  if (!tools.wrk && wrkScenarios.length > 0) {
     // Stop rather than skip: a run without its load scenarios would overwrite the results.
     console.error(
-      `bench: ${missingTool("wrk", `${loadScenarios.map((s) => s.id).join(", ")} need it`)}`,
+      `bench: ${missingTool("wrk", `${wrkScenarios.map((s) => s.id).join(", ")} need it`)}`,
     );
     return 1;
   }
@@ -771,7 +789,7 @@ async function main(): Promise<number> {
       baseline,
     };
     const load: LoadResult[] = [];
-    for (const mode of ["hello", "static"] as const) {
+    for (const mode of ["hello", "static", "websocket"] as const) {
       const scenarios = loadScenarios.filter((scenario) => scenario.mode === mode);
       if (scenarios.length === 0) continue;
       load.push(...await runMode(mode, scenarios, servers, options, context));
@@ -798,7 +816,9 @@ async function main(): Promise<number> {
     ).map((entry) => `${entry.scenario} ${entry.server}`);
     if (clientBound.length > 0) {
       notes.push(
-        `wrk used ≥ ${CLIENT_BOUND_SHARE * 100}% of its core in ${clientBound.join(", ")}: ` +
+        `the load generator (wrk; W1: bench/websocket_load.ts) used ≥ ${
+          CLIENT_BOUND_SHARE * 100
+        }% of its core in ${clientBound.join(", ")}: ` +
           "there the load generator limits req/s as much as the server, so those ratios " +
           "understate the faster server",
       );

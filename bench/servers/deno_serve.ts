@@ -1,6 +1,7 @@
 /**
  * The reference server: `Deno.serve` (hyper, in Rust) with the smallest handler that does the
- * job. Usage: `deno run --allow-net --allow-read deno_serve.ts hello|static [dir]`. Prints
+ * job, and `Deno.upgradeWebSocket` for the WebSocket echo. Usage:
+ * `deno run --allow-net --allow-read deno_serve.ts hello|websocket|static [dir]`. Prints
  * `LISTENING <port>` once bound to 127.0.0.1 on a port chosen by the OS.
  *
  * The static handler is the "async file read" baseline of issue 5: stat, then read small files
@@ -10,7 +11,7 @@
  * @module
  */
 
-import { parseServerArgs, resolveStaticPath } from "./server_args.ts";
+import { parseServerArgs, resolveStaticPath, WEBSOCKET_PATH } from "./server_args.ts";
 
 /** Files up to this size are read whole; larger ones are streamed from the file handle. */
 const READ_WHOLE_MAX_BYTES = 64 * 1024;
@@ -42,6 +43,14 @@ async function serveFile(root: string, request: Request): Promise<Response> {
   return new Response(file.readable, { headers });
 }
 
+/** Echoes every message of a WebSocket at WEBSOCKET_PATH; says hello to anything else. */
+function webSocketEcho(request: Request): Response {
+  if (new URL(request.url).pathname !== WEBSOCKET_PATH) return new Response("Hello, World!");
+  const { socket, response } = Deno.upgradeWebSocket(request);
+  socket.onmessage = (event) => socket.send(event.data);
+  return response;
+}
+
 const args = parseServerArgs(Deno.args);
 const root = args.mode === "static" ? args.root : "";
 Deno.addSignalListener("SIGTERM", () => Deno.exit(0));
@@ -54,5 +63,7 @@ Deno.serve(
   },
   args.mode === "hello"
     ? () => new Response("Hello, World!")
+    : args.mode === "websocket"
+    ? webSocketEcho
     : (request) => serveFile(root, request),
 );

@@ -1,6 +1,8 @@
 /**
  * Command-line contract shared by the benchmark servers written for Deno: `hello` answers every
- * request with "Hello, World!", `static <dir>` serves the files of a directory.
+ * request with "Hello, World!", `static <dir>` serves the files of a directory, `websocket`
+ * echoes every message of a WebSocket opened at {@linkcode WEBSOCKET_PATH} (and says
+ * "Hello, World!" to other requests, for the readiness check).
  *
  * @module
  */
@@ -8,10 +10,16 @@
 import { join, normalize } from "node:path";
 
 /** What a benchmark server was asked to serve. */
-export type ServerArgs = { mode: "hello" } | { mode: "static"; root: string };
+export type ServerArgs = { mode: "hello" } | { mode: "websocket" } | {
+  mode: "static";
+  root: string;
+};
+
+/** Where the `websocket` servers upgrade. */
+export const WEBSOCKET_PATH = "/ws";
 
 /**
- * Parses `hello` or `static <dir>`; exits with a usage message otherwise.
+ * Parses `hello`, `websocket` or `static <dir>`; exits with a usage message otherwise.
  *
  * @example
  * ```ts
@@ -20,10 +28,10 @@ export type ServerArgs = { mode: "hello" } | { mode: "static"; root: string };
  */
 export function parseServerArgs(argv: readonly string[]): ServerArgs {
   const [mode, root] = argv;
-  if (mode === "hello" && argv.length === 1) return { mode };
+  if ((mode === "hello" || mode === "websocket") && argv.length === 1) return { mode };
   if (mode === "static" && root !== undefined && argv.length === 2) return { mode, root };
   // deno-lint-ignore no-console
-  console.error("usage: <server> hello | static <dir>");
+  console.error("usage: <server> hello | websocket | static <dir>");
   Deno.exit(2);
 }
 

@@ -1,19 +1,29 @@
 /**
- * sockserve under benchmark: `serve()` from server/mod.ts with a "Hello, World!" handler, or
- * `createFileServer()` with its defaults. Usage:
- * `deno run --allow-net --allow-read sockserve.ts hello|static <dir>`.
+ * sockserve under benchmark: `serve()` from server/mod.ts with a "Hello, World!" handler,
+ * `createFileServer()` with its defaults, or a WebSocket echo with `upgradeWebSocket()`. Usage:
+ * `deno run --allow-net --allow-read sockserve.ts hello|websocket|static <dir>`.
  * Prints `LISTENING <port>` once bound to 127.0.0.1 on a port chosen by the OS.
  *
  * @module
  */
 
-import { type Handler, serve } from "../../server/mod.ts";
+import { type Handler, serve, upgradeWebSocket } from "../../server/mod.ts";
 import { createFileServer } from "../../server/static/file_server.ts";
-import { parseServerArgs } from "./server_args.ts";
+import { parseServerArgs, WEBSOCKET_PATH } from "./server_args.ts";
+
+/** Echoes every message of a WebSocket at WEBSOCKET_PATH; says hello to anything else. */
+const webSocketEcho: Handler = (request) => {
+  if (new URL(request.url).pathname !== WEBSOCKET_PATH) return new Response("Hello, World!");
+  const { socket, response } = upgradeWebSocket(request);
+  socket.onmessage = (event) => socket.send(event.data);
+  return response;
+};
 
 const args = parseServerArgs(Deno.args);
 const handler: Handler = args.mode === "hello"
   ? () => new Response("Hello, World!")
+  : args.mode === "websocket"
+  ? webSocketEcho
   : createFileServer({ root: args.root });
 const server = serve({
   hostname: "127.0.0.1",

@@ -156,10 +156,15 @@ export const DEFAULT_READ_BUFFER_BYTES = 1024;
 export const DEFAULT_WEBSOCKET_MAX_MESSAGE_BYTES = 16 * 1024 * 1024;
 
 /**
- * Most bytes a WebSocket may have queued for sending (frames written by `send()`, pongs and the
- * Close frame) while the client does not read; beyond it the connection is dropped, since a
- * Close frame could not get through either. Option `maxBufferedAmount` of `upgradeWebSocket()`.
- * Bun: 16 MiB (`backpressureLimit`); browsers and Deno: unbounded.
+ * Most bytes a WebSocket may have waiting behind the message being written (messages given to
+ * `send()`, Pongs, the Close frame) while the client does not read; beyond it the connection is
+ * dropped, since a Close frame could not get through either. The message being written is not
+ * counted: the application made it and holds its bytes anyway, so a message of any size reaches
+ * a slow client, and its Pongs and the next messages may queue behind it. Per connection, sending
+ * holds at most one message plus this; receiving holds at most `maxMessageSize`. Option
+ * `maxBufferedAmount` of `upgradeWebSocket()`. Bun: 16 MiB (`backpressureLimit`); uWebSockets:
+ * 64 KiB (`maxBackpressure`); browsers, Deno and Node's ws: unbounded. 16 MiB, as
+ * `maxMessageSize`: a message of the largest size accepted may wait behind another.
  */
 export const DEFAULT_WEBSOCKET_MAX_BUFFERED_BYTES = 16 * 1024 * 1024;
 

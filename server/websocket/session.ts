@@ -13,8 +13,9 @@
  *   half-closes, reads and drops until the client closes or `closeTimeoutMs` passes (so that the
  *   client reads the Close frame instead of a reset), and reports an error.
  * - No frame for `idleTimeoutMs / 2` after a Ping: Close 1001, closed once written, error.
- * - More than `maxBufferedBytes` queued for a client that does not read, a reset, or the
- *   client's FIN without Close: the connection is closed at once (1006, not clean).
+ * - More than `maxBufferedBytes` queued behind the frame being written (a client that does not
+ *   read), a reset, or the client's FIN without Close: the connection is closed at once (1006,
+ *   not clean).
  *
  * @module
  */
@@ -330,9 +331,10 @@ export class WebSocketSession {
     this.#queue.push(frame);
     this.#queuedBytes += frame.size;
     this.#bufferedAmount += frame.payload;
-    // One frame of any size is accepted (the application holds its bytes anyway); a queue that
-    // grows past the limit behind it means the client is not reading.
-    if (this.#queuedBytes > this.#limits.maxBufferedBytes && this.#queue.length > 1) {
+    // The frame at the head of the queue (being written) may be of any size: the application
+    // made it and holds its bytes anyway. What waits behind it is bounded: more than the limit
+    // there means the client is not reading.
+    if (this.#queuedBytes - this.#queue[0]!.size > this.#limits.maxBufferedBytes) {
       this.#finishUnclean("send buffer over maxBufferedAmount: the client is not reading");
       return;
     }

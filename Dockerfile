@@ -15,8 +15,8 @@ FROM denoland/deno:2.9.6 AS build
 WORKDIR /src
 COPY . .
 # Compile first: it fetches Deno's runtime (denort) into DENO_DIR, where the compile tests find
-# it, so inside this build they build and run real executables instead of reporting themselves
-# skipped.
+# it, so that with TESTS=full they build and run real executables inside this build instead of
+# reporting themselves skipped (TESTS=quick leaves them out).
 RUN deno task compile
 # TESTS=quick (default): format, lint, type and doc checks, publish dry run and the tests that
 # depend on no timing (deno task test:quick, about a minute), so a slow or busy builder does not

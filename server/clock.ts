@@ -1,9 +1,10 @@
 /**
  * One coarse timer per server instead of one timer per connection and phase.
  *
- * Every {@linkcode TICK_MS} the clock updates its cached time and `Date` header value (formatted
- * once per second, RFC 9110 §6.6.1) and tells its subscribers, which check their own deadlines.
- * Setting a deadline is then a plain assignment on the hot path. Timeouts fire up to one tick late.
+ * Every {@linkcode TICK_MS} the clock updates its cached `Date` header value (formatted once per
+ * second, RFC 9110 §6.6.1) and tells its subscribers, which check their own deadlines. Setting a
+ * deadline is a plain assignment from the current time on the hot path. Timeouts fire up to one
+ * tick late, never early.
  *
  * @module
  */
@@ -14,7 +15,7 @@ import { formatHttpDate } from "./http1/http_date.ts";
 export const TICK_MS = 250;
 
 /**
- * Cached time for deadlines and the `Date` header.
+ * The time for deadlines, and the cached `Date` header value.
  *
  * @example
  * ```ts
@@ -25,11 +26,9 @@ export const TICK_MS = 250;
  * ```
  */
 export class Clock {
-  /** Milliseconds since the epoch, updated every tick. */
-  now: number = Date.now();
-  /** Current IMF-fixdate for the `Date` header. */
-  date: string = formatHttpDate(this.now);
-  #second = Math.floor(this.now / 1000);
+  /** Current IMF-fixdate for the `Date` header, updated every tick. */
+  date: string = formatHttpDate(Date.now());
+  #second = Math.floor(Date.now() / 1000);
   #timer: ReturnType<typeof setInterval>;
   readonly #subscribers = new Set<(now: number) => void>();
 
@@ -39,6 +38,14 @@ export class Clock {
     const timer = this.#timer as unknown as { unref?: () => void };
     if (typeof timer.unref === "function") timer.unref();
     else Deno.unrefTimer(this.#timer as unknown as number);
+  }
+
+  /**
+   * Milliseconds since the epoch, read when asked (a deadline set from a time cached at the last
+   * tick could be up to a tick short, and fire early).
+   */
+  get now(): number {
+    return Date.now();
   }
 
   /** Calls `callback` on every tick until the returned function is called. */
@@ -54,12 +61,12 @@ export class Clock {
   }
 
   #tick(): void {
-    this.now = Date.now();
-    const second = Math.floor(this.now / 1000);
+    const now = Date.now();
+    const second = Math.floor(now / 1000);
     if (second !== this.#second) {
       this.#second = second;
-      this.date = formatHttpDate(this.now);
+      this.date = formatHttpDate(now);
     }
-    for (const callback of this.#subscribers) callback(this.now);
+    for (const callback of this.#subscribers) callback(now);
   }
 }

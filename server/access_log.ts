@@ -17,7 +17,7 @@
  * @module
  */
 
-import type { RequestRecord } from "./types.ts";
+import type { RequestRecord, ServeAddr } from "./types.ts";
 
 /** Access log format names accepted by `--log` (besides `off`). */
 export type AccessLogFormat = "combined" | "common" | "json";
@@ -76,11 +76,19 @@ function formatMs(ms: number): string {
   return `${Math.round(ms * 1000) / 1000}ms`;
 }
 
-function commonLine(record: RequestRecord): string {
+/**
+ * The client's address as logs write it: its IP, or `unix:` for a client of a Unix socket (as
+ * nginx writes `$remote_addr` there).
+ */
+function clientAddress(addr: ServeAddr): string {
+  return "path" in addr ? "unix:" : addr.hostname;
+}
+
+function commonLine(record: RequestRecord<ServeAddr>): string {
   const request = escapeLogField(`${record.method} ${record.target} ${record.httpVersion}`);
   // CLF writes "-" for an empty body (Apache's %b).
   const bytes = record.bodyBytes === 0 ? "-" : String(record.bodyBytes);
-  return `${escapeLogField(record.remoteAddr.hostname)} - - [${
+  return `${escapeLogField(clientAddress(record.remoteAddr))} - - [${
     formatClfTime(record.startTime)
   }] "${request}" ${record.status} ${bytes}`;
 }
@@ -106,7 +114,10 @@ function commonLine(record: RequestRecord): string {
  * // 127.0.0.1 - - [01/Jan/1970:00:00:00 +0000] "GET / HTTP/1.1" 200 1234
  * ```
  */
-export function formatAccessLogLine(format: AccessLogFormat, record: RequestRecord): string {
+export function formatAccessLogLine(
+  format: AccessLogFormat,
+  record: RequestRecord<ServeAddr>,
+): string {
   switch (format) {
     case "common":
       return commonLine(record);
@@ -118,8 +129,8 @@ export function formatAccessLogLine(format: AccessLogFormat, record: RequestReco
       // JSON.stringify escapes control characters, so a client cannot break the line either.
       return JSON.stringify({
         time: record.startTime.toISOString(),
-        remote_addr: record.remoteAddr.hostname,
-        remote_port: record.remoteAddr.port,
+        remote_addr: clientAddress(record.remoteAddr),
+        remote_port: "port" in record.remoteAddr ? record.remoteAddr.port : null,
         method: record.method,
         target: record.target,
         protocol: record.httpVersion,
@@ -202,7 +213,7 @@ function writeLineTo(writer: { writeSync(p: Uint8Array): number }, line: string)
 export function createAccessLogger(
   format: AccessLogFormat,
   writeLine: (line: string) => void = writeStdoutLine,
-): (record: RequestRecord) => void {
+): (record: RequestRecord<ServeAddr>) => void {
   return (record) => {
     try {
       writeLine(formatAccessLogLine(format, record));

@@ -31,11 +31,14 @@ export { serve } from "./listener.ts";
 export { HandlerTimeoutError } from "./connection/dispatch.ts";
 export type {
   Handler,
-  ListenAddr,
   RequestRecord,
+  ServeAddr,
+  ServeCommonOptions,
   ServeHandlerInfo,
   ServeOptions,
   Server,
+  ServeTcpOptions,
+  ServeUnixOptions,
 } from "./types.ts";
 export * from "./limits.ts";
 export { createFileServer, type FileServerOptions } from "./static/file_server.ts";

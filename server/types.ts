@@ -1,39 +1,39 @@
 /**
- * The public types of `serve()`, shaped like `Deno.serve` so that switching is one import.
+ * The public types of `serve()`, shaped like `Deno.serve`'s so that switching is one import:
+ * TCP options ({@linkcode ServeTcpOptions}) or Unix-socket options
+ * ({@linkcode ServeUnixOptions}), a handler that gets the peer's `Deno.NetAddr` or
+ * `Deno.UnixAddr`, and a {@linkcode Server} that is `AsyncDisposable`.
  *
  * @module
  */
 
 import type { ServerLimits } from "./limits.ts";
 
-/** Address the server listens on, as `Deno.serve` reports it. */
-export interface ListenAddr {
-  /** Always `"tcp"`. */
-  transport: "tcp";
-  /** The bound host name or IP address. */
-  hostname: string;
-  /** The bound port (the real one when 0 was asked for). */
-  port: number;
-}
+/** An address sockserve listens on or serves: TCP or a Unix socket. */
+export type ServeAddr = Deno.NetAddr | Deno.UnixAddr;
 
 /** What the handler learns about the connection besides the request. */
-export interface ServeHandlerInfo {
-  /** The peer's address. */
-  remoteAddr: Deno.NetAddr;
+export interface ServeHandlerInfo<Addr extends ServeAddr = Deno.NetAddr> {
+  /**
+   * The peer's address: a `Deno.NetAddr` over TCP; over a Unix socket, as
+   * `Deno.serve` gives it, `{ transport: "unix", path }` with the path the server listens on
+   * (a Unix client's own address has no name).
+   */
+  remoteAddr: Addr;
   /** Settles when the response has been fully written (or the connection failed). */
   completed: Promise<void>;
 }
 
 /** A request handler: the same shape as `Deno.ServeHandler`. */
-export type Handler = (
+export type Handler<Addr extends ServeAddr = Deno.NetAddr> = (
   request: Request,
-  info: ServeHandlerInfo,
+  info: ServeHandlerInfo<Addr>,
 ) => Response | Promise<Response>;
 
-/** One finished exchange, for access logs. Given to {@linkcode ServeOptions.onRequestEnd}. */
-export interface RequestRecord {
-  /** Peer address. */
-  remoteAddr: Deno.NetAddr;
+/** One finished exchange, for access logs. Given to {@linkcode ServeTcpOptions.onRequestEnd}. */
+export interface RequestRecord<Addr extends ServeAddr = Deno.NetAddr> {
+  /** Peer address (see {@linkcode ServeHandlerInfo.remoteAddr}). */
+  remoteAddr: Addr;
   /** Request method as sent. */
   method: string;
   /** Request-target as sent (origin-form path and query, usually). */
@@ -54,16 +54,12 @@ export interface RequestRecord {
   completed: boolean;
 }
 
-/** Options of `serve()`. Every field is optional. */
-export interface ServeOptions extends Partial<ServerLimits> {
-  /** Port to listen on; 0 lets the OS choose. Default 8000, like `Deno.serve`. */
-  port?: number;
-  /** Interface to bind. Default `"0.0.0.0"`, like `Deno.serve`. */
-  hostname?: string;
+/** Options of `serve()` for every kind of listener. Every field is optional. */
+export interface ServeCommonOptions<Addr extends ServeAddr> extends Partial<ServerLimits> {
   /** Aborting it shuts the server down gracefully, like calling `shutdown()`. */
   signal?: AbortSignal;
   /** Called once the listener is bound. Default: logs the address to the console. */
-  onListen?: (addr: ListenAddr) => void;
+  onListen?: (addr: Addr) => void;
   /**
    * Called when the handler throws or rejects; its response is sent instead. Default: logs the
    * error to stderr and answers 500 with a short plain body (the error text never reaches the
@@ -71,17 +67,54 @@ export interface ServeOptions extends Partial<ServerLimits> {
    */
   onError?: (error: unknown) => Response | Promise<Response>;
   /** Called after each exchange ends, for access logs. Must not throw. */
-  onRequestEnd?: (record: RequestRecord) => void;
-  /** Bind with SO_REUSEPORT so that several workers can share the port (Linux, `--unstable-net`). */
-  reusePort?: boolean;
+  onRequestEnd?: (record: RequestRecord<Addr>) => void;
   /** The handler, when it is passed in the options (like `Deno.serve({ handler })`). */
-  handler?: Handler;
+  handler?: Handler<Addr>;
+  /**
+   * `Deno.serve`'s automatic compression of responses. sockserve does not compress responses
+   * on its own (the file server compresses files: `createFileServer`'s `compression`), so only
+   * `false`, what happens anyway, is accepted; `true` is refused with a TypeError.
+   */
+  automaticCompression?: false;
 }
 
-/** A running server, as returned by `serve()`. */
-export interface Server {
-  /** The address the server is bound to. */
-  readonly addr: ListenAddr;
+/**
+ * Options of `serve()` on TCP (as `Deno.ServeTcpOptions`).
+ */
+export interface ServeTcpOptions extends ServeCommonOptions<Deno.NetAddr> {
+  /** `"tcp"`, the default. */
+  transport?: "tcp";
+  /** Port to listen on; 0 lets the OS choose. Default 8000, like `Deno.serve`. */
+  port?: number;
+  /** Interface to bind. Default `"0.0.0.0"`, like `Deno.serve`. */
+  hostname?: string;
+  /** Bind with SO_REUSEPORT so that several workers can share the port (Linux, `--unstable-net`). */
+  reusePort?: boolean;
+  /** Length of the kernel's queue of connections not yet accepted. Default 511, like Deno. */
+  tcpBacklog?: number;
+}
+
+/**
+ * The options of `serve()` on TCP: the common case, and the same as
+ * {@linkcode ServeTcpOptions}. A Unix socket takes {@linkcode ServeUnixOptions}.
+ */
+export type ServeOptions = ServeTcpOptions;
+
+/** Options of `serve()` on a Unix socket (as `Deno.ServeUnixOptions`). */
+export interface ServeUnixOptions extends ServeCommonOptions<Deno.UnixAddr> {
+  /** `"unix"`; implied by `path`. */
+  transport?: "unix";
+  /**
+   * The socket's path. It must not exist (a socket left by a process that died is not removed:
+   * `Deno.errors.AddrInUse`); the server removes it when it shuts down.
+   */
+  path: string;
+}
+
+/** A running server, as returned by `serve()`. `await using` shuts it down at the block's end. */
+export interface Server<Addr extends ServeAddr = Deno.NetAddr> extends AsyncDisposable {
+  /** The address the server is bound to (the real port when 0 was asked for). */
+  readonly addr: Addr;
   /** Settles when the server has shut down and every connection is closed. */
   readonly finished: Promise<void>;
   /**
@@ -95,4 +128,6 @@ export interface Server {
   ref(): void;
   /** Let the process exit even while the server is listening. */
   unref(): void;
+  /** `await using`: the same as `shutdown()`. */
+  [Symbol.asyncDispose](): Promise<void>;
 }

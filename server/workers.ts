@@ -11,7 +11,7 @@
  * @module
  */
 
-import type { ListenAddr, Server } from "./types.ts";
+import type { Server } from "./types.ts";
 
 /** Messages from the supervising thread to a worker. */
 export type ToWorker =
@@ -202,9 +202,8 @@ export async function startWorkers(options: WorkerGroupOptions): Promise<Server>
     throw error;
   }
 
-  const addr: ListenAddr = primary.addr;
   return {
-    addr,
+    addr: primary.addr,
     finished: finished.promise,
     shutdown,
     get connectionCount() {
@@ -212,6 +211,7 @@ export async function startWorkers(options: WorkerGroupOptions): Promise<Server>
     },
     ref: () => primary.ref(),
     unref: () => primary.unref(),
+    [Symbol.asyncDispose]: shutdown,
   };
 }
 

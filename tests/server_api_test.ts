@@ -5,13 +5,13 @@
 
 import assert from "node:assert/strict";
 import { serve } from "../server/mod.ts";
-import type { ListenAddr } from "../server/mod.ts";
+
 import { bodyText, exchange } from "./support/http_client.ts";
 
 const GET = "GET /x HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
 
 Deno.test("serve_accepts_the_handler_in_the_options", async () => {
-  let listened: ListenAddr | null = null;
+  let listened: Deno.NetAddr | null = null;
   const server = serve({
     port: 0,
     hostname: "127.0.0.1",

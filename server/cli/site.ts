@@ -11,7 +11,7 @@ import { ErrorLog } from "../error_log.ts";
 import { defaultMaxConnections } from "../fd_budget.ts";
 import { serve } from "../listener.ts";
 import { createFileServer } from "../static/file_server.ts";
-import type { ListenAddr, Server } from "../types.ts";
+import type { Server } from "../types.ts";
 import type { ServeConfig } from "./config.ts";
 import { skipHealthRecords, withHealthPath } from "./health.ts";
 import {
@@ -67,7 +67,7 @@ export interface SiteStartOptions {
   /** Isolates serving in this process; they share its file descriptors. */
   readonly isolates?: number;
   /** Called once listening, with the root that is served. */
-  readonly onListen?: (addr: ListenAddr, root: RootChoice) => void;
+  readonly onListen?: (addr: Deno.NetAddr, root: RootChoice) => void;
   /** Writes an error line. */
   readonly printError: (line: string) => void;
 }

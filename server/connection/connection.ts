@@ -28,7 +28,7 @@ import { encodeErrorResponse } from "../http1/response_head.ts";
 import type { ServerLimits } from "../limits.ts";
 import { preparedFaceOf, type PreparedResponder } from "../prepared_response.ts";
 import { acceptsRequestLike } from "../request_like.ts";
-import type { Handler, RequestRecord } from "../types.ts";
+import type { Handler, RequestRecord, ServeAddr } from "../types.ts";
 import { CloseReason, ConnectionState, Reading, Writing } from "./connection_state.ts";
 import { Deadlines, Wait } from "./deadlines.ts";
 import { Exchange, type ExchangeHost } from "./exchange.ts";
@@ -39,9 +39,9 @@ import { type ByteSocket, SocketIO } from "./socket_io.ts";
 /** What a connection needs from its server. */
 export interface ConnectionContext {
   readonly limits: ServerLimits;
-  readonly handler: Handler;
+  readonly handler: Handler<ServeAddr>;
   readonly onError: (error: unknown) => Response | Promise<Response>;
-  readonly onRequestEnd: ((record: RequestRecord) => void) | undefined;
+  readonly onRequestEnd: ((record: RequestRecord<ServeAddr>) => void) | undefined;
   readonly clock: Clock;
   /** Authority used for the URL of an HTTP/1.0 request that has no Host. */
   readonly defaultAuthority: string;
@@ -49,17 +49,12 @@ export interface ConnectionContext {
   readonly draining: boolean;
 }
 
-/** The socket a connection serves: a `Deno.Conn` (TCP, TLS or Unix) and its peer address. */
-export interface ConnectionSocket extends ByteSocket {
-  readonly remoteAddr: Deno.Addr;
-}
-
 /**
  * Serves one accepted connection until it closes.
  *
  * @example
  * ```ts ignore
- * const connection = new Connection(conn, context);
+ * const connection = new Connection(conn, conn.remoteAddr as Deno.NetAddr, context);
  * await connection.run();
  * ```
  */
@@ -71,7 +66,8 @@ export class Connection implements ExchangeHost {
   readonly state = new ConnectionState();
   readonly deadlines = new Deadlines();
   readonly io: SocketIO;
-  readonly remoteAddr: Deno.NetAddr;
+  /** The peer's address, as the handler's `info.remoteAddr` gives it. */
+  readonly remoteAddr: ServeAddr;
   /** The handler reads only a RequestLike: it gets a ParsedRequest instead of a Request. */
   readonly lightRequests: boolean;
   #isClosed = false;
@@ -82,13 +78,18 @@ export class Connection implements ExchangeHost {
   /** Closing in stages has begun: input is only drained now, never parsed. */
   #lingering = false;
 
-  constructor(socket: ConnectionSocket, context: ConnectionContext) {
+  /**
+   * @param socket The accepted connection (TCP, TLS or Unix).
+   * @param remoteAddr The peer's address as the handler is told it.
+   * @param context What the connection needs from its server.
+   */
+  constructor(socket: ByteSocket, remoteAddr: ServeAddr, context: ConnectionContext) {
     this.context = context;
     this.limits = context.limits;
     this.clock = context.clock;
     this.parser = new RequestParser(context.limits);
     this.io = new SocketIO(socket, context.limits, context.clock, this.deadlines, this);
-    this.remoteAddr = socket.remoteAddr as Deno.NetAddr;
+    this.remoteAddr = remoteAddr;
     this.lightRequests = acceptsRequestLike(context.handler);
     this.preparedFace = preparedFaceOf(context.handler);
   }

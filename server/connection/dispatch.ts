@@ -11,7 +11,7 @@
 import type { RequestHead } from "../http1/request_parser.ts";
 import { errorBodyText } from "../http1/response_head.ts";
 import { ParsedRequest } from "../request_like.ts";
-import type { ServeHandlerInfo } from "../types.ts";
+import type { ServeAddr, ServeHandlerInfo } from "../types.ts";
 import { hasProtocolSwitch } from "./protocol_switch.ts";
 import type { RequestBody } from "./request_body.ts";
 
@@ -118,12 +118,12 @@ export class ServerRequest extends Request {
  * The handler's second argument, as `Deno.serve` gives it. Its `completed` promise is made only
  * if the handler asks for it (most never do).
  */
-export class HandlerInfo implements ServeHandlerInfo {
-  readonly remoteAddr: Deno.NetAddr;
+export class HandlerInfo implements ServeHandlerInfo<ServeAddr> {
+  readonly remoteAddr: ServeAddr;
   #settled = false;
   #resolvers: PromiseWithResolvers<void> | null = null;
 
-  constructor(remoteAddr: Deno.NetAddr) {
+  constructor(remoteAddr: ServeAddr) {
     this.remoteAddr = remoteAddr;
   }
 

@@ -18,6 +18,7 @@ import { CONTINUE_RESPONSE, encodeErrorResponse } from "../http1/response_head.t
 import type { ServerLimits } from "../limits.ts";
 import type { PreparedResponder, PreparedResult } from "../prepared_response.ts";
 import type { ParsedRequest } from "../request_like.ts";
+import type { ServeAddr } from "../types.ts";
 import type { ConnectionContext } from "./connection.ts";
 import { CloseReason, type ConnectionState, Reading, Writing } from "./connection_state.ts";
 import { type Deadlines, Wait } from "./deadlines.ts";
@@ -52,7 +53,7 @@ export interface ExchangeHost extends WriterHost {
   readonly io: SocketIO;
   readonly state: ConnectionState;
   readonly deadlines: Deadlines;
-  readonly remoteAddr: Deno.NetAddr;
+  readonly remoteAddr: ServeAddr;
   /** The handler reads only a RequestLike: it gets a ParsedRequest instead of a Request. */
   readonly lightRequests: boolean;
   /** The handler's prepared face (prepared_response.ts), called instead of it when present. */

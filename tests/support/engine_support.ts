@@ -94,7 +94,7 @@ export function trickle(
   pieceBytes = 1,
 ): Trickle {
   const bytes = typeof data === "string" ? latin1Bytes(data) : data;
-  client.conn.setNoDelay(true);
+  client.setNoDelay();
   let sent = 0;
   let stopped = false;
   let timer: ReturnType<typeof setTimeout> | undefined;

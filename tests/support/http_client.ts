@@ -412,7 +412,8 @@ export function parseResponses(
 export type CloseKind = "eof" | "reset";
 
 /**
- * One raw TCP connection to a server, with a strict response parser attached.
+ * One raw connection to a server (TCP, TLS or a Unix socket), with a strict response parser
+ * attached.
  *
  * @example
  * ```ts ignore
@@ -423,7 +424,7 @@ export type CloseKind = "eof" | "reset";
  * ```
  */
 export class RawClient {
-  readonly conn: Deno.TcpConn;
+  readonly conn: Deno.Conn;
   readonly #parser: ResponseParser;
   readonly #buffer = new Uint8Array(64 * 1024);
   /** Every byte received so far. */
@@ -434,7 +435,7 @@ export class RawClient {
   #pending: ParsedResponse[] = [];
   #read: Promise<number | null> | null = null;
 
-  private constructor(conn: Deno.TcpConn, requestMethods: readonly string[]) {
+  private constructor(conn: Deno.Conn, requestMethods: readonly string[]) {
     this.conn = conn;
     this.#parser = new ResponseParser(requestMethods);
   }
@@ -445,6 +446,11 @@ export class RawClient {
    */
   static async connect(port: number, requestMethods: readonly string[] = []): Promise<RawClient> {
     const conn = await Deno.connect({ hostname: "127.0.0.1", port, transport: "tcp" });
+    return new RawClient(conn, requestMethods);
+  }
+
+  /** A client over a connection already open (TLS, a Unix socket). */
+  static over(conn: Deno.Conn, requestMethods: readonly string[] = []): RawClient {
     return new RawClient(conn, requestMethods);
   }
 
@@ -476,10 +482,15 @@ export class RawClient {
     while (offset < bytes.length) offset += await this.conn.write(bytes.subarray(offset));
   }
 
+  /** Sends small writes at once (TCP_NODELAY) where the connection is TCP. */
+  setNoDelay(): void {
+    if ("setNoDelay" in this.conn) (this.conn as Deno.TcpConn).setNoDelay(true);
+  }
+
   /** Writes `data` one byte per write call (each goes out in its own TCP segment: no delay). */
   async writeByteByByte(data: string | Uint8Array): Promise<void> {
     const bytes = typeof data === "string" ? latin1Bytes(data) : data;
-    this.conn.setNoDelay(true);
+    this.setNoDelay();
     for (let i = 0; i < bytes.length; i++) await this.conn.write(bytes.subarray(i, i + 1));
   }
 

@@ -121,3 +121,33 @@ Deno.test("a client that pipelines requests without reading the responses is thr
   await waitFor(() => server.tcpSocketCount() === baselineTcp, "server sockets back to baseline");
   assert.equal(await quickStatus(server.port), 200);
 });
+
+Deno.test("pipelined requests for 60 KB in-memory answers, never read: the server's memory stays bounded", async () => {
+  // Each 64 KiB write carries about a thousand requests; every answer is 60 KB in memory. The
+  // output queue is written out once it passes its bound, so the server waits for the client
+  // instead of answering all of them into memory (found in review: 500 MiB for four clients).
+  await using server = await startServerProcess({ bodyTimeoutMs: WRITE_STALL_TIMEOUT_MS });
+  assert.equal(await quickStatus(server.port), 200);
+  const rssBefore = server.rssBytes();
+  const batch = new TextEncoder().encode(
+    "GET /blob?n=60000 HTTP/1.1\r\nHost: a\r\n\r\n".repeat(1500),
+  );
+  const conns = await Promise.all(
+    Array.from({ length: 4 }, () => Deno.connect({ hostname: "127.0.0.1", port: server.port })),
+  );
+  let peakRss = rssBefore;
+  try {
+    await Promise.all(conns.map((conn) => conn.write(batch).catch(() => 0)));
+    const end = performance.now() + 2_000;
+    while (performance.now() < end) {
+      peakRss = Math.max(peakRss, server.rssBytes());
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  } finally {
+    for (const conn of conns) conn.close();
+  }
+  assert.ok(
+    peakRss - rssBefore < 128 * MIB,
+    `server RSS grew by ${((peakRss - rssBefore) / MIB).toFixed(1)} MiB`,
+  );
+});

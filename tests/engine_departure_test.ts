@@ -227,3 +227,124 @@ for (const row of LEAVING_CLIENTS) {
     }
   });
 }
+
+// Found in review: departure while pipelined bytes or an unread body wait in the parser, and
+// while a 100 Continue is owed; streams returned after their exchange ended; a handler abandoned
+// at its deadline; a client leaving mid-echo.
+
+for (
+  const [name, extra] of [
+    ["a_pipelined_request_behind_it", "GET /plain HTTP/1.1\r\nHost: x\r\n\r\n"],
+    ["one_byte_of_a_next_request_behind_it", "G"],
+  ] as const
+) {
+  Deno.test(`an_event_stream_client_that_leaves_with_${name}_is_noticed`, async () => {
+    const streams = eventStreams();
+    await using test = startServerBounded(streams.handler, { maxConnections: 1 });
+    const client = await RawClient.connect(test.port);
+    await client.write(`GET /events HTTP/1.1\r\nHost: x\r\n\r\n${extra}`);
+    await readHead(client);
+    await client.dispose();
+    await within(streams.cancelled(1), DEPARTURE_MS, "the stream's cancel()");
+    await waitFor(() => test.server.connectionCount === 0, "the slot freed");
+  });
+}
+
+for (
+  const [name, head, body] of [
+    [
+      // Up to the body queue (16 KiB): a larger body the handler has not begun to read is not
+      // read on (memory stays bounded), so its client's departure waits for the handler.
+      "an_unread_12_kb_body",
+      "POST /wait HTTP/1.1\r\nHost: x\r\nContent-Length: 12000\r\n\r\n",
+      "x".repeat(12_000),
+    ],
+    [
+      "a_100_continue_owed",
+      "POST /wait HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n",
+      "",
+    ],
+  ] as const
+) {
+  Deno.test(`a_long_poll_client_that_leaves_with_${name}_is_noticed`, async () => {
+    const aborted = deferred();
+    const started = deferred();
+    await using test = startServerBounded(async (request) => {
+      request.signal.addEventListener("abort", () => aborted.resolve());
+      started.resolve();
+      await aborted.promise;
+      return new Response("too late");
+    });
+    const client = await RawClient.connect(test.port);
+    await client.write(head + body);
+    await started.promise;
+    await client.dispose();
+    await within(aborted.promise, DEPARTURE_MS, "request.signal aborted");
+  });
+}
+
+Deno.test("a_stream_returned_after_its_client_left_is_cancelled", async () => {
+  const cancelled = deferred();
+  const left = deferred();
+  await using test = startServerBounded(async (request) => {
+    await new Promise((resolve) => request.signal.addEventListener("abort", resolve));
+    left.resolve();
+    return new Response(new ReadableStream({ cancel: () => cancelled.resolve() }));
+  });
+  const client = await RawClient.connect(test.port);
+  await client.write("GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+  await client.dispose();
+  await within(left.promise, DEPARTURE_MS, "the handler saw the client leave");
+  await within(cancelled.promise, DEPARTURE_MS, "the late stream's cancel()");
+});
+
+Deno.test("a_stream_returned_after_the_handler_timeout_is_cancelled", async () => {
+  const cancelled = deferred();
+  await using test = startServerBounded(async () => {
+    await new Promise((resolve) => setTimeout(resolve, 1_500));
+    return new Response(new ReadableStream({ cancel: () => cancelled.resolve() }));
+  }, { handlerTimeoutMs: 500 });
+  await using client = await RawClient.connect(test.port);
+  await client.write("GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+  const response = await client.readResponse();
+  assert.equal(response.status, 503);
+  await within(cancelled.promise, 5_000, "the late stream's cancel()");
+});
+
+Deno.test("after_the_handler_timeout_the_connection_closes_though_the_handler_still_reads", async () => {
+  await using test = startServerBounded(async (request) => {
+    const reader = request.body!.getReader();
+    for (;;) if ((await reader.read().catch(() => ({ done: true }))).done) break;
+    return new Response("read it all");
+  }, { handlerTimeoutMs: 1_000, bodyMinRate: 0 });
+  await using client = await RawClient.connect(test.port);
+  await client.write("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n");
+  let stop = false;
+  const trickling = (async () => {
+    while (!stop) {
+      await client.write("x").catch(() => stop = true);
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+  })();
+  try {
+    const response = await client.readResponse();
+    assert.equal(response.status, 503);
+    // The server half-closes at once after the 503, whatever the abandoned handler does.
+    const { closedBy } = await client.readUntilClose(5_000);
+    assert.ok(closedBy !== null);
+  } finally {
+    stop = true;
+    await trickling;
+  }
+});
+
+Deno.test("a_client_that_leaves_in_the_middle_of_an_echo_is_not_a_handler_failure", async () => {
+  await using test = startServerBounded((request) => new Response(request.body));
+  const client = await RawClient.connect(test.port);
+  await client.write("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\n");
+  await client.write("x".repeat(10_000));
+  await readHead(client);
+  await client.dispose();
+  await waitFor(() => test.server.connectionCount === 0, "the connection closed");
+  assert.deepEqual(test.errors, []);
+});

@@ -370,7 +370,8 @@ Deno.test("on_request_end_records_what_the_client_was_sent", async () => {
     [
       ["GET", "/ok", "HTTP/1.1", 200, 5, true],
       ["GET", "/stream", "HTTP/1.1", 200, 5, true],
-      ["GET", "/bad-header", "HTTP/1.0", 500, 0, true],
+      // onError's answer (the test server's 26-byte 500) replaced the unwritable response.
+      ["GET", "/bad-header", "HTTP/1.0", 500, 26, true],
       ["-", "-", "HTTP/1.1", 400, 0, true],
     ],
   );
@@ -405,4 +406,39 @@ Deno.test("a_never_settling_thenable_times_out_with_503", async () => {
   const { responses } = await exchange(test.port, "GET / HTTP/1.1\r\nHost: x\r\n\r\n");
   assert.equal(responses[0]!.status, 503);
   assert.equal(header(responses[0]!, "connection"), "close");
+});
+
+Deno.test("a_response_whose_body_is_locked_gets_on_errors_answer_not_a_head_and_nothing", async () => {
+  // Found in review: the head went out before the body turned out to be unreadable.
+  const errors: unknown[] = [];
+  await using test = startServer(() => {
+    const body = new ReadableStream();
+    body.getReader(); // locked: nobody else can read it
+    return new Response(body);
+  }, {
+    onError(error) {
+      errors.push(error);
+      return new Response("onError said 500\n", { status: 500 });
+    },
+  });
+  await using client = await RawClient.connect(test.port);
+  await client.write("GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+  const response = await client.readResponse();
+  assert.equal(response.status, 500);
+  assert.equal(bodyText(response), "onError said 500\n");
+  assert.equal(errors.length, 1);
+  assert.ok(errors[0] instanceof TypeError);
+});
+
+Deno.test("a_response_with_a_used_body_is_replaced_by_on_errors_answer", async () => {
+  await using test = startServer(async () => {
+    const response = new Response("once");
+    await response.text();
+    return response;
+  }, { onError: () => new Response("from onError", { status: 502 }) });
+  await using client = await RawClient.connect(test.port);
+  await client.write("GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+  const response = await client.readResponse();
+  assert.equal(response.status, 502);
+  assert.equal(bodyText(response), "from onError");
 });

@@ -36,6 +36,18 @@ import { type ProtocolSwitch, type SwitchedConnection, SwitchedSocket } from "./
 import { Receipt } from "./request_body.ts";
 import { type ByteSocket, SocketIO } from "./socket_io.ts";
 
+/**
+ * Most unparsed input (pipelined requests, an unread body) the connection holds while it reads
+ * ahead to notice a client leaving: one read more is taken only below it.
+ */
+const READ_AHEAD_BYTES = 64 * 1024;
+
+/**
+ * Most response bytes queued for a client before the connection waits for them to be written
+ * (then the write-stall deadline applies): responses to pipelined requests are batched up to it.
+ */
+const OUTPUT_BACKLOG_BYTES = 256 * 1024;
+
 /** What a connection needs from its server. */
 export interface ConnectionContext {
   readonly limits: ServerLimits;
@@ -230,7 +242,9 @@ export class Connection implements ExchangeHost {
         if (bytes !== null && !this.#isClosed) parser.feed(bytes);
         if (this.#isClosed) return;
         if (bytes === null) {
-          // EOF. Bytes of an incomplete head get a 400 (RFC 9112 §8: an incomplete message).
+          // EOF: no more requests. Bytes of an incomplete head get a 400 (RFC 9112 §8: an
+          // incomplete message).
+          state.disable(CloseReason.PeerClosed);
           if (!parser.isIdle) await this.#failRequest(400);
           else await this.io.flush();
           return;
@@ -247,6 +261,13 @@ export class Connection implements ExchangeHost {
       this.deadlines.clear(Wait.Idle);
       const reuse = await this.#serveExchange(event.head);
       if (!reuse || this.#isClosed) return;
+      // Pipelined requests already here are answered into the output queue without waiting for
+      // the client to read; past a bound, the queue is written out first, so that a client that
+      // floods requests and reads nothing holds at most this much of the server's memory.
+      if (this.io.backlog > OUTPUT_BACKLOG_BYTES) {
+        await this.io.flush();
+        if (this.#isClosed) return;
+      }
       state.endExchange();
       this.deadlines.set(Wait.Idle, this.clock.now, this.limits.idleTimeoutMs);
       // Bytes already here begin the next head at once (their head deadline starts now).
@@ -273,13 +294,18 @@ export class Connection implements ExchangeHost {
 
   /**
    * Keeps a read in flight while the connection waits for something else, so that a client
-   * that leaves is noticed (and its read is the next request's otherwise). Only when the parser
-   * holds no unparsed bytes (their buffer would be read into) and the body pump is not reading.
+   * that leaves is noticed (and its read is the next request's otherwise) — also when pipelined
+   * bytes or an unread body wait in the parser, whose bytes are first copied out of the read
+   * buffer. Not while the body pump reads (it notices itself), and not past
+   * {@linkcode READ_AHEAD_BYTES} of unparsed input.
    */
   watch(): void {
-    if (this.parser.hasBufferedBytes) return;
-    const body = this.#exchange?.body;
-    if (body !== null && body !== undefined && body.receipt === Receipt.Receiving) return;
+    if (this.#exchange?.pumping) return;
+    const parser = this.parser;
+    if (parser.hasBufferedBytes) {
+      if (parser.bufferedBytes > READ_AHEAD_BYTES) return;
+      parser.detachInput();
+    }
     this.io.watch();
   }
 

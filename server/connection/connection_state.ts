@@ -120,10 +120,14 @@ export class ConnectionState {
     this.persistence = Persistence.Disabled;
   }
 
-  /** The client has sent EOF (or the connection broke): no more input will come. */
+  /**
+   * The client has sent EOF (or the connection broke): no more input will come. A request
+   * already received completely is still answered, and so are pipelined ones already here (a
+   * client that half-closes after sending them reads on); the connection ends when the parser
+   * needs input that will not come.
+   */
   peerClosed(): void {
-    this.reading = Reading.Closed;
-    this.disable(CloseReason.PeerClosed);
+    if (this.reading !== Reading.Done) this.reading = Reading.Closed;
   }
 
   get closing(): boolean {

@@ -36,6 +36,7 @@ import {
 } from "./dispatch.ts";
 import { errorAnswer, type ProtocolSwitch, takeProtocolSwitch } from "./protocol_switch.ts";
 import { type BodyFeed, Owner, Receipt, RequestBody } from "./request_body.ts";
+import { isStreamed } from "./response_source.ts";
 import {
   type ResponseProgress,
   writePrepared,
@@ -100,6 +101,10 @@ export class Exchange implements BodyFeed {
   #pumping = false;
   /** Milliseconds the server has spent waiting for body bytes (the rate bound's clock). */
   #bodyWaitMs = 0;
+  /** The response could not be written and onError was asked for another. */
+  #fellBack = false;
+  /** The handler missed its deadline and was answered for (503): nothing more is waited for. */
+  #abandoned = false;
   /** Ends the wait for the handler early (timeout, close). */
   #handlerWaitEnded: (() => void) | null = null;
 
@@ -146,7 +151,11 @@ export class Exchange implements BodyFeed {
     try {
       const answer = this.respond();
       const response = answer instanceof Response ? answer : await answer;
-      if (c.isClosed()) return false;
+      if (c.isClosed()) {
+        // Nobody will read it: its stream's cancel() runs now.
+        if (response instanceof Response) response.body?.cancel().catch(() => {});
+        return false;
+      }
       const written = this.writeResponse(response);
       completed = typeof written === "boolean" ? written : await written;
       if (completed && this.body !== null) await this.settleBody();
@@ -243,7 +252,10 @@ export class Exchange implements BodyFeed {
       } catch (thrown) {
         error = thrown;
       }
-      if (result === HANDLER_TIMEOUT) return this.#handlerTimedOut();
+      if (result === HANDLER_TIMEOUT) {
+        discardWhenSettled(answer); // its stream's cancel() must still run when it comes
+        return this.#handlerTimedOut();
+      }
       if (error === null) return result as PreparedResult;
       // An error that is the client's carries its own answer (a WebSocket handshake that is
       // not valid: 400 or 426); it is not the handler's failure.
@@ -252,8 +264,12 @@ export class Exchange implements BodyFeed {
       // The handler threw, rejected or returned something unusable: onError decides (else 500),
       // within what is left of the same deadline.
       try {
-        const fallback = await Promise.race([this.#c.context.onError(error), ended]);
-        if (fallback === HANDLER_TIMEOUT) return this.#handlerTimedOut();
+        const pending = this.#c.context.onError(error);
+        const fallback = await Promise.race([pending, ended]);
+        if (fallback === HANDLER_TIMEOUT) {
+          discardWhenSettled(pending);
+          return this.#handlerTimedOut();
+        }
         if (unusableAnswer(fallback) === null) return fallback;
       } catch (onErrorError) {
         this.#c.reportError(onErrorError);
@@ -272,7 +288,9 @@ export class Exchange implements BodyFeed {
       new HandlerTimeoutError(this.#c.limits.handlerTimeoutMs),
     );
     // The handler still runs and may yet read the body: the connection cannot be reused, and
-    // request.signal tells the handler that nobody will see its answer.
+    // request.signal tells the handler that nobody will see its answer. Its body is not waited
+    // for after the 503 either.
+    this.#abandoned = true;
     this.abort();
     return plainResponse(503);
   }
@@ -316,6 +334,17 @@ export class Exchange implements BodyFeed {
       return writePrepared(this.#c, this.head, progress, answer);
     }
     const response = answer;
+    if (
+      this.continueOwed && body !== null && body.receipt === Receipt.Receiving &&
+      response.status !== 101 && isStreamed(response)
+    ) {
+      // A streamed response may read the request body as it goes (an echo, a transform): the
+      // client must get its 100 before the final head, or it never sends the body (RFC 9110
+      // §10.1.1, §15.2.1). Sent even if the stream does not read it; the body is then handled
+      // as any unread body.
+      this.continueOwed = false;
+      this.#c.io.append(CONTINUE_RESPONSE);
+    }
     if (response.status === 101) {
       const protocolSwitch = takeProtocolSwitch(response);
       if (protocolSwitch !== null) return this.#switchProtocols(protocolSwitch);
@@ -357,23 +386,40 @@ export class Exchange implements BodyFeed {
     return true;
   }
 
-  /** The response could not be written: a 500 instead if nothing is on the wire yet. */
-  #writeFailed(error: unknown): boolean {
+  /**
+   * The response could not be written. Nothing of it on the wire yet: `onError` decides what is
+   * sent instead (else a plain 500), as for a handler that threw.
+   */
+  #writeFailed(error: unknown): boolean | Promise<boolean> {
     const state = this.#c.state;
-    const progress = this.progress;
-    if (progress.headWritten || this.#c.isClosed()) {
+    if (this.progress.headWritten || this.#c.isClosed()) {
       state.disable(CloseReason.WriteFailed);
       return false;
     }
-    // The handler's response could not be encoded (a CR in a header, a body already used):
-    // nothing of it is on the wire, so answer 500.
-    this.#c.reportError(error);
     state.disable(CloseReason.HandlerFailed);
+    if (this.#fellBack) return this.#serverError(error); // onError's answer failed too
+    this.#fellBack = true;
+    return this.#awaitAnswer(Promise.reject(error)).then((fallback) => {
+      try {
+        const written = fallback instanceof Response
+          ? writeResponse(this.#c, this.head, this.progress, fallback)
+          : writePrepared(this.#c, this.head, this.progress, fallback);
+        this.status = fallback.status;
+        return written;
+      } catch (again) {
+        return this.progress.headWritten ? false : this.#serverError(again);
+      }
+    });
+  }
+
+  /** The server's own 500, which cannot fail (onError's answer could not be written either). */
+  #serverError(error: unknown): boolean {
+    this.#c.reportError(error);
     this.#c.io.append(encodeErrorResponse(500, this.#c.clock.date, "close"));
-    progress.headWritten = true;
-    progress.bodyBytesWritten = 0;
+    this.progress.headWritten = true;
+    this.progress.bodyBytesWritten = 0;
     this.status = 500;
-    state.writing = Writing.Done;
+    this.#c.state.writing = Writing.Done;
     return true;
   }
 
@@ -385,8 +431,9 @@ export class Exchange implements BodyFeed {
     const body = this.body;
     if (body === null) return;
     const deadlines = this.#c.deadlines;
-    // The body is the handler's while it holds the stream: it gets every byte.
-    while (body.heldByHandler && !body.settled && !this.#c.isClosed()) {
+    // The body is the handler's while it holds the stream: it gets every byte — unless the
+    // handler was abandoned at its deadline (the connection closes: its reads fail).
+    while (!this.#abandoned && body.heldByHandler && !body.settled && !this.#c.isClosed()) {
       this.#c.flushSoon();
       this.#c.watch();
       deadlines.set(Wait.BodyOwner, this.#c.clock.now, this.#c.limits.bodyTimeoutMs);
@@ -394,7 +441,9 @@ export class Exchange implements BodyFeed {
     }
     deadlines.clear(Wait.BodyOwner);
     if (body.receipt === Receipt.Receiving && !this.#c.isClosed()) {
-      if (!this.#discardable()) {
+      // Discarding the rest only serves to keep the connection: one that closes anyway goes
+      // straight to its lingering close.
+      if (this.#c.state.closing || !this.#discardable()) {
         this.#c.state.disable(CloseReason.BodyUnread);
         body.takeOver();
         return;
@@ -506,6 +555,17 @@ export class Exchange implements BodyFeed {
       deadlines.clear(Wait.BodyStall);
       deadlines.clear(Wait.BodyRate);
       this.#pumping = false;
+      // The pump's reads noticed a departing client; from now on a watching read does (the
+      // handler may still be at work, or the response streaming).
+      if (!this.#c.isClosed() && !this.#c.lingering()) this.#c.watch();
     }
   }
+}
+
+/** Cancels the stream of an answer that will never be written, whenever it arrives. */
+function discardWhenSettled(answer: unknown): void {
+  if (!isThenable(answer)) return;
+  Promise.resolve(answer).then((late) => {
+    if (late instanceof Response) late.body?.cancel().catch(() => {});
+  }, () => {});
 }

@@ -167,3 +167,8 @@ export function textResponseParts(response: Response): TextResponseParts | null 
   if (record[lazyBodySymbol] !== body) return null;
   return { status, contentType, body };
 }
+
+/** Whether a response's content is a stream (not a string or bytes in memory, nor absent). */
+export function isStreamed(response: Response): boolean {
+  return bodySource(response).kind === "stream";
+}

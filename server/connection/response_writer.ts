@@ -14,6 +14,7 @@
 
 import type { Clock } from "../clock.ts";
 import { encodeChunk, LAST_CHUNK } from "../http1/body_encoding.ts";
+import { HttpError } from "../http1/errors.ts";
 import type { RequestHead } from "../http1/request_parser.ts";
 import {
   type ConnectionField,
@@ -240,9 +241,12 @@ async function writeGeneral(
     const bytes = source.kind === "bytes" && framing.kind === "length" ? source.bytes : null;
     return await writeInMemory(w, progress, encodeLatin1(headText), bytes);
   }
+  // The reader first: a stream that cannot be read (locked, say) fails before the head is queued,
+  // so the client gets a 500 rather than a head and nothing.
+  const chunks = new StreamChunks(source.stream);
   w.io.appendLatin1(headText);
   headWritten(w, progress);
-  return await pump(w, progress, source.stream, framing);
+  return await pump(w, progress, chunks, framing);
 }
 
 /**
@@ -252,11 +256,10 @@ async function writeGeneral(
 async function pump(
   w: WriterHost,
   progress: ResponseProgress,
-  stream: ReadableStream<Uint8Array>,
+  chunks: StreamChunks,
   framing: ResponseFraming,
 ): Promise<boolean> {
   const io = w.io;
-  const chunks = new StreamChunks(stream);
   progress.stop = () => chunks.stop();
   let written = 0;
   let writeFailed = false;
@@ -308,9 +311,11 @@ async function pump(
     }
   } catch (error) {
     chunks.stop(error);
-    // A client that went away, or a connection closed under the stream, is not the handler's
-    // failure: nothing to report.
-    if (!io.closed && !writeFailed) w.reportError(error);
+    // A client that went away (or whose own request body failed, an echo cut short), or a
+    // connection closed under the stream, is not the handler's failure: nothing to report.
+    if (!io.closed && !io.eof && !writeFailed && !(error instanceof HttpError)) {
+      w.reportError(error);
+    }
     w.state.disable(writeFailed ? CloseReason.WriteFailed : CloseReason.ResponseIncomplete);
     return false;
   } finally {

@@ -149,6 +149,14 @@ export class SocketIO {
     return this.#outputLength;
   }
 
+  /** Bytes queued and not yet handed to the socket (the output buffer and pieces before it). */
+  get backlog(): number {
+    let bytes = this.#outputLength;
+    const earlier = this.#earlier;
+    if (earlier !== null) { for (const piece of earlier) bytes += piece.length; }
+    return bytes;
+  }
+
   /** Nothing queued and nothing being written. */
   get outputIdle(): boolean {
     return this.#outputLength === 0 && this.#writeLoop === null &&

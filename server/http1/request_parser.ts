@@ -192,6 +192,19 @@ export class RequestParser {
     return this.#start < this.#end;
   }
 
+  /** How many bytes are buffered and not parsed yet. */
+  get bufferedBytes(): number {
+    return this.#end - this.#start;
+  }
+
+  /**
+   * Copies the bytes not parsed yet into the parser's own buffer, so that the caller may reuse
+   * the buffer it fed them in (to read more while they wait). A no-op when nothing is borrowed.
+   */
+  detachInput(): void {
+    if (this.#start < this.#end && !this.#ownsBuffer) this.#keep(0);
+  }
+
   /**
    * Takes the bytes received and not parsed yet, as a copy, leaving none: after a protocol
    * switch (RFC 9110 §7.8) they belong to the new protocol. Only between messages.

@@ -54,6 +54,9 @@ serve({
         }, { highWaterMark: 0 }),
       );
     }
+    case "/blob":
+      // In memory, written with the head (no backpressure of its own).
+      return new Response(new Uint8Array(Number(url.searchParams.get("n") ?? "0")));
     case "/upload": {
       let total = 0;
       if (request.body !== null) {

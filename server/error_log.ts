@@ -3,7 +3,8 @@
  * either rate-limited.
  *
  * An error that says it is operational (a {@linkcode StaticFileError}: a file changed while it was
- * sent, a path that kept changing, a file that could not be read) is written as its one-line
+ * sent, a path that kept changing, a file that could not be read; a `HandlerTimeoutError`; a
+ * {@linkcode TlsHandshakeError}: a client whose TLS handshake failed) is written as its one-line
  * message. Anything else that reaches a server's `onError` is a bug in a handler, and its stack
  * trace is what a developer needs. A file replaced in a loop, or a bug hit by every request, must
  * not turn stderr into a firehose: at most {@linkcode ERROR_LINES_PER_WINDOW} errors are written
@@ -15,6 +16,7 @@
 
 import { writeStderrLine } from "./access_log.ts";
 import { HandlerTimeoutError } from "./connection/dispatch.ts";
+import { TlsHandshakeError } from "./tls/tls_socket.ts";
 import { StaticFileError } from "./static/file_errors.ts";
 
 /** The window of the rate limit, in ms. */
@@ -98,7 +100,10 @@ export class ErrorLog {
  * else.
  */
 export function describeError(error: unknown): string {
-  if (error instanceof StaticFileError || error instanceof HandlerTimeoutError) {
+  if (
+    error instanceof StaticFileError || error instanceof HandlerTimeoutError ||
+    error instanceof TlsHandshakeError
+  ) {
     return `sockserve: ${error.message}`;
   }
   const detail = error instanceof Error

@@ -9,25 +9,17 @@ import { Clock } from "./clock.ts";
 import { reportError } from "./error_log.ts";
 import { Connection, type ConnectionContext } from "./connection/connection.ts";
 import type { ByteSocket } from "./connection/socket_io.ts";
+import { type Acceptor, bindTcp, bindUnix } from "./acceptor.ts";
 import { defaultMaxConnections } from "./fd_budget.ts";
 import { resolveLimits } from "./limits.ts";
-import { type ListenTarget, planServe } from "./serve_options.ts";
+import { planServe } from "./serve_options.ts";
+import { bindTls } from "./tls/tls_acceptor.ts";
 import type { Handler, ServeAddr, Server, ServeTcpOptions, ServeUnixOptions } from "./types.ts";
 
 export { DEFAULT_HOSTNAME, DEFAULT_PORT } from "./serve_options.ts";
 
 /** A handler of either kind of listener. */
 type AnyHandler = Handler<Deno.NetAddr> | Handler<Deno.UnixAddr>;
-
-/** Pause after an accept error such as EMFILE, so that a full fd table is not a busy loop. */
-const ACCEPT_ERROR_BACKOFF_MS = 50;
-
-/** Errors of one connection that died in the accept queue, not of the listener. */
-function isAbortedConnection(error: unknown): boolean {
-  return error instanceof Deno.errors.NotConnected ||
-    error instanceof Deno.errors.ConnectionReset ||
-    error instanceof Deno.errors.ConnectionAborted;
-}
 
 function defaultOnError(error: unknown): Response {
   // One line for what is not a bug (a file that changed, a handler timeout), a stack trace for
@@ -45,71 +37,18 @@ function urlHost(hostname: string): string {
 }
 
 /** Logs where the server listens, as `Deno.serve` does. */
-function defaultOnListen(addr: ServeAddr): void {
+function defaultOnListen(addr: ServeAddr, scheme: "http" | "https"): void {
   let line: string;
   if ("path" in addr) {
     line = `Listening on ${addr.path}`;
   } else {
-    line = `Listening on http://${urlHost(addr.hostname)}:${addr.port}/`;
+    line = `Listening on ${scheme}://${urlHost(addr.hostname)}:${addr.port}/`;
     if (addr.hostname === "0.0.0.0" || addr.hostname === "::") {
-      line += ` (http://localhost:${addr.port}/)`;
+      line += ` (${scheme}://localhost:${addr.port}/)`;
     }
   }
   // deno-lint-ignore no-console
   console.log(line);
-}
-
-/** A bound listener: its address, the connections it accepts, and its lifetime. */
-interface Acceptor {
-  readonly addr: ServeAddr;
-  /** Waits for the next connection; rejects when the listener is closed or accepting fails. */
-  accept(): Promise<Deno.Conn>;
-  /** The peer address handed to the handler for a connection. */
-  remoteAddrOf(conn: Deno.Conn): ServeAddr;
-  close(): void;
-  ref(): void;
-  unref(): void;
-}
-
-/** Binds what the plan asks for; throws synchronously (`Deno.errors.AddrInUse`, …). */
-function bind(target: ListenTarget): Acceptor {
-  if (target.transport === "unix") {
-    const listener = Deno.listen({ transport: "unix", path: target.path });
-    const addr: Deno.UnixAddr = { transport: "unix", path: listener.addr.path };
-    return {
-      addr,
-      accept: () => listener.accept(),
-      // A Unix client's address has no name: Deno.serve gives the socket's path instead.
-      remoteAddrOf: () => ({ transport: "unix", path: addr.path }),
-      close: () => listener.close(),
-      ref: () => listener.ref(),
-      unref: () => listener.unref(),
-    };
-  }
-  const listener = Deno.listen({
-    transport: "tcp",
-    hostname: target.hostname,
-    port: target.port,
-    ...(target.reusePort ? { reusePort: true } : {}),
-    ...(target.tcpBacklog === undefined ? {} : { tcpBacklog: target.tcpBacklog }),
-  });
-  const { hostname, port } = listener.addr;
-  return {
-    addr: { transport: "tcp", hostname, port },
-    accept: async () => {
-      const conn = await listener.accept();
-      try {
-        conn.setNoDelay(true);
-      } catch {
-        // The peer may already be gone; the connection will notice.
-      }
-      return conn;
-    },
-    remoteAddrOf: (conn) => conn.remoteAddr as Deno.NetAddr,
-    close: () => listener.close(),
-    ref: () => listener.ref(),
-    unref: () => listener.unref(),
-  };
 }
 
 /** Authority used for the URL of an HTTP/1.0 request that has no Host. */
@@ -183,8 +122,18 @@ export function serve(
   // Never more connections than file descriptors allow (see fd_budget.ts).
   overrides.maxConnections ??= defaultMaxConnections();
   const limits = resolveLimits(overrides);
-  const acceptor = bind(plan.target);
+  const target = plan.target;
+  const tls = plan.tls;
+  const acceptor: Acceptor = target.transport === "unix"
+    ? bindUnix(target.path)
+    : tls === undefined
+    ? bindTcp(target)
+    : bindTls(target, {
+      certifiedKey: tls.certifiedKey,
+      onHandshakeError: tls.onHandshakeError ?? reportError,
+    });
   const addr = acceptor.addr;
+  const scheme = tls === undefined ? "http" : "https";
 
   const clock = new Clock();
   const connections = new Set<Connection>();
@@ -194,6 +143,7 @@ export function serve(
     onError: plan.onError ?? defaultOnError,
     onRequestEnd: plan.onRequestEnd,
     clock,
+    scheme,
     defaultAuthority: defaultAuthority(addr),
     draining: false,
   };
@@ -215,43 +165,21 @@ export function serve(
     });
   };
 
-  const acceptLoop = (async () => {
-    for (;;) {
-      let conn: Deno.Conn;
-      try {
-        conn = await acceptor.accept();
-      } catch (error) {
-        if (context.draining || error instanceof Deno.errors.BadResource) return;
-        // A client that reset before we accepted it (Deno reports NotConnected): skip it at
-        // once. Pausing here would let a stream of cheap resets stall accepting for everyone.
-        if (isAbortedConnection(error)) continue;
-        // Out of file descriptors or a transient error: keep serving the accepted ones.
-        await new Promise((resolve) => setTimeout(resolve, ACCEPT_ERROR_BACKOFF_MS));
-        continue;
-      }
-      if (connections.size >= limits.maxConnections || context.draining) {
-        // Over the limit: close at once rather than leave the client hanging in the backlog.
-        try {
-          conn.close();
-        } catch {
-          // Already gone.
-        }
-        continue;
-      }
-      admit(conn, acceptor.remoteAddrOf(conn));
+  const accepting = acceptor.accept((incoming) => {
+    if (connections.size >= limits.maxConnections || context.draining) {
+      // Over the limit: close at once rather than leave the client hanging in the backlog.
+      incoming.refuse();
+      return;
     }
-  })();
+    admit(incoming.open(), incoming.remoteAddr);
+  });
 
   const shutdown = (): Promise<void> => {
     if (shutdownPromise !== null) return shutdownPromise;
     context.draining = true;
     shutdownPromise = (async () => {
-      try {
-        acceptor.close();
-      } catch {
-        // Already closed.
-      }
-      await acceptLoop;
+      acceptor.close();
+      await accepting;
       for (const connection of connections) {
         if (connection.isIdle) connection.close();
         else connection.drain();
@@ -282,7 +210,8 @@ export function serve(
     else signal.addEventListener("abort", () => void shutdown(), { once: true });
   }
 
-  (plan.onListen ?? defaultOnListen)(addr);
+  if (plan.onListen !== undefined) plan.onListen(addr);
+  else defaultOnListen(addr, scheme);
 
   return {
     addr,

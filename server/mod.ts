@@ -29,6 +29,7 @@
 
 export { serve } from "./listener.ts";
 export { HandlerTimeoutError } from "./connection/dispatch.ts";
+export { TlsHandshakeError } from "./tls/tls_socket.ts";
 export type {
   Handler,
   RequestRecord,

@@ -15,6 +15,8 @@
  */
 
 import { DEFAULT_SERVER_LIMITS, type ServerLimits } from "./limits.ts";
+import type { CertifiedKey } from "./tls/certificate.ts";
+import type { TlsHandshakeError } from "./tls/tls_socket.ts";
 import type {
   Handler,
   RequestRecord,
@@ -44,9 +46,17 @@ export type ListenTarget =
   }
   | { readonly transport: "unix"; readonly path: string };
 
+/** HTTPS: the certificate and what to do with a failed handshake. */
+export interface TlsPlan {
+  readonly certifiedKey: CertifiedKey;
+  readonly onHandshakeError: ((error: TlsHandshakeError) => void) | undefined;
+}
+
 /** What `serve()` was asked to do, checked. */
 export interface ServePlan {
   readonly target: ListenTarget;
+  /** HTTPS on `target` (TCP), or undefined for plain HTTP. */
+  readonly tls: TlsPlan | undefined;
   readonly handler: Handler<ServeAddr>;
   readonly signal: AbortSignal | undefined;
   readonly onListen: ((addr: ServeAddr) => void) | undefined;
@@ -79,6 +89,9 @@ function isIntegerIn(min: number, max: number): Check {
     return undefined;
   };
 }
+
+const isString: Check = (name, value) =>
+  typeof value === "string" ? undefined : new TypeError(`serve(): ${name} must be a string (PEM)`);
 
 const isNonEmptyString: Check = (name, value) =>
   typeof value === "string" && value !== ""
@@ -126,6 +139,17 @@ export const SERVE_OPTIONS: Readonly<Record<string, { scope: Scope; check: Check
   reusePort: { scope: "tcp", check: isBoolean },
   tcpBacklog: { scope: "tcp", check: isIntegerIn(1, MAX_TCP_BACKLOG) },
   path: { scope: "unix", check: isNonEmptyString },
+  // What is in the PEM text is checked before binding (tls/certificate.ts).
+  cert: { scope: "tcp", check: isString },
+  key: { scope: "tcp", check: isString },
+  keyFormat: {
+    scope: "tcp",
+    check: (name, value) =>
+      value === "pem"
+        ? undefined
+        : new TypeError(`serve(): ${name} must be "pem", got ${JSON.stringify(value)}`),
+  },
+  onHandshakeError: { scope: "tcp", check: isFunction },
 };
 
 const VSOCK_REASON = "sockserve listens on TCP and Unix sockets, not VSOCK";
@@ -136,12 +160,9 @@ const VSOCK_REASON = "sockserve listens on TCP and Unix sockets, not VSOCK";
  */
 export const REFUSED_OPTIONS: Readonly<Record<string, string>> = {
   cid: VSOCK_REASON,
-  cert: "HTTPS is not implemented yet",
-  key: "HTTPS is not implemented yet",
-  keyFormat: "HTTPS is not implemented yet",
   certFile: "give the PEM text as cert, as Deno.serve asks",
   keyFile: "give the PEM text as key, as Deno.serve asks",
-  alpnProtocols: "sockserve speaks HTTP/1.1 only",
+  alpnProtocols: "sockserve speaks HTTP/1.1 only, and offers http/1.1 by ALPN itself",
 };
 
 /** Edit distance between two short names (for "did you mean"). */
@@ -265,6 +286,21 @@ function plan(options: Record<string, unknown>, handler: Handler<ServeAddr>): Se
     }
   }
 
+  if (given.has("cert") !== given.has("key")) {
+    throw new TypeError("serve(): HTTPS needs both cert and key");
+  }
+  if (!given.has("cert")) {
+    for (const name of ["keyFormat", "onHandshakeError"]) {
+      if (given.has(name)) throw new TypeError(`serve(): ${name} is for HTTPS, with cert and key`);
+    }
+  }
+  const tls: TlsPlan | undefined = given.has("cert")
+    ? {
+      certifiedKey: { cert: options["cert"] as string, key: options["key"] as string },
+      onHandshakeError: options["onHandshakeError"] as TlsPlan["onHandshakeError"],
+    }
+    : undefined;
+
   const target: ListenTarget = unix ? { transport: "unix", path: options["path"] as string } : {
     transport: "tcp",
     hostname: (options["hostname"] as string | undefined) ?? DEFAULT_HOSTNAME,
@@ -274,6 +310,7 @@ function plan(options: Record<string, unknown>, handler: Handler<ServeAddr>): Se
   };
   return {
     target,
+    tls,
     handler,
     signal: options["signal"] as AbortSignal | undefined,
     onListen: options["onListen"] as ServePlan["onListen"],

@@ -1,6 +1,6 @@
 /**
  * The public types of `serve()`, shaped like `Deno.serve`'s so that switching is one import:
- * TCP options ({@linkcode ServeTcpOptions}) or Unix-socket options
+ * TCP options ({@linkcode ServeTcpOptions}, HTTPS with `cert` and `key`) or Unix-socket options
  * ({@linkcode ServeUnixOptions}), a handler that gets the peer's `Deno.NetAddr` or
  * `Deno.UnixAddr`, and a {@linkcode Server} that is `AsyncDisposable`.
  *
@@ -8,14 +8,15 @@
  */
 
 import type { ServerLimits } from "./limits.ts";
+import type { TlsHandshakeError } from "./tls/tls_socket.ts";
 
-/** An address sockserve listens on or serves: TCP or a Unix socket. */
+/** An address sockserve listens on or serves: TCP (HTTP or HTTPS) or a Unix socket. */
 export type ServeAddr = Deno.NetAddr | Deno.UnixAddr;
 
 /** What the handler learns about the connection besides the request. */
 export interface ServeHandlerInfo<Addr extends ServeAddr = Deno.NetAddr> {
   /**
-   * The peer's address: a `Deno.NetAddr` over TCP; over a Unix socket, as
+   * The peer's address: a `Deno.NetAddr` over TCP (HTTP or HTTPS); over a Unix socket, as
    * `Deno.serve` gives it, `{ transport: "unix", path }` with the path the server listens on
    * (a Unix client's own address has no name).
    */
@@ -79,7 +80,8 @@ export interface ServeCommonOptions<Addr extends ServeAddr> extends Partial<Serv
 }
 
 /**
- * Options of `serve()` on TCP (as `Deno.ServeTcpOptions`).
+ * Options of `serve()` on TCP: HTTP, or HTTPS when `cert` and `key` are given (as
+ * `Deno.ServeTcpOptions & Deno.TlsCertifiedKeyPem`).
  */
 export interface ServeTcpOptions extends ServeCommonOptions<Deno.NetAddr> {
   /** `"tcp"`, the default. */
@@ -92,11 +94,30 @@ export interface ServeTcpOptions extends ServeCommonOptions<Deno.NetAddr> {
   reusePort?: boolean;
   /** Length of the kernel's queue of connections not yet accepted. Default 511, like Deno. */
   tcpBacklog?: number;
+  /**
+   * The certificate chain in PEM, the server's own certificate first. With `key`, the server
+   * speaks HTTPS: TLS 1.2 or 1.3, ALPN `http/1.1`, requests' URLs `https://`. Checked when
+   * `serve()` is called, before anything is bound: a TypeError says what is wrong (not PEM, a file
+   * name given instead of the text, a key that does not match, an encrypted key).
+   */
+  cert?: string;
+  /** The certificate's private key in PEM (PKCS#8, PKCS#1 RSA or SEC1 EC), not encrypted. */
+  key?: string;
+  /** The format of `cert` and `key`: only `"pem"`, as in Deno. */
+  keyFormat?: "pem";
+  /**
+   * Called with each failed TLS handshake: a client that speaks plain HTTP to the HTTPS port,
+   * rejects the certificate, or shares no protocol version, cipher suite or ALPN protocol with
+   * the server. A client that leaves before or during its handshake, or that the header timeout
+   * or a shutdown closes, is not a failure. Default: one line on stderr, at most 10 per 10 s
+   * (`server/error_log.ts`). Must not throw.
+   */
+  onHandshakeError?: (error: TlsHandshakeError) => void;
 }
 
 /**
- * The options of `serve()` on TCP: the common case, and the same as
- * {@linkcode ServeTcpOptions}. A Unix socket takes {@linkcode ServeUnixOptions}.
+ * The options of `serve()` on TCP (HTTP, or HTTPS with `cert` and `key`): the common case, and
+ * the same as {@linkcode ServeTcpOptions}. A Unix socket takes {@linkcode ServeUnixOptions}.
  */
 export type ServeOptions = ServeTcpOptions;
 

@@ -55,6 +55,8 @@ export interface ConnectionContext {
   readonly onError: (error: unknown) => Response | Promise<Response>;
   readonly onRequestEnd: ((record: RequestRecord<ServeAddr>) => void) | undefined;
   readonly clock: Clock;
+  /** The scheme of requests' URLs: `"https"` over TLS. */
+  readonly scheme: "http" | "https";
   /** Authority used for the URL of an HTTP/1.0 request that has no Host. */
   readonly defaultAuthority: string;
   /** True once the server is shutting down: finish the current exchange, then close. */

@@ -142,11 +142,18 @@ export class HandlerInfo implements ServeHandlerInfo<ServeAddr> {
   }
 }
 
-/** The request's absolute URL: its own for absolute-form, else from Host and the target. */
-export function requestUrl(head: RequestHead, defaultAuthority: string): string {
+/**
+ * The request's absolute URL: its own for absolute-form, else the connection's scheme (`https`
+ * over TLS), the Host and the target (RFC 9112 §3.3).
+ */
+export function requestUrl(
+  head: RequestHead,
+  scheme: "http" | "https",
+  defaultAuthority: string,
+): string {
   return head.targetForm === "absolute"
     ? head.target
-    : `http://${head.host ?? defaultAuthority}${head.target}`;
+    : `${scheme}://${head.host ?? defaultAuthority}${head.target}`;
 }
 
 /**

@@ -198,7 +198,7 @@ export class Exchange implements BodyFeed {
     const face = this.#c.preparedFace;
     let request: Request | ParsedRequest;
     try {
-      const url = requestUrl(head, this.#c.context.defaultAuthority);
+      const url = requestUrl(head, this.#c.context.scheme, this.#c.context.defaultAuthority);
       if (face !== null || this.#c.lightRequests) {
         // The file server's prepared face, and handlers marked as reading only method, url and
         // headers (request_like.ts), get the parsed head instead of a web Request.

@@ -30,15 +30,23 @@ export interface ProgramOutput {
 
 /**
  * Runs a program to completion (bounded by `timeoutMs`: the process is killed past it) with
- * optional stdin, and returns its exit code and output as text.
+ * optional stdin, working directory and extra environment variables, and returns its exit code
+ * and output as text.
  */
 export async function runProgram(
   path: string,
   args: string[],
-  options: { stdin?: Uint8Array | string; timeoutMs?: number } = {},
+  options: {
+    stdin?: Uint8Array | string;
+    timeoutMs?: number;
+    cwd?: string;
+    env?: Record<string, string>;
+  } = {},
 ): Promise<ProgramOutput> {
   const child = new Deno.Command(path, {
     args,
+    ...(options.cwd === undefined ? {} : { cwd: options.cwd }),
+    ...(options.env === undefined ? {} : { env: options.env }),
     stdin: options.stdin === undefined ? "null" : "piped",
     stdout: "piped",
     stderr: "piped",

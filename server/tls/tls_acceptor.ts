@@ -1,0 +1,305 @@
+/**
+ * The HTTPS listener: TCP connections served over `node:tls` (see `tls_socket.ts` for why not
+ * `Deno.listenTls`), with the certificate checked before anything is bound.
+ *
+ * Two ways to accept, one result:
+ * - the fast path binds with Node's TCP handle (`process.binding("tcp_wrap")`, which Deno
+ *   implements) and accepts with `node:net`, so that the TLS stack reads and writes the socket
+ *   natively;
+ * - the general path, used when that binding is missing, accepts with `Deno.listen` and runs the
+ *   TLS stack over each `Deno.TcpConn` through a stream ({@linkcode ConnStream}).
+ * `tests/tls_test.ts` checks that both answer byte for byte the same, and fails loudly when a Deno
+ * upgrade takes the fast path away. Either way binding is synchronous and throws what
+ * `Deno.listen` throws for the same address.
+ *
+ * The certificate in use can be replaced ({@linkcode TlsAcceptor.setCertifiedKey}): connections
+ * accepted afterwards use the new one, those already open keep theirs.
+ *
+ * @module
+ */
+
+import { createServer, type Server as NetServer, type Socket } from "node:net";
+import process from "node:process";
+import { Duplex } from "node:stream";
+import { createSecureContext, type SecureContext, TLSSocket } from "node:tls";
+import { type Acceptor, type Incoming, listenerAcceptor, listenTcp } from "../acceptor.ts";
+import type { ListenTarget } from "../serve_options.ts";
+import { type CertificateSummary, type CertifiedKey, checkCertifiedKey } from "./certificate.ts";
+import { TlsByteSocket, type TlsHandshakeError } from "./tls_socket.ts";
+
+/** ALPN: the only application protocol offered (RFC 7301); an h2-only client is refused. */
+export const ALPN_PROTOCOLS: readonly string[] = ["http/1.1"];
+
+/** Deno's default `tcpBacklog`, used by the fast path when none is given. */
+const DEFAULT_TCP_BACKLOG = 511;
+
+/** The parts of Node's TCP handle the fast path uses. */
+interface TcpHandle {
+  bindWithFlags(address: string, port: number, flags: number): number;
+  bind6(address: string, port: number, flags: number): number;
+  listen(backlog: number): number;
+  getsockname(out: { address?: string; port?: number }): number;
+  close(): void;
+}
+
+/** `process.binding("tcp_wrap")`, as far as the fast path uses it. */
+interface TcpWrap {
+  TCP: new (type: number) => TcpHandle;
+  constants: { SERVER: number; UV_TCP_REUSEPORT: number };
+}
+
+/**
+ * Node's TCP binding, or null when this Deno does not have it (the general path is used then).
+ *
+ * @example
+ * ```ts
+ * import { nodeTcpWrap } from "./tls_acceptor.ts";
+ * console.log(nodeTcpWrap() !== null); // true on Deno 2.9
+ * ```
+ */
+export function nodeTcpWrap(): TcpWrap | null {
+  try {
+    const binding = (process as unknown as { binding?: (name: string) => unknown })
+      .binding?.("tcp_wrap") as Partial<TcpWrap> | undefined;
+    const proto = binding?.TCP?.prototype as Partial<TcpHandle> | undefined;
+    const usable = typeof proto?.bindWithFlags === "function" &&
+      typeof proto.bind6 === "function" && typeof proto.listen === "function" &&
+      typeof proto.getsockname === "function" &&
+      typeof binding?.constants?.SERVER === "number" &&
+      typeof binding.constants.UV_TCP_REUSEPORT === "number";
+    return usable ? binding as TcpWrap : null;
+  } catch {
+    return null;
+  }
+}
+
+/** Which way a {@linkcode TlsAcceptor} accepts (for tests and diagnostics). */
+export type TlsPath = "node-tcp" | "deno-listen";
+
+/** A bound HTTPS listener. */
+export interface TlsAcceptor extends Acceptor {
+  readonly addr: Deno.NetAddr;
+  /** How connections are accepted: the fast path or the general one. */
+  readonly path: TlsPath;
+  /**
+   * Checks `pair` and serves every later connection with it; throws a TypeError (and keeps the
+   * certificate in use) when it is not a usable certificate and key.
+   */
+  setCertifiedKey(pair: CertifiedKey): CertificateSummary;
+}
+
+/** What a TLS listener needs besides where to listen. */
+export interface TlsSettings {
+  readonly certifiedKey: CertifiedKey;
+  readonly onHandshakeError: (error: TlsHandshakeError) => void;
+}
+
+/** The path listeners bound from now on must take (tests of both paths), or undefined. */
+let forcedPath: TlsPath | undefined;
+
+/**
+ * Makes TLS listeners bound from now on take `path` (the fast path throws when it is not
+ * available); `undefined` restores the choice. For the tests that compare the two paths.
+ *
+ * @example
+ * ```ts
+ * import { forceTlsPath } from "./tls_acceptor.ts";
+ * forceTlsPath("deno-listen");
+ * // ... serve({ cert, key }, handler) now uses the general path ...
+ * forceTlsPath(undefined);
+ * ```
+ */
+export function forceTlsPath(path: TlsPath | undefined): void {
+  forcedPath = path;
+}
+
+/** A checked certificate as the TLS stack's context. */
+function secureContextOf(
+  pair: CertifiedKey,
+): { context: SecureContext; summary: CertificateSummary } {
+  const summary = checkCertifiedKey(pair);
+  return { context: createSecureContext({ cert: pair.cert, key: pair.key }), summary };
+}
+
+/**
+ * A `Deno.Conn` as the Node stream `TLSSocket` runs over (the general path). Reads are made when
+ * the stream asks for data, one at a time, into a fresh copy each (the TLS stack may keep it);
+ * writes complete when the socket took every byte.
+ */
+export class ConnStream extends Duplex {
+  readonly #conn: Deno.Conn;
+  readonly #buffer = new Uint8Array(16 * 1024);
+  #reading = false;
+
+  /** @param conn The accepted connection; the stream owns it from now on. */
+  constructor(conn: Deno.Conn) {
+    super({ allowHalfOpen: true });
+    this.#conn = conn;
+  }
+
+  override _read(): void {
+    if (this.#reading) return;
+    this.#reading = true;
+    this.#conn.read(this.#buffer).then((n) => {
+      this.#reading = false;
+      if (n === null) this.push(null);
+      else this.push(this.#buffer.slice(0, n));
+    }, (error) => this.destroy(error));
+  }
+
+  override _write(
+    chunk: Uint8Array,
+    _encoding: string,
+    callback: (error?: Error | null) => void,
+  ): void {
+    this.#writeAll(chunk).then(() => callback(), callback);
+  }
+
+  async #writeAll(chunk: Uint8Array): Promise<void> {
+    let offset = 0;
+    while (offset < chunk.length) {
+      offset += await this.#conn.write(offset === 0 ? chunk : chunk.subarray(offset));
+    }
+  }
+
+  override _final(callback: (error?: Error | null) => void): void {
+    this.#conn.closeWrite().then(() => callback(), callback);
+  }
+
+  override _destroy(error: Error | null, callback: (error: Error | null) => void): void {
+    try {
+      this.#conn.close();
+    } catch {
+      // Already closed.
+    }
+    callback(error);
+  }
+}
+
+/** The fast path: Node's TCP handle, bound synchronously. Null when Node's binding fails. */
+function bindNodeTcp(
+  wrap: TcpWrap,
+  target: Extract<ListenTarget, { transport: "tcp" }>,
+): { handle: TcpHandle; addr: Deno.NetAddr } | null {
+  const handle = new wrap.TCP(wrap.constants.SERVER);
+  const flags = target.reusePort ? wrap.constants.UV_TCP_REUSEPORT : 0;
+  // Node's handle resolves host names itself; an IPv6 literal needs bind6.
+  const status = target.hostname.includes(":")
+    ? handle.bind6(target.hostname.replace(/^\[|\]$/g, ""), target.port, flags)
+    : handle.bindWithFlags(target.hostname, target.port, flags);
+  const listening = status === 0 ? handle.listen(target.tcpBacklog ?? DEFAULT_TCP_BACKLOG) : status;
+  const name: { address?: string; port?: number } = {};
+  if (listening !== 0 || handle.getsockname(name) !== 0 || name.address === undefined) {
+    handle.close();
+    return null;
+  }
+  return { handle, addr: { transport: "tcp", hostname: name.address, port: name.port ?? 0 } };
+}
+
+/**
+ * Binds an HTTPS listener: checks the certificate (a TypeError saying what is wrong), then binds
+ * synchronously (what `Deno.listen` throws for the address: `Deno.errors.AddrInUse`, …).
+ *
+ * @example
+ * ```ts ignore
+ * const acceptor = bindTls(target, { certifiedKey: { cert, key }, onHandshakeError: log });
+ * ```
+ */
+export function bindTls(
+  target: Extract<ListenTarget, { transport: "tcp" }>,
+  settings: TlsSettings,
+): TlsAcceptor {
+  let { context } = secureContextOf(settings.certifiedKey);
+  const setCertifiedKey = (pair: CertifiedKey): CertificateSummary => {
+    const next = secureContextOf(pair);
+    context = next.context;
+    return next.summary;
+  };
+  const open = (stream: Socket | Duplex, remoteAddr: Deno.NetAddr) =>
+    new TlsByteSocket(
+      new TLSSocket(stream as Socket, {
+        isServer: true,
+        secureContext: context,
+        ALPNProtocols: [...ALPN_PROTOCOLS],
+        requestCert: false,
+      }),
+      remoteAddr,
+      settings.onHandshakeError,
+    );
+
+  const wrap = forcedPath === "deno-listen" ? null : nodeTcpWrap();
+  const bound = wrap === null ? null : bindNodeTcp(wrap, target);
+  if (bound === null) {
+    if (forcedPath === "node-tcp") throw new Error("the node-tcp TLS path is not available");
+    // The general path; also where the fast one could not bind, so that the error thrown is
+    // exactly Deno.listen's.
+    const listener = listenTcp(target);
+    const { hostname, port } = listener.addr;
+    const addr: Deno.NetAddr = { transport: "tcp", hostname, port };
+    return {
+      ...listenerAcceptor(listener, addr, (conn): Incoming => ({
+        remoteAddr: conn.remoteAddr,
+        open() {
+          try {
+            conn.setNoDelay(true);
+          } catch {
+            // The peer may already be gone.
+          }
+          return open(new ConnStream(conn), conn.remoteAddr);
+        },
+        refuse() {
+          try {
+            conn.close();
+          } catch {
+            // Already gone.
+          }
+        },
+      })),
+      addr,
+      path: "deno-listen",
+      setCertifiedKey,
+    };
+  }
+
+  const { handle, addr } = bound;
+  const backlog = target.tcpBacklog ?? DEFAULT_TCP_BACKLOG;
+  const server: NetServer = createServer({ allowHalfOpen: true });
+  let stopped: (() => void) | null = null;
+  return {
+    addr,
+    path: "node-tcp",
+    setCertifiedKey,
+    accept(onConnection) {
+      const done = new Promise<void>((resolve) => stopped = resolve);
+      server.on("connection", (socket: Socket) => {
+        const hostname = socket.remoteAddress;
+        const port = socket.remotePort;
+        if (hostname === undefined || port === undefined) {
+          socket.destroy(); // Reset before it could be accepted.
+          return;
+        }
+        const remoteAddr: Deno.NetAddr = { transport: "tcp", hostname, port };
+        onConnection({
+          remoteAddr,
+          open() {
+            socket.setNoDelay(true);
+            return open(socket, remoteAddr);
+          },
+          refuse: () => socket.destroy(),
+        });
+      });
+      // Accept errors (out of file descriptors, say) are the listener's: it keeps listening.
+      server.on("error", () => {});
+      // net.Server calls listen() on the handle again: with the same backlog.
+      server.listen(handle, backlog);
+      return done;
+    },
+    close() {
+      // net.Server's "close" waits for every connection; accepting stops now.
+      server.close();
+      stopped?.();
+    },
+    ref: () => server.ref(),
+    unref: () => server.unref(),
+  };
+}

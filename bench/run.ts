@@ -722,14 +722,14 @@ async function main(): Promise<number> {
     log(message);
     notes.push(message);
   }
-  if (options.servers.includes("deno-serve")) {
+  if (!options.servers.includes("deno-serve")) {
+    notes.push("Deno.serve was not measured, so there are no ratios.");
+  } else if (loadScenarios.some((scenario) => scenario.mode === "static")) {
     notes.push(
       "Deno.serve static scenarios use a minimal handler (stat, then read small files whole and " +
         "stream large ones); the standard library's file server is not measured because JSR " +
         "is unreachable from the machine.",
     );
-  } else {
-    notes.push("Deno.serve was not measured, so there are no ratios.");
   }
   const busy = await machineBusyShare(BUSY_SAMPLE_MS);
   if (busy > BUSY_SHARE_LIMIT) {

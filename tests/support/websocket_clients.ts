@@ -124,12 +124,13 @@ export async function connectionCountReaches(
   return test.server.connectionCount;
 }
 
-/** Deno's own WebSocket client, opened, with its messages and close event. */
+/** Deno's own WebSocket client, opened at `path`, with its messages and close event. */
 export async function denoClient(
   port: number,
   protocols?: string[],
+  path = "/",
 ): Promise<{ ws: WebSocket; messages: Inbox<string | ArrayBuffer>; closed: Promise<CloseEvent> }> {
-  const ws = new WebSocket(`ws://127.0.0.1:${port}/`, protocols);
+  const ws = new WebSocket(`ws://127.0.0.1:${port}${path}`, protocols);
   ws.binaryType = "arraybuffer";
   const messages = new Inbox<string | ArrayBuffer>();
   const closed = Promise.withResolvers<CloseEvent>();

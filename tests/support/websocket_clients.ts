@@ -170,16 +170,25 @@ export function handshakeRequest(
   return request + "\r\n";
 }
 
-/** A TCP client speaking WebSocket by hand. */
+/** A client speaking WebSocket by hand, over TCP (or any connection: {@linkcode RawClient.over}). */
 export class RawClient {
-  readonly conn: Deno.TcpConn;
+  readonly conn: Deno.Conn;
   readonly #reader = new MessageReader({ expectMasked: false, maxMessageBytes: 1 << 30 });
   #buffer = new Uint8Array(0);
   #events: WebSocketEvent[] = [];
   #ended = false;
 
-  private constructor(conn: Deno.TcpConn) {
+  private constructor(conn: Deno.Conn) {
     this.conn = conn;
+  }
+
+  /** Completes the handshake over `conn` (a Unix socket, say); the response head is read. */
+  static async over(conn: Deno.Conn): Promise<RawClient> {
+    const client = new RawClient(conn);
+    await client.write(new TextEncoder().encode(handshakeRequest()));
+    const head = await client.readHead();
+    if (!head.startsWith("HTTP/1.1 101 ")) throw new Error(`no 101: ${head}`);
+    return client;
   }
 
   /** Connects and sends `request` (and `extra` bytes in the same write); does not read. */

@@ -2,9 +2,8 @@
  * `deno task bench`: the load benchmark of issue 5. Starts each server as its own process pinned
  * to core 0, drives it with wrk pinned to core 1 (the WebSocket scenario with
  * bench/websocket_load.ts), and reports medians and the ratio to Deno.serve measured in the same
- * round. With `--baseline REF`, sockserve as of commit REF runs
- * too, as one more server in the same rounds, and the report adds current ÷ baseline per
- * scenario. Installs nothing: a missing wrk stops the run with the command that installs it,
+ * round. With `--baseline REF`, sockserve as of commit REF runs too, as one more server in the
+ * same rounds, and the report adds current ÷ baseline per scenario. Installs nothing: a missing wrk stops the run with the command that installs it,
  * missing peers (nginx, node) are named and skipped.
  *
  * Progress goes to stderr; the result table to stdout; files to bench/results/.

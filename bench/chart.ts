@@ -52,8 +52,8 @@ const CHART_MARGIN = { top: 78, right: 20, bottom: 56, left: 56 };
 
 /**
  * Draws a grouped bar chart of the ratio to Deno.serve per scenario and server (S1–S5 by req/s,
- * M1 by KiB per idle connection, where lower is better), with the date and machine in the title.
- * Hand-written SVG, no dependencies.
+ * W1 by messages/s, M1 by KiB per idle connection, where lower is better), with the date and
+ * machine in the title. Hand-written SVG, no dependencies.
  *
  * @example
  * ```ts

@@ -2,9 +2,8 @@
  * `deno task bench`: the load benchmark of issue 5. Starts each server as its own process pinned
  * to core 0, drives it with wrk pinned to core 1 (the WebSocket scenario with
  * bench/websocket_load.ts), and reports medians and the ratio to Deno.serve measured in the same
- * round. With `--baseline REF`, sockserve as of commit REF runs
- * too, as one more server in the same rounds, and the report adds current ÷ baseline per
- * scenario. Installs nothing: a missing wrk stops the run with the command that installs it,
+ * round. With `--baseline REF`, sockserve as of commit REF runs too, as one more server in the
+ * same rounds, and the report adds current ÷ baseline per scenario. Installs nothing: a missing wrk stops the run with the command that installs it,
  * missing peers (nginx, node) are named and skipped.
  *
  * Progress goes to stderr; the result table to stdout; files to bench/results/.
@@ -722,14 +721,14 @@ async function main(): Promise<number> {
     log(message);
     notes.push(message);
   }
-  if (options.servers.includes("deno-serve")) {
+  if (!options.servers.includes("deno-serve")) {
+    notes.push("Deno.serve was not measured, so there are no ratios.");
+  } else if (loadScenarios.some((scenario) => scenario.mode === "static")) {
     notes.push(
       "Deno.serve static scenarios use a minimal handler (stat, then read small files whole and " +
         "stream large ones); the standard library's file server is not measured because JSR " +
         "is unreachable from the machine.",
     );
-  } else {
-    notes.push("Deno.serve was not measured, so there are no ratios.");
   }
   const busy = await machineBusyShare(BUSY_SAMPLE_MS);
   if (busy > BUSY_SHARE_LIMIT) {

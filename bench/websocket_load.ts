@@ -32,6 +32,8 @@ const MAX_LATENCY_US = 10_000_000;
 
 const OPCODE_TEXT = 0x1;
 const OPCODE_CLOSE = 0x8;
+const OPCODE_PING = 0x9;
+const OPCODE_PONG = 0xa;
 
 /**
  * What the client prints: wrk's summary fields, where a request is a message echoed in the
@@ -199,6 +201,12 @@ async function drive(
             ? (buffer[offset + 2]! << 8) | buffer[offset + 3]!
             : Number(new DataView(buffer.buffer, offset + 2, 8).getBigUint64(0));
           if (filled - offset < header + length) break;
+          if (opcode === OPCODE_PING || opcode === OPCODE_PONG) {
+            // A keep-alive Ping is no reply (and a 5 s run answers none: the servers' idle
+            // timeouts are far longer).
+            offset += header + length;
+            continue;
+          }
           const start = offset + header;
           let same = opcode === OPCODE_TEXT && length === payload.length;
           for (let i = 0; same && i < length; i++) same = buffer[start + i] === payload[i];

@@ -6,7 +6,8 @@
  * valid is the client's fault (400 or 426, never 500 or onError).
  */
 import assert from "node:assert/strict";
-import { markAcceptsRequestLike, upgradeWebSocket } from "../server/mod.ts";
+import { join as joinPath } from "node:path";
+import { markAcceptsRequestLike, serve, upgradeWebSocket } from "../server/mod.ts";
 import { OPCODE } from "../server/http1/websocket_frames.ts";
 import { deferred, startServer } from "./support/test_server.ts";
 import {
@@ -176,4 +177,30 @@ Deno.test("an_upgrade_answered_while_the_server_shuts_down_is_closed_with_1001_a
   await stopped;
   assert.equal((await opened.promise).readyState, WebSocket.CLOSED);
   client.close();
+});
+
+Deno.test("a_websocket_upgraded_over_a_unix_socket_echoes_and_closes", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "sockserve_ws_unix_" });
+  try {
+    const path = joinPath(dir, "ws.sock");
+    const sides = Promise.withResolvers<ReturnType<typeof watchSocket>>();
+    await using server = serve({ path, onListen() {} }, (request) => {
+      const { socket, response } = upgradeWebSocket(request);
+      sides.resolve(watchSocket(socket));
+      socket.addEventListener("message", (event) => socket.send(event.data));
+      return response;
+    });
+    const client = await RawClient.over(await Deno.connect({ transport: "unix", path }));
+    await client.write(rawFrame(OPCODE.TEXT, "over unix"));
+    assert.deepEqual(await client.nextEvent(), { type: "text", text: "over unix" });
+    assert.equal(server.connectionCount, 1);
+    await client.write(rawFrame(OPCODE.CLOSE, new Uint8Array([0x03, 0xe8])));
+    const close = await client.nextEvent();
+    assert.ok(close?.type === "close" && close.code === 1000, JSON.stringify(close));
+    assert.equal(await client.nextEvent(), null, "the server closes after the closing handshake");
+    assert.equal((await (await sides.promise).closed).wasClean, true);
+    client.close();
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });

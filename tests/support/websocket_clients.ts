@@ -124,12 +124,13 @@ export async function connectionCountReaches(
   return test.server.connectionCount;
 }
 
-/** Deno's own WebSocket client, opened, with its messages and close event. */
+/** Deno's own WebSocket client, opened at `path`, with its messages and close event. */
 export async function denoClient(
   port: number,
   protocols?: string[],
+  path = "/",
 ): Promise<{ ws: WebSocket; messages: Inbox<string | ArrayBuffer>; closed: Promise<CloseEvent> }> {
-  const ws = new WebSocket(`ws://127.0.0.1:${port}/`, protocols);
+  const ws = new WebSocket(`ws://127.0.0.1:${port}${path}`, protocols);
   ws.binaryType = "arraybuffer";
   const messages = new Inbox<string | ArrayBuffer>();
   const closed = Promise.withResolvers<CloseEvent>();
@@ -169,16 +170,25 @@ export function handshakeRequest(
   return request + "\r\n";
 }
 
-/** A TCP client speaking WebSocket by hand. */
+/** A client speaking WebSocket by hand, over TCP (or any connection: {@linkcode RawClient.over}). */
 export class RawClient {
-  readonly conn: Deno.TcpConn;
+  readonly conn: Deno.Conn;
   readonly #reader = new MessageReader({ expectMasked: false, maxMessageBytes: 1 << 30 });
   #buffer = new Uint8Array(0);
   #events: WebSocketEvent[] = [];
   #ended = false;
 
-  private constructor(conn: Deno.TcpConn) {
+  private constructor(conn: Deno.Conn) {
     this.conn = conn;
+  }
+
+  /** Completes the handshake over `conn` (a Unix socket, say); the response head is read. */
+  static async over(conn: Deno.Conn): Promise<RawClient> {
+    const client = new RawClient(conn);
+    await client.write(new TextEncoder().encode(handshakeRequest()));
+    const head = await client.readHead();
+    if (!head.startsWith("HTTP/1.1 101 ")) throw new Error(`no 101: ${head}`);
+    return client;
   }
 
   /** Connects and sends `request` (and `extra` bytes in the same write); does not read. */

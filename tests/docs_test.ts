@@ -239,3 +239,40 @@ Deno.test("docs: README's first screen has the two commands, the test one exactl
   const tasks = (JSON.parse(readRepoText("deno.json")) as { tasks: Record<string, string> }).tasks;
   assert.ok(tasks["start"] && tasks["test"], "deno.json has both tasks");
 });
+
+/** The files `deno publish` would upload, repository-relative, as its dry run lists them. */
+async function publishedFiles(): Promise<Set<string>> {
+  const { success, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
+    args: ["publish", "--dry-run", "--allow-dirty"],
+    cwd: REPO_DIR,
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const text = new TextDecoder().decode(stdout) + new TextDecoder().decode(stderr);
+  assert.ok(success, text);
+  const files = new Set<string>();
+  // deno-lint-ignore no-control-regex
+  for (const m of text.replace(/\x1b\[[0-9;]*m/g, "").matchAll(/file:\/\/(\S+)/g)) {
+    const path = m[1] ?? "";
+    if (path.startsWith(`${REPO_DIR}/`)) files.add(path.slice(REPO_DIR.length + 1));
+  }
+  return files;
+}
+
+Deno.test("docs: links in the published package's Markdown resolve inside the package", async () => {
+  const published = await publishedFiles();
+  assert.ok(published.has("README.md") && published.has("server/mod.ts"), [...published].join());
+  const inPackage = (path: string): boolean | undefined => {
+    if (published.has(path)) return true;
+    for (const file of published) if (file.startsWith(`${path}/`)) return false;
+    return undefined;
+  };
+  const problems: string[] = [];
+  for (const page of [...published].filter((path) => path.endsWith(".md"))) {
+    for (const target of linkTargets(readRepoText(page))) {
+      const problem = brokenLink(page, target, repoRead, inPackage);
+      if (problem !== undefined) problems.push(`${page}: ${problem}`);
+    }
+  }
+  assert.deepEqual(problems, []);
+});

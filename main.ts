@@ -20,7 +20,8 @@ import {
   writeStderrLine as printError,
   writeStdoutLine,
 } from "./server/access_log.ts";
-import { type CliEnv, parseCommandLine, type ServeConfig } from "./server/cli/config.ts";
+import { type CliEnv, parseCommandLine } from "./server/cli/config.ts";
+import type { ServeConfig } from "./server/cli/serve_config.ts";
 import { EXIT_HEALTHY, EXIT_UNHEALTHY, healthcheck } from "./server/cli/healthcheck.ts";
 import { denoSignalSource, handleStopSignals } from "./server/cli/lifecycle.ts";
 import { startSite } from "./server/cli/site.ts";

@@ -1,17 +1,8 @@
 import assert from "node:assert/strict";
-import {
-  type CliEnv,
-  defaultServeConfig,
-  EXIT_USAGE,
-  OPTIONS,
-  parseCommandLine,
-  parseDuration,
-  parseHeaderOption,
-  parsePort,
-  parseSize,
-  type ServeConfig,
-  usageHint,
-} from "../server/cli/config.ts";
+import { type CliEnv, EXIT_USAGE, parseCommandLine, usageHint } from "../server/cli/config.ts";
+import { OPTIONS } from "../server/cli/options.ts";
+import { defaultServeConfig, type ServeConfig } from "../server/cli/serve_config.ts";
+import { parseDuration, parseHeaderOption, parsePort, parseSize } from "../server/cli/values.ts";
 import { healthcheckUsage, usage } from "../server/cli/usage.ts";
 import { DEFAULT_SERVER_LIMITS } from "../server/limits.ts";
 

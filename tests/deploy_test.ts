@@ -7,7 +7,8 @@
 
 import assert from "node:assert/strict";
 import { DEFAULT_GRACE_PERIOD_MS } from "../server/limits.ts";
-import { type Command, parseCommandLine, type ServeConfig } from "../server/cli/config.ts";
+import { type Command, parseCommandLine } from "../server/cli/config.ts";
+import type { ServeConfig } from "../server/cli/serve_config.ts";
 import {
   dockerDurationMs,
   dockerignoreMatcher,

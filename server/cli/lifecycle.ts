@@ -18,7 +18,7 @@
  * @module
  */
 
-import { formatDuration } from "./config.ts";
+import { formatDuration } from "./values.ts";
 
 /** Exit code when every connection finished within the grace period. */
 export const EXIT_GRACEFUL = 0;

@@ -12,7 +12,7 @@ import { defaultMaxConnections } from "../fd_budget.ts";
 import { serve } from "../listener.ts";
 import { createFileServer } from "../static/file_server.ts";
 import type { Server } from "../types.ts";
-import type { ServeConfig } from "./config.ts";
+import type { ServeConfig } from "./serve_config.ts";
 import { skipHealthRecords, withHealthPath } from "./health.ts";
 import {
   checkRootDirectory,

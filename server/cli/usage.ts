@@ -1,17 +1,14 @@
 /**
- * The `--help` texts, generated from the option table in `config.ts` so that the help can never
+ * The `--help` texts, generated from the option table in `options.ts` so that the help can never
  * list an option the parser does not know, or miss one it does.
  *
  * @module
  */
 
-import {
-  DEFAULT_HEALTH_PATH,
-  DEFAULT_HEALTHCHECK_TIMEOUT_MS,
-  formatDuration,
-  OPTIONS,
-  type OptionSpec,
-} from "./config.ts";
+import { DEFAULT_HEALTHCHECK_TIMEOUT_MS } from "./healthcheck_args.ts";
+import { OPTIONS, type OptionSpec } from "./options.ts";
+import { DEFAULT_HEALTH_PATH } from "./serve_config.ts";
+import { formatDuration } from "./values.ts";
 
 /** Column where option descriptions start. */
 const DESCRIPTION_COLUMN = 36;

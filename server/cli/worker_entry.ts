@@ -7,7 +7,7 @@
 
 import { writeAllSync } from "../access_log.ts";
 import { runWorker } from "../workers.ts";
-import type { ServeConfig } from "./config.ts";
+import type { ServeConfig } from "./serve_config.ts";
 import { startSite } from "./site.ts";
 
 const encoder = new TextEncoder();

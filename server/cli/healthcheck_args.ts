@@ -1,0 +1,116 @@
+/**
+ * The arguments of `sockserve healthcheck [URL | --state-file PATH] [--timeout DURATION]`: a pure
+ * function from them (and `PORT`, `HOST`) to the probe to make, or a usage error.
+ *
+ * @module
+ */
+
+import { DEFAULT_HEALTH_PATH, DEFAULT_PORT } from "./serve_config.ts";
+import { parseDuration, parsePort, quote, spell } from "./values.ts";
+
+/**
+ * How long `sockserve healthcheck` waits for the answer before declaring the server unhealthy.
+ * Docker's own default HEALTHCHECK timeout is 30 s; a server that cannot answer its health path
+ * within 3 s is not healthy, and a short timeout keeps a hung probe from overlapping the next one.
+ */
+export const DEFAULT_HEALTHCHECK_TIMEOUT_MS = 3_000;
+
+function error(text: string): { error: string } {
+  return { error: text };
+}
+
+/**
+ * The host `healthcheck` probes by default: the server's `HOST` when it names one address, else
+ * the IPv4 loopback (a wildcard such as 0.0.0.0 includes it).
+ */
+function healthcheckHost(host: string | undefined): string {
+  if (host === undefined || host === "" || host === "0.0.0.0") return "127.0.0.1";
+  if (host === "::" || host === "[::]") return "[::1]";
+  return host.includes(":") && !host.startsWith("[") ? `[${host}]` : host;
+}
+
+/** What `sockserve healthcheck …` asks for. */
+export type HealthcheckCommand =
+  | {
+    kind: "healthcheck";
+    /** What to probe: the URL given, or the default from `PORT`, `HOST` and the health path. */
+    url: string;
+    timeoutMs: number;
+    /** Probe the server this state file names instead of `url` (see `state_file.ts`). */
+    stateFile: string | undefined;
+  }
+  | { kind: "healthcheck-help" };
+
+/**
+ * Parses the arguments after `healthcheck`: the probe to make, or `{ error }` with the usage
+ * error's text.
+ *
+ * @example
+ * ```ts
+ * import { parseHealthcheckArgs } from "./healthcheck_args.ts";
+ * parseHealthcheckArgs(["--timeout", "1s"], { PORT: "9000" });
+ * // { kind: "healthcheck", url: "http://127.0.0.1:9000/healthz", timeoutMs: 1000, ... }
+ * ```
+ */
+export function parseHealthcheckArgs(
+  argv: readonly string[],
+  env: Readonly<Record<string, string | undefined>>,
+): HealthcheckCommand | { error: string } {
+  let url: string | undefined;
+  let stateFile: string | undefined;
+  let timeoutMs = DEFAULT_HEALTHCHECK_TIMEOUT_MS;
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i] ?? "";
+    if (arg === "--help" || arg === "-h") {
+      return { kind: "healthcheck-help" };
+    }
+    if (arg === "--state-file" || arg.startsWith("--state-file=")) {
+      const value = arg === "--state-file" ? argv[++i] : arg.slice("--state-file=".length);
+      if (value === undefined || value === "") {
+        return error("option --state-file needs a path");
+      }
+      stateFile = value;
+      continue;
+    }
+    if (arg === "--timeout" || arg.startsWith("--timeout=")) {
+      const value = arg === "--timeout" ? argv[++i] : arg.slice("--timeout=".length);
+      if (value === undefined) return error("option --timeout needs a value");
+      const ms = parseDuration(value);
+      if (ms === undefined || ms === 0) {
+        return error(`invalid --timeout: expected a duration like 3s, got ${quote(value)}`);
+      }
+      timeoutMs = ms;
+      continue;
+    }
+    if (arg.startsWith("-")) {
+      return error(`unknown healthcheck option ${spell(arg.split("=")[0] ?? arg)}`);
+    }
+    if (url !== undefined) return error(`unexpected argument ${quote(arg)}`);
+    url = arg;
+  }
+  if (url !== undefined && stateFile !== undefined) {
+    return error("give a URL or --state-file, not both");
+  }
+  if (url === undefined) {
+    const envPort = env["PORT"];
+    let port = DEFAULT_PORT;
+    if (envPort !== undefined && envPort !== "") {
+      const parsed = parsePort(envPort);
+      if (parsed === undefined || parsed === 0) {
+        return error(`invalid PORT environment variable: ${quote(envPort)}`);
+      }
+      port = parsed;
+    }
+    url = `http://${healthcheckHost(env["HOST"])}:${port}${DEFAULT_HEALTH_PATH}`;
+  }
+  let parsedUrl: URL;
+  try {
+    parsedUrl = new URL(url);
+  } catch {
+    return error(`invalid healthcheck URL ${quote(url)}`);
+  }
+  if (parsedUrl.protocol !== "http:" && parsedUrl.protocol !== "https:") {
+    return error(`healthcheck URL must be http or https, got ${quote(url)}`);
+  }
+  return { kind: "healthcheck", url: parsedUrl.href, timeoutMs, stateFile };
+}

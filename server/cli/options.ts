@@ -1,0 +1,398 @@
+/**
+ * Every option of `sockserve [ROOT]`, as one table: the parser (`config.ts`) reads it, and the
+ * usage text (`usage.ts`) is generated from it, so that the help can never list an option the
+ * parser does not know. Each option parses its value into the {@linkcode ServeConfig}.
+ *
+ * @module
+ */
+
+import { DEFAULT_GRACE_PERIOD_MS, DEFAULT_SERVER_LIMITS, type ServerLimits } from "../limits.ts";
+import {
+  DEFAULT_HEALTH_PATH,
+  DEFAULT_HOST,
+  DEFAULT_PORT,
+  type ServeConfig,
+} from "./serve_config.ts";
+import {
+  FIELD_VALUE,
+  formatDuration,
+  formatSize,
+  parseCount,
+  parseDuration,
+  parseHeaderOption,
+  parsePort,
+  parseSize,
+  quote,
+} from "./values.ts";
+
+/** Most workers `--workers N` accepts; more than this is a typo rather than a plan. */
+export const MAX_WORKERS = 1024;
+
+/** One command-line option; the usage text is generated from the same table. */
+export interface OptionSpec {
+  /** Long name without the dashes. */
+  name: string;
+  /** Single-letter alias without the dash. */
+  short?: string;
+  /** Name of the value shown in the usage text (absent for flags). */
+  valueName?: string;
+  /** One-line description for the usage text. */
+  description: string;
+  /** Environment variable that supplies the same setting when the flag is absent. */
+  env?: string;
+  /** Usage section the option is listed under. */
+  section: "serve" | "limits" | "general";
+  /** Parses the value into the config; returns an error text (without the option name). */
+  apply: (config: ServeConfig, value: string) => string | undefined;
+}
+
+// A health path: absolute, unreserved characters only (RFC 3986 §2.3), so that it is the same
+// before and after percent-decoding and normalization, and at most 256 characters.
+// No "." or ".." segment (normalized away before any request could match it) and not "/" (the
+// site's index).
+const HEALTH_PATH = /^(?=.{2,256}$)(\/(?!\.\.?(?:\/|$))[A-Za-z0-9\-._~]+)+$/;
+function oneOf<T extends string>(choices: readonly T[], set: (config: ServeConfig, v: T) => void) {
+  return (config: ServeConfig, value: string): string | undefined => {
+    if (!(choices as readonly string[]).includes(value)) {
+      return `must be one of ${choices.join(", ")}, got ${quote(value)}`;
+    }
+    set(config, value as T);
+    return undefined;
+  };
+}
+
+function limitOption(
+  name: string,
+  key: keyof ServerLimits,
+  kind: "duration" | "size" | "count",
+  description: string,
+  min: number,
+): OptionSpec {
+  const valueName = kind === "duration" ? "DURATION" : kind === "size" ? "SIZE" : "N";
+  const defaultValue = DEFAULT_SERVER_LIMITS[key];
+  const shown = kind === "duration" ? formatDuration(defaultValue) : formatSize(defaultValue);
+  return {
+    name,
+    valueName,
+    section: "limits",
+    description: `${description} (default ${shown})`,
+    apply(config, value) {
+      const parsed = kind === "duration"
+        ? parseDuration(value)
+        : kind === "size"
+        ? parseSize(value)
+        : parseCount(value);
+      if (parsed === undefined) {
+        return kind === "duration"
+          ? `expected a duration like 10s or 500ms, got ${quote(value)}`
+          : kind === "size"
+          ? `expected a size like 16k or 1MiB, got ${quote(value)}`
+          : `expected a whole number, got ${quote(value)}`;
+      }
+      if (parsed < min) return `must be at least ${min}, got ${quote(value)}`;
+      config.limits[key] = parsed;
+      return undefined;
+    },
+  };
+}
+
+/** Every option of `sockserve [ROOT]`, in the order the usage text lists them. */
+export const OPTIONS: readonly OptionSpec[] = [
+  {
+    name: "port",
+    short: "p",
+    valueName: "PORT",
+    env: "PORT",
+    section: "serve",
+    description: `port, 0 = any free port (default ${DEFAULT_PORT}, env PORT)`,
+    apply(config, value) {
+      const port = parsePort(value);
+      if (port === undefined) return `expected a port from 0 to 65535, got ${quote(value)}`;
+      config.port = port;
+      return undefined;
+    },
+  },
+  {
+    name: "host",
+    valueName: "HOST",
+    env: "HOST",
+    section: "serve",
+    description: `interface to bind (default ${DEFAULT_HOST}, env HOST)`,
+    apply(config, value) {
+      if (value === "" || /[\s/]/.test(value)) {
+        return `expected a host name or IP, got ${quote(value)}`;
+      }
+      config.hostname = value;
+      return undefined;
+    },
+  },
+  {
+    name: "cors",
+    section: "serve",
+    description: "allow cross-origin requests (answers preflights)",
+    apply(config) {
+      config.cors = true;
+      return undefined;
+    },
+  },
+  {
+    name: "cache-control",
+    valueName: "VALUE",
+    section: "serve",
+    description: "Cache-Control of files (default none)",
+    apply(config, value) {
+      if (value === "" || !FIELD_VALUE.test(value)) {
+        return `expected a header value without control characters, got ${quote(value)}`;
+      }
+      config.cacheControl = value.trim();
+      return undefined;
+    },
+  },
+  {
+    name: "spa",
+    section: "serve",
+    description: "unknown paths that accept HTML get /index.html",
+    apply(config) {
+      config.spa = true;
+      return undefined;
+    },
+  },
+  {
+    name: "no-dir-listing",
+    section: "serve",
+    description: "404 for directories without index.html",
+    apply(config) {
+      config.dirListing = false;
+      return undefined;
+    },
+  },
+  {
+    name: "dotfiles",
+    valueName: "POLICY",
+    section: "serve",
+    description: "dot segments: allow | deny (403) | ignore (404, default)",
+    apply: oneOf(["allow", "deny", "ignore"] as const, (config, v) => config.dotfiles = v),
+  },
+  {
+    name: "no-compression",
+    section: "serve",
+    description: "no .br/.gz sidecars, no on-the-fly gzip",
+    apply(config) {
+      config.compression = false;
+      return undefined;
+    },
+  },
+  {
+    name: "health-path",
+    valueName: "PATH",
+    section: "serve",
+    description: `answered 200 by the server itself, for probes (default ${DEFAULT_HEALTH_PATH})`,
+    apply(config, value) {
+      if (!HEALTH_PATH.test(value)) {
+        return `expected a path like /healthz (letters, digits, - . _ ~ / only), got ${
+          quote(value)
+        }`;
+      }
+      config.healthPath = value;
+      return undefined;
+    },
+  },
+  {
+    name: "no-health-path",
+    section: "serve",
+    description: "no health path: every path is the site's",
+    apply(config) {
+      config.healthPath = undefined;
+      return undefined;
+    },
+  },
+  {
+    name: "log-health",
+    section: "serve",
+    description: "write health-path requests to the access log too",
+    apply(config) {
+      config.logHealth = true;
+      return undefined;
+    },
+  },
+  {
+    name: "state-file",
+    valueName: "PATH",
+    section: "serve",
+    description: "write where it listens to PATH (for healthcheck --state-file)",
+    apply(config, value) {
+      if (value === "") return "expected a file path";
+      config.stateFile = value;
+      return undefined;
+    },
+  },
+  {
+    name: "header",
+    short: "H",
+    valueName: '"NAME: VALUE"',
+    section: "serve",
+    description: "add a header to every response (repeatable)",
+    apply(config, value) {
+      const header = parseHeaderOption(value);
+      if (typeof header === "string") return header;
+      config.headers.push(header);
+      return undefined;
+    },
+  },
+  {
+    name: "log",
+    valueName: "FORMAT",
+    section: "serve",
+    description: "access log: combined (default) | common | json | off",
+    apply: oneOf(["combined", "common", "json", "off"] as const, (config, v) => config.log = v),
+  },
+  {
+    name: "grace-period",
+    valueName: "DURATION",
+    section: "serve",
+    description: `time in-flight requests get on SIGTERM (default ${
+      formatDuration(DEFAULT_GRACE_PERIOD_MS)
+    })`,
+    apply(config, value) {
+      const ms = parseDuration(value);
+      if (ms === undefined) return `expected a duration like 10s or 500ms, got ${quote(value)}`;
+      config.gracePeriodMs = ms;
+      return undefined;
+    },
+  },
+  {
+    name: "workers",
+    valueName: "N|auto",
+    section: "serve",
+    description: "isolates sharing the port (SO_REUSEPORT), auto = one per CPU",
+    apply(config, value) {
+      if (value === "auto") {
+        config.workers = "auto";
+        return undefined;
+      }
+      const n = parseCount(value);
+      if (n === undefined || n < 1 || n > MAX_WORKERS) {
+        return `expected auto or a number from 1 to ${MAX_WORKERS}, got ${quote(value)}`;
+      }
+      config.workers = n;
+      return undefined;
+    },
+  },
+  limitOption(
+    "header-timeout",
+    "headerTimeoutMs",
+    "duration",
+    "time to receive a request head",
+    1,
+  ),
+  limitOption(
+    "idle-timeout",
+    "idleTimeoutMs",
+    "duration",
+    "time a keep-alive connection may idle",
+    1,
+  ),
+  limitOption(
+    "body-timeout",
+    "bodyTimeoutMs",
+    "duration",
+    "longest stall reading a body or writing a response",
+    1,
+  ),
+  limitOption(
+    "handler-timeout",
+    "handlerTimeoutMs",
+    "duration",
+    "time to produce a response, 0 = none",
+    0,
+  ),
+  limitOption(
+    "linger-timeout",
+    "lingerTimeoutMs",
+    "duration",
+    "lingering: longest silence before closing",
+    0,
+  ),
+  limitOption(
+    "linger-time",
+    "lingerTimeMs",
+    "duration",
+    "lingering: longest drain before closing",
+    0,
+  ),
+  limitOption(
+    "half-close-timeout",
+    "halfCloseTimeoutMs",
+    "duration",
+    "after client EOF, longest response stall",
+    0,
+  ),
+  limitOption(
+    "body-min-rate",
+    "bodyMinRate",
+    "count",
+    "slowest request body, bytes/s, 0 = none",
+    0,
+  ),
+  limitOption(
+    "body-min-rate-grace",
+    "bodyMinRateGraceMs",
+    "duration",
+    "time before --body-min-rate applies",
+    0,
+  ),
+  limitOption("max-connections", "maxConnections", "count", "most open connections", 1),
+  limitOption("max-body-size", "maxBodyBytes", "size", "largest request body", 0),
+  limitOption("max-header-size", "maxHeaderBytes", "size", "largest request header section", 1),
+  limitOption("max-header-count", "maxHeaderCount", "count", "most request header fields", 1),
+  limitOption(
+    "max-request-line-size",
+    "maxRequestLineBytes",
+    "size",
+    "longest request line",
+    16,
+  ),
+  limitOption("max-trailer-size", "maxTrailerBytes", "size", "largest chunked trailer section", 0),
+  limitOption(
+    "max-chunk-extension-size",
+    "maxChunkExtensionBytes",
+    "size",
+    "longest chunk extension",
+    0,
+  ),
+  limitOption(
+    "max-chunk-extensions-total-size",
+    "maxChunkExtensionsTotalBytes",
+    "size",
+    "chunk extension bytes per message",
+    0,
+  ),
+  limitOption(
+    "max-discard-size",
+    "maxDiscardBytes",
+    "size",
+    "unread body skipped to keep a connection",
+    0,
+  ),
+  limitOption(
+    "read-buffer-size",
+    "readBufferBytes",
+    "size",
+    "first read buffer of each connection",
+    64,
+  ),
+  {
+    name: "help",
+    short: "h",
+    section: "general",
+    description: "show this help and exit",
+    apply: () => undefined,
+  },
+  {
+    name: "version",
+    short: "V",
+    section: "general",
+    description: "show the version and exit",
+    apply: () => undefined,
+  },
+];

@@ -1,0 +1,159 @@
+/**
+ * The values of command-line options: ports, durations, sizes and header fields parsed from the
+ * text typed, and formatted back for the usage text and logs. Pure functions; each returns
+ * `undefined` (or an error text) for a value it does not accept, and the option that uses it
+ * names itself in the usage error.
+ *
+ * @module
+ */
+
+/**
+ * Largest duration accepted by any timeout option: the largest delay `setTimeout` honours
+ * (2^31 − 1 ms, about 24.8 days); anything longer would fire at once.
+ */
+export const MAX_DURATION_MS = 2 ** 31 - 1;
+
+/** A field name: an RFC 9110 token. */
+export const HEADER_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+// Field values: visible ASCII, obs-text, space and tab (RFC 9110 §5.5); never CR, LF or NUL.
+export const FIELD_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
+
+/** Quotes a user-supplied value for an error message, escaping control characters. */
+export function quote(value: string): string {
+  return JSON.stringify(value);
+}
+
+/** An option spelling as typed, quoted only when it holds something unprintable. */
+export function spell(option: string): string {
+  return /^[\x21-\x7e]*$/.test(option) ? option : quote(option);
+}
+
+/**
+ * Parses a TCP port: an integer from 0 to 65535.
+ *
+ * @example
+ * ```ts
+ * import { parsePort } from "./values.ts";
+ * parsePort("8080"); // 8080
+ * parsePort("http"); // undefined
+ * ```
+ */
+export function parsePort(text: string): number | undefined {
+  if (!/^\d{1,5}$/.test(text)) return undefined;
+  const port = Number(text);
+  return port <= 65535 ? port : undefined;
+}
+
+const DURATION_UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+
+/**
+ * Parses a duration such as `10s`, `500ms`, `1.5s`, `2m` or `1h` into milliseconds. A bare
+ * number means seconds, as in nginx.
+ *
+ * @example
+ * ```ts
+ * import { parseDuration } from "./values.ts";
+ * parseDuration("1.5s"); // 1500
+ * parseDuration("250ms"); // 250
+ * ```
+ */
+export function parseDuration(text: string): number | undefined {
+  const match = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(text);
+  if (!match) return undefined;
+  const ms = Math.round(Number(match[1]) * (DURATION_UNITS[match[2] ?? "s"] ?? 1000));
+  return Number.isSafeInteger(ms) && ms <= MAX_DURATION_MS ? ms : undefined;
+}
+
+const SIZE_UNITS: Record<string, number> = {
+  "": 1,
+  b: 1,
+  k: 1024,
+  kb: 1024,
+  kib: 1024,
+  m: 1024 ** 2,
+  mb: 1024 ** 2,
+  mib: 1024 ** 2,
+  g: 1024 ** 3,
+  gb: 1024 ** 3,
+  gib: 1024 ** 3,
+};
+
+/**
+ * Parses a size in bytes: a whole number with an optional binary unit (`k`, `KiB`, `KB`, `m`,
+ * `MiB`, `g`…, all powers of 1024, as in nginx).
+ *
+ * @example
+ * ```ts
+ * import { parseSize } from "./values.ts";
+ * parseSize("16k"); // 16384
+ * parseSize("1MiB"); // 1048576
+ * ```
+ */
+export function parseSize(text: string): number | undefined {
+  const match = /^(\d+)([a-z]*)$/i.exec(text);
+  if (!match) return undefined;
+  const unit = SIZE_UNITS[(match[2] ?? "").toLowerCase()];
+  if (unit === undefined) return undefined;
+  const bytes = Number(match[1]) * unit;
+  return Number.isSafeInteger(bytes) ? bytes : undefined;
+}
+
+/** Parses a whole number (no unit). */
+export function parseCount(text: string): number | undefined {
+  if (!/^\d+$/.test(text)) return undefined;
+  const n = Number(text);
+  return Number.isSafeInteger(n) ? n : undefined;
+}
+
+/**
+ * Parses a `--header` value `Name: value` into a name and a trimmed value. The name must be an
+ * RFC 9110 token and the value may not contain control characters (a CR or LF would let the
+ * configuration inject headers or split responses).
+ *
+ * @example
+ * ```ts
+ * import { parseHeaderOption } from "./values.ts";
+ * parseHeaderOption("X-Frame-Options: DENY"); // ["X-Frame-Options", "DENY"]
+ * parseHeaderOption("no colon"); // an error message (a string)
+ * ```
+ */
+export function parseHeaderOption(text: string): [string, string] | string {
+  const colon = text.indexOf(":");
+  if (colon <= 0) return `expected "Name: value", got ${quote(text)}`;
+  const name = text.slice(0, colon).trim();
+  const value = text.slice(colon + 1).trim();
+  if (!HEADER_NAME.test(name)) return `invalid header name ${quote(name)}`;
+  if (!FIELD_VALUE.test(value)) return `header ${name} has a control character in its value`;
+  return [name, value];
+}
+
+/**
+ * Formats milliseconds the way the usage text and logs show them.
+ *
+ * @example
+ * ```ts
+ * import { formatDuration } from "./values.ts";
+ * formatDuration(10_000); // "10s"
+ * formatDuration(250); // "250ms"
+ * ```
+ */
+export function formatDuration(ms: number): string {
+  return ms % 1000 === 0 ? `${ms / 1000}s` : `${ms}ms`;
+}
+
+/**
+ * Formats a byte count the way the usage text shows it.
+ *
+ * @example
+ * ```ts
+ * import { formatSize } from "./values.ts";
+ * formatSize(16 * 1024); // "16KiB"
+ * formatSize(100); // "100"
+ * ```
+ */
+export function formatSize(bytes: number): string {
+  for (const [unit, size] of [["GiB", 1024 ** 3], ["MiB", 1024 ** 2], ["KiB", 1024]] as const) {
+    if (bytes >= size && bytes % size === 0) return `${bytes / size}${unit}`;
+  }
+  return String(bytes);
+}

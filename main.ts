@@ -22,18 +22,26 @@ import {
 } from "./server/access_log.ts";
 import { type CliEnv, parseCommandLine } from "./server/cli/config.ts";
 import type { ServeConfig } from "./server/cli/serve_config.ts";
-import { EXIT_HEALTHY, EXIT_UNHEALTHY, healthcheck } from "./server/cli/healthcheck.ts";
+import {
+  EXIT_HEALTHY,
+  EXIT_UNHEALTHY,
+  healthcheck,
+  type ProbeTarget,
+} from "./server/cli/healthcheck.ts";
+import { readCertificateFiles } from "./server/cli/certificate_files.ts";
 import { denoSignalSource, handleStopSignals } from "./server/cli/lifecycle.ts";
-import { startSite } from "./server/cli/site.ts";
+import { startSite, type WorkerData } from "./server/cli/site.ts";
 import {
   describeWorkersReadProblem,
   EXIT_STARTUP_FAILURE,
   helpCommand,
+  type Listening,
   startLine,
 } from "./server/cli/startup.ts";
 import { formatState, parseState, type ServerState } from "./server/cli/state_file.ts";
 import { healthcheckUsage, usage } from "./server/cli/usage.ts";
-import type { Server } from "./server/mod.ts";
+import type { ServeAddr, Server } from "./server/mod.ts";
+import type { CertifiedKey } from "./server/tls/certificate.ts";
 import { startWorkers } from "./server/workers.ts";
 
 /** The version in deno.json, bundled into executables through the JSON import. */
@@ -62,9 +70,14 @@ function readEnv(): CliEnv {
  * installed: whoever waits for the line (a person, a test, a supervisor) may send SIGTERM the
  * moment it appears, and must get a graceful shutdown, not the default kill.
  */
+/** Whether the server listens on TCP (its address has a port), as `--workers` needs. */
+function isTcpServer(server: Server<ServeAddr>): server is Server<Deno.NetAddr> {
+  return "port" in server.addr;
+}
+
 async function startServer(
   config: ServeConfig,
-): Promise<number | { server: Server; announce: string }> {
+): Promise<number | { server: Server<ServeAddr>; announce: string; where: Listening }> {
   const isolates = config.workers === "auto" ? navigator.hardwareConcurrency : config.workers;
   const workerModule = new URL("./server/cli/worker_entry.ts", import.meta.url);
   if (isolates > 1 && !Deno.build.standalone && workerModule.protocol === "file:") {
@@ -81,34 +94,49 @@ async function startServer(
       return EXIT_STARTUP_FAILURE;
     }
   }
+  // The certificate and key are read once, here; workers get their text.
+  let certifiedKey: CertifiedKey | undefined;
+  if (config.certFile !== undefined && config.keyFile !== undefined) {
+    const read = readCertificateFiles({ certFile: config.certFile, keyFile: config.keyFile });
+    if (typeof read === "string") {
+      printError(read);
+      return EXIT_STARTUP_FAILURE;
+    }
+    certifiedKey = read;
+  }
   let announce = "";
+  let where: Listening | undefined;
   const primary = await startSite(config, {
     reusePort: isolates > 1,
     isolates,
-    onListen: (addr, root) => {
-      announce = startLine(VERSION, root, addr.hostname, addr.port)
-        .replace(
-          " at http://",
-          isolates > 1 ? ` with ${isolates} workers at http://` : " at http://",
-        );
+    ...(certifiedKey === undefined ? {} : { certifiedKey }),
+    onListen: (listening, root) => {
+      where = listening;
+      announce = startLine(VERSION, root, listening)
+        .replace(" at http", isolates > 1 ? ` with ${isolates} workers at http` : " at http");
     },
     printError,
   });
   if (typeof primary === "number") return primary;
   let server = primary;
-  if (isolates > 1) {
+  // Workers share a TCP port; the command line refuses --workers with --unix-socket.
+  if (isolates > 1 && isTcpServer(primary)) {
     try {
       server = await startWorkers({
         primary,
         workers: isolates - 1,
         moduleUrl: workerModule,
-        data: { config, isolates },
+        data: (certifiedKey === undefined
+          ? { config, isolates }
+          : { config, isolates, certifiedKey }) satisfies WorkerData,
         // A worker that dies is logged and replaced; one that keeps dying stops the process
         // with exit 1, so that its supervisor restarts it (docs/operations.md).
         log: printError,
         onGiveUp: (reason) => {
           printError(`sockserve: ${reason}: stopping so that the process is restarted`);
-          void server.shutdown().finally(() => Deno.exit(1));
+          void server.shutdown().finally(() =>
+            Deno.exit(1)
+          );
         },
       });
     } catch (error) {
@@ -117,16 +145,16 @@ async function startServer(
       return EXIT_STARTUP_FAILURE;
     }
   }
-  return { server, announce };
+  return { server, announce, where: where as Listening };
 }
 
 /**
  * Writes the state file; a failure is one line on stderr and the server keeps serving (a probe
  * reading the file then reports it unhealthy, which says what is wrong where it is watched).
  */
-function writeState(path: string, hostname: string, port: number, healthPath?: string): void {
+function writeState(path: string, where: Listening, healthPath?: string): void {
   try {
-    Deno.writeTextFileSync(path, formatState(Deno.pid, hostname, port, healthPath));
+    Deno.writeTextFileSync(path, formatState(Deno.pid, where, healthPath));
   } catch (error) {
     const reason = error instanceof Deno.errors.NotCapable
       ? `no permission: run deno with --allow-write=${path}`
@@ -190,16 +218,26 @@ export async function main(args: readonly string[]): Promise<number | undefined>
       writeStdoutLine(`sockserve ${VERSION}`);
       return 0;
     case "healthcheck": {
-      let url = command.url;
+      let target: ProbeTarget = {
+        url: command.url,
+        insecure: command.insecure,
+        ...(command.unixSocket === undefined ? {} : { unixSocket: command.unixSocket }),
+      };
       if (command.stateFile !== undefined) {
         const state = readState(command.stateFile);
         if (typeof state === "string") {
           printError(`unhealthy: ${state}`);
           return EXIT_UNHEALTHY;
         }
-        url = state.health ?? state.url;
+        // The server this process probes is the one that wrote the file: its liveness, not its
+        // identity, is in question, so a self-signed certificate is no failure.
+        target = {
+          url: state.health ?? state.url,
+          insecure: true,
+          ...(state.socket === undefined ? {} : { unixSocket: state.socket }),
+        };
       }
-      const result = await healthcheck(url, command.timeoutMs);
+      const result = await healthcheck(target, command.timeoutMs);
       if (result.healthy) writeStdoutLine(result.message);
       else printError(result.message);
       return result.healthy ? EXIT_HEALTHY : EXIT_UNHEALTHY;
@@ -222,7 +260,7 @@ export async function main(args: readonly string[]): Promise<number | undefined>
       // Then the state file and the start line: whoever waits for the line finds the file, and
       // a SIGTERM sent on seeing it is handled.
       if (config.stateFile !== undefined) {
-        writeState(config.stateFile, server.addr.hostname, server.addr.port, config.healthPath);
+        writeState(config.stateFile, started.where, config.healthPath);
       }
       writeStdoutLine(started.announce);
       return undefined;

@@ -11,7 +11,7 @@
  * @module
  */
 
-import type { Server } from "./types.ts";
+import type { ServeAddr, Server } from "./types.ts";
 
 /** Messages from the supervising thread to a worker. */
 export type ToWorker =
@@ -220,14 +220,14 @@ export async function startWorkers(options: WorkerGroupOptions): Promise<Server>
  * with `reusePort: true`), then shuts it down on "shutdown" and reports back.
  */
 export function runWorker(
-  start: (data: unknown, port: number) => Promise<Server | string>,
+  start: (data: unknown, port: number) => Promise<Server<ServeAddr> | string>,
 ): void {
   const scope = globalThis as unknown as {
     onmessage: ((event: MessageEvent<ToWorker>) => void) | null;
     postMessage(message: FromWorker): void;
     close(): void;
   };
-  let server: Server | null = null;
+  let server: Server<ServeAddr> | null = null;
   let reporter: ReturnType<typeof setInterval> | undefined;
   scope.onmessage = async (event) => {
     const message = event.data;

@@ -71,7 +71,7 @@ Deno.test("state file: written for a bound address, read back by healthcheck", (
     ["10.0.0.5", 8080, undefined, { pid: 7, url: "http://10.0.0.5:8080/", health: null }],
   ];
   for (const [host, port, path, state] of rows) {
-    const text = formatState(7, host, port, path);
+    const text = formatState(7, { transport: "tcp", hostname: host, port, tls: false }, path);
     assert.ok(text.endsWith("}\n") && !text.slice(0, -1).includes("\n"), "one line");
     assert.deepEqual(parseState(text), state, host);
   }

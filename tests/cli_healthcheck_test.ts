@@ -44,6 +44,8 @@ const ROWS: [string, boolean, string][] = [
   ["HTTP/1.1 301 Moved Permanently\r\nLocation: /x/\r\nContent-Length: 0\r\n\r\n", true, "301"],
   ["HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n", false, "answered 404"],
   ["HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n\r\n", false, "answered 503"],
+  // Not HTTP at all (another protocol on the port): unhealthy, and the line says what came.
+  ["SSH-2.0-OpenSSH_9.2\r\n", false, "not an HTTP/1.1 answer"],
 ];
 
 for (const [response, healthy, text] of ROWS) {

@@ -149,8 +149,9 @@ export interface SockserveProcess {
   close(): Promise<void>;
 }
 
-/** The start line's pattern. */
-export const START_LINE = /^sockserve \S+ serving .* at (http:\/\/\S+)(?: \(bound to \S+\))?$/;
+/** The start line's pattern: an http:// or https:// URL, or a Unix socket (`unix:PATH`). */
+export const START_LINE =
+  /^sockserve \S+ serving .* at (https?:\/\/\S+|unix:\S+)(?: \((?:bound to|curl --unix-socket) .*\))?$/;
 
 /**
  * Starts main.ts with `args` and waits for its start line. Pass `--port 0` (and usually

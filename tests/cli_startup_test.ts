@@ -9,9 +9,16 @@ import {
   helpCommand,
   hostPort,
   type Invocation,
+  type Listening,
+  listeningAt,
   type RootChoiceInput,
   startLine,
 } from "../server/cli/startup.ts";
+
+/** Plain HTTP on TCP at `hostname:port`. */
+function tcp(hostname: string, port: number): Listening {
+  return { transport: "tcp", hostname, port, tls: false };
+}
 
 const BASE: RootChoiceInput = {
   rootArg: undefined,
@@ -84,7 +91,7 @@ Deno.test("describeListenError: one line with a hint, never a stack trace", () =
     [new Error("weird failure"), "::1", 80, "[::1]:80: weird failure"],
   ];
   for (const [error, host, port, text] of rows) {
-    const message = describeListenError(error, host, port);
+    const message = describeListenError(error, tcp(host, port));
     assert.ok(message.startsWith("sockserve: "), message);
     assert.ok(message.includes(text), `${message} mentions ${text}`);
     assert.ok(!message.includes("\n") && !message.includes("    at "), message);
@@ -93,11 +100,11 @@ Deno.test("describeListenError: one line with a hint, never a stack trace", () =
 
 Deno.test("startLine names the version, the directory and a URL with IPv6 brackets", () => {
   assert.equal(
-    startLine("0.1.0", { path: "/srv/site", embedded: false }, "127.0.0.1", 8000),
+    startLine("0.1.0", { path: "/srv/site", embedded: false }, tcp("127.0.0.1", 8000)),
     "sockserve 0.1.0 serving /srv/site at http://127.0.0.1:8000/",
   );
   assert.equal(
-    startLine("0.1.0", { path: "/x/site", embedded: true }, "::1", 80),
+    startLine("0.1.0", { path: "/x/site", embedded: true }, tcp("::1", 80)),
     "sockserve 0.1.0 serving the embedded site (/x/site) at http://[::1]:80/",
   );
   assert.equal(hostPort("127.0.0.1", 1), "127.0.0.1:1");
@@ -113,7 +120,10 @@ Deno.test("startLine: a wildcard address becomes a URL a person can open", () =>
     ["::", "at http://localhost:8000/ (bound to [::]:8000)"],
   ];
   for (const [host, tail] of rows) {
-    assert.equal(startLine("0.1.0", root, host, 8000), `sockserve 0.1.0 serving /srv/site ${tail}`);
+    assert.equal(
+      startLine("0.1.0", root, tcp(host, 8000)),
+      `sockserve 0.1.0 serving /srv/site ${tail}`,
+    );
   }
 });
 
@@ -151,11 +161,51 @@ Deno.test("helpCommand: what to type for --help, however the program was started
 Deno.test("describeListenError: a narrowed --allow-net names the address to allow", () => {
   const message = describeListenError(
     new Deno.errors.NotCapable("Requires net access"),
-    "0.0.0.0",
-    8000,
+    tcp("0.0.0.0", 8000),
   );
   assert.equal(
     message,
     "sockserve: no permission to listen on 0.0.0.0:8000: run deno with --allow-net=0.0.0.0:8000 (or --allow-net for any address)",
   );
+});
+
+Deno.test("startLine: HTTPS shows an https:// URL, a Unix socket its path and a curl to reach it", () => {
+  const root = { path: "/srv/site", embedded: false };
+  assert.equal(
+    startLine(
+      "0.1.0",
+      root,
+      listeningAt({ transport: "tcp", hostname: "0.0.0.0", port: 8443 }, true),
+    ),
+    "sockserve 0.1.0 serving /srv/site at https://localhost:8443/ (bound to 0.0.0.0:8443)",
+  );
+  assert.equal(
+    startLine("0.1.0", root, { transport: "tcp", hostname: "127.0.0.1", port: 8443, tls: true }),
+    "sockserve 0.1.0 serving /srv/site at https://127.0.0.1:8443/",
+  );
+  assert.equal(
+    startLine("0.1.0", root, listeningAt({ transport: "unix", path: "/run/s/app.sock" }, false)),
+    "sockserve 0.1.0 serving /srv/site at unix:/run/s/app.sock " +
+      "(curl --unix-socket /run/s/app.sock http://localhost/)",
+  );
+});
+
+Deno.test("describeListenError: a Unix socket's failures name the socket and the fix", () => {
+  const where: Listening = { transport: "unix", path: "/run/sockserve/app.sock" };
+  const rows: [Error, string][] = [
+    [new Deno.errors.AddrInUse("in use"), "a server is already listening there"],
+    [new Deno.errors.NotFound("no dir"), "its directory does not exist"],
+    [new Deno.errors.PermissionDenied("denied"), "may not create files in its directory"],
+    [
+      new Deno.errors.NotCapable("Requires write access"),
+      "--allow-write=/run/sockserve/app.sock",
+    ],
+  ];
+  for (const [error, text] of rows) {
+    const message = describeListenError(error, where);
+    assert.ok(message.startsWith("sockserve: "), message);
+    assert.ok(message.includes("unix:/run/sockserve/app.sock"), message);
+    assert.ok(message.includes(text), `${message} mentions ${text}`);
+    assert.ok(!message.includes("\n"), message);
+  }
 });

@@ -13,7 +13,7 @@
  */
 
 import assert from "node:assert/strict";
-import { EMBEDDED_SITE_MANIFEST } from "../server/cli/startup.ts";
+import { EMBEDDED_SITE_MANIFEST, EXECUTABLE_SOCKET_DIR } from "../server/cli/startup.ts";
 import {
   compileSiteArgs,
   DEFAULT_OUTPUT,
@@ -138,7 +138,7 @@ Deno.test("compile tasks bake in least-privilege permissions: net, read, env POR
     "--allow-net",
     "--allow-read",
     "--allow-env=PORT,HOST",
-    `--allow-write=${stateFile}`,
+    `--allow-write=${stateFile},${EXECUTABLE_SOCKET_DIR}`,
     ...(usesReusePort ? ["--unstable-net"] : []),
   ].sort();
   for (const { task, words, output, includes } of BUILDS) {
@@ -154,11 +154,14 @@ Deno.test("compile tasks bake in least-privilege permissions: net, read, env POR
   assert.doesNotMatch(sources, /new Deno\.Command\(|Deno\.run\(/, "spawning processes");
   const fileWrites =
     /Deno\.(writeFile|writeTextFile|create|mkdir|remove|rename|makeTemp\w+|truncate|symlink|link|chmod|chown|utime)(Sync)?\(/g;
-  // Only main.ts writes, and only the state file: writeState() and removeState().
+  // Only main.ts writes, and only the state file: writeState() and removeState(); and site.ts
+  // removes a stale Unix socket before listening on its path again (under /run/sockserve).
   for (const [path, text] of allSources) {
     const writes = [...text.matchAll(fileWrites)].map((m) => m[0]);
     const expectedWrites = path === `${REPO_PATH}main.ts`
       ? ["Deno.writeTextFileSync(", "Deno.removeSync("]
+      : path === `${REPO_PATH}server/cli/site.ts`
+      ? ["Deno.removeSync("]
       : [];
     assert.deepEqual(writes, expectedWrites, `file writes in ${path}`);
   }

@@ -21,6 +21,7 @@ import {
   type Stage,
 } from "./dockerfile.ts";
 import { formatState, parseState } from "../server/cli/state_file.ts";
+import { EXECUTABLE_SOCKET_DIR } from "../server/cli/startup.ts";
 import { parseYamlDocuments, YamlSubsetError } from "./yaml_subset.ts";
 
 const REPO = new URL("../", import.meta.url);
@@ -279,10 +280,10 @@ Deno.test("Dockerfile HEALTHCHECK reads the state file the server writes", () =>
   const stateFile = imageServeConfig().stateFile;
   assert.ok(stateFile, "the image's server writes a state file (ENTRYPOINT --state-file)");
   assert.equal(probe.stateFile, stateFile, "the probe reads the file the server writes");
-  // The one write permission the executable carries is exactly that file.
+  // The executable may write exactly that file, and Unix sockets under /run/sockserve.
   const compileWords = (DENO_JSON.tasks["compile"] ?? "").split(/\s+/);
   assert.deepEqual(compileWords.filter((w) => w.startsWith("--allow-write")), [
-    `--allow-write=${stateFile}`,
+    `--allow-write=${stateFile},${EXECUTABLE_SOCKET_DIR}`,
   ]);
   // Docker must not kill the probe before its own timeout reports the failure.
   const dockerTimeoutMs = dockerDurationMs(options.get("timeout") ?? "30s");
@@ -310,7 +311,11 @@ Deno.test("Dockerfile HEALTHCHECK follows the port and health path however they 
     const config = imageServeConfig(args, new Map([...runtimeEnv(), ...Object.entries(env)]));
     assert.equal(config.stateFile, probe.stateFile, "arguments never drop the state file");
     // What the server writes once bound, read back as the probe reads it.
-    const state = parseState(formatState(1, config.hostname, config.port, config.healthPath));
+    const state = parseState(formatState(
+      1,
+      { transport: "tcp", hostname: config.hostname, port: config.port, tls: false },
+      config.healthPath,
+    ));
     assert.ok(state, "a state file the probe can read");
     const target = new URL(state.health ?? state.url);
     assert.equal(target.port, String(config.port), `${args ?? "CMD"} ${JSON.stringify(env)}`);

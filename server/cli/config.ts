@@ -4,17 +4,19 @@
  * {@linkcode parseCommandLine}.
  *
  * Rules, in the order they apply:
- * 1. `sockserve healthcheck [URL | --state-file PATH] [--timeout D]` is a subcommand; anything
- *    else serves a directory.
+ * 1. `sockserve healthcheck [URL | --state-file PATH] [--unix-socket PATH] [--insecure]
+ *    [--timeout D]` is a subcommand (`healthcheck_args.ts`); anything else serves a directory.
  *    Its default URL is `http://127.0.0.1:$PORT/healthz`, or `HOST` instead of 127.0.0.1 when
- *    `HOST` names one address rather than a wildcard; `--state-file PATH` takes the URL from the
- *    state file a server writes (see `state_file.ts`).
+ *    `HOST` names one address rather than a wildcard; `--state-file PATH` takes the URL (and the
+ *    socket) from the state file a server writes (see `state_file.ts`).
  * 2. Options are read left to right. `--name=value` and `--name value` are equivalent; `-p 80` and
  *    `-p80` too. A bare `--` ends the options. `--help` and `--version` win as soon as they are met.
  * 3. A single-valued option given twice keeps the last value; `--header` accumulates.
- * 4. `PORT` and `HOST` apply only where no flag set the same setting (flags beat environment).
- *    An empty environment variable counts as unset.
- * 5. Any unknown or malformed option is a usage error (exit code {@linkcode EXIT_USAGE}) whose
+ * 4. Options that cannot go together are a usage error: `--cert` without `--key` or the reverse;
+ *    `--unix-socket` with `--port`, `--host`, `--cert` or `--workers` other than 1.
+ * 5. `PORT` and `HOST` apply only where no flag set the same setting (flags beat environment),
+ *    and not with `--unix-socket`. An empty environment variable counts as unset.
+ * 6. Any unknown or malformed option is a usage error (exit code {@linkcode EXIT_USAGE}) whose
  *    one-line message names the option and points at `--help`.
  *
  * @module
@@ -122,6 +124,25 @@ export function parseCommandLine(
   return result.ok ? result : { ...result, message: `${result.message} ${usageHint(helpCommand)}` };
 }
 
+/** Options that cannot go together, as a usage error's text; undefined when none. */
+function conflictingOptions(config: ServeConfig, given: ReadonlySet<string>): string | undefined {
+  if (given.has("cert") !== given.has("key")) {
+    return given.has("cert") ? "--cert needs --key" : "--key needs --cert";
+  }
+  if (config.unixSocket === undefined) return undefined;
+  for (const name of ["port", "host"]) {
+    if (given.has(name)) return `--${name} and --unix-socket: give one place to listen`;
+  }
+  if (given.has("cert")) {
+    return "--cert with --unix-socket: HTTPS is served on TCP (a proxy in front of a Unix " +
+      "socket terminates TLS itself)";
+  }
+  if (config.workers !== 1) {
+    return "--workers with --unix-socket: workers share a TCP port (SO_REUSEPORT), not a socket";
+  }
+  return undefined;
+}
+
 function parseServeArgs(argv: readonly string[], env: CliEnv): ParseResult {
   const config = defaultServeConfig();
   const setByFlag = new Set<string>();
@@ -159,8 +180,12 @@ function parseServeArgs(argv: readonly string[], env: CliEnv): ParseResult {
     setByFlag.add(spec.name);
   }
 
+  const conflict = conflictingOptions(config, setByFlag);
+  if (conflict !== undefined) return usageError(conflict);
   for (const spec of OPTIONS) {
     if (spec.env === undefined || setByFlag.has(spec.name)) continue;
+    // PORT and HOST say where to listen on TCP: a Unix socket leaves them nothing to say.
+    if (config.unixSocket !== undefined && (spec.name === "port" || spec.name === "host")) continue;
     const value = env[spec.env];
     if (value === undefined || value === "") continue;
     const error = spec.apply(config, value);

@@ -19,7 +19,7 @@
  */
 
 import { answerBefore } from "../prepared_response.ts";
-import type { RequestRecord } from "../types.ts";
+import type { RequestRecord, ServeAddr } from "../types.ts";
 
 /** The handler the command line serves: the file server's shape. */
 export type SiteHandler = (request: Request) => Promise<Response>;
@@ -118,9 +118,9 @@ export function withHealthPath(site: SiteHandler, options: HealthPathOptions): S
  * ```
  */
 export function skipHealthRecords(
-  log: (record: RequestRecord) => void,
+  log: (record: RequestRecord<ServeAddr>) => void,
   path: string,
-): (record: RequestRecord) => void {
+): (record: RequestRecord<ServeAddr>) => void {
   return (record) => {
     if (targetPath(record.target) !== path) log(record);
   };

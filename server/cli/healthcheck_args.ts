@@ -1,6 +1,7 @@
 /**
- * The arguments of `sockserve healthcheck [URL | --state-file PATH] [--timeout DURATION]`: a pure
- * function from them (and `PORT`, `HOST`) to the probe to make, or a usage error.
+ * The arguments of `sockserve healthcheck [URL | --state-file PATH] [--unix-socket PATH]
+ * [--insecure] [--timeout DURATION]`: a pure function from them (and `PORT`, `HOST`) to the probe
+ * to make, or a usage error.
  *
  * @module
  */
@@ -38,6 +39,10 @@ export type HealthcheckCommand =
     timeoutMs: number;
     /** Probe the server this state file names instead of `url` (see `state_file.ts`). */
     stateFile: string | undefined;
+    /** Connect to this Unix socket rather than to the URL's host (curl's `--unix-socket`). */
+    unixSocket: string | undefined;
+    /** Over HTTPS, do not verify the certificate (curl's `--insecure`). */
+    insecure: boolean;
   }
   | { kind: "healthcheck-help" };
 
@@ -58,11 +63,25 @@ export function parseHealthcheckArgs(
 ): HealthcheckCommand | { error: string } {
   let url: string | undefined;
   let stateFile: string | undefined;
+  let unixSocket: string | undefined;
+  let insecure = false;
   let timeoutMs = DEFAULT_HEALTHCHECK_TIMEOUT_MS;
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i] ?? "";
     if (arg === "--help" || arg === "-h") {
       return { kind: "healthcheck-help" };
+    }
+    if (arg === "--insecure" || arg === "-k") {
+      insecure = true;
+      continue;
+    }
+    if (arg === "--unix-socket" || arg.startsWith("--unix-socket=")) {
+      const value = arg === "--unix-socket" ? argv[++i] : arg.slice("--unix-socket=".length);
+      if (value === undefined || value === "") {
+        return error("option --unix-socket needs a path");
+      }
+      unixSocket = value;
+      continue;
     }
     if (arg === "--state-file" || arg.startsWith("--state-file=")) {
       const value = arg === "--state-file" ? argv[++i] : arg.slice("--state-file=".length);
@@ -91,7 +110,12 @@ export function parseHealthcheckArgs(
   if (url !== undefined && stateFile !== undefined) {
     return error("give a URL or --state-file, not both");
   }
-  if (url === undefined) {
+  if (unixSocket !== undefined && stateFile !== undefined) {
+    return error("give --unix-socket or --state-file, not both (the state file names the socket)");
+  }
+  if (url === undefined && unixSocket !== undefined) {
+    url = `http://localhost${DEFAULT_HEALTH_PATH}`;
+  } else if (url === undefined) {
     const envPort = env["PORT"];
     let port = DEFAULT_PORT;
     if (envPort !== undefined && envPort !== "") {
@@ -112,5 +136,15 @@ export function parseHealthcheckArgs(
   if (parsedUrl.protocol !== "http:" && parsedUrl.protocol !== "https:") {
     return error(`healthcheck URL must be http or https, got ${quote(url)}`);
   }
-  return { kind: "healthcheck", url: parsedUrl.href, timeoutMs, stateFile };
+  if (unixSocket !== undefined && parsedUrl.protocol === "https:") {
+    return error("--unix-socket takes an http URL: sockserve serves HTTPS on TCP only");
+  }
+  return {
+    kind: "healthcheck",
+    url: parsedUrl.href,
+    timeoutMs,
+    stateFile,
+    unixSocket,
+    insecure,
+  };
 }

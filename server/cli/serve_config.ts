@@ -36,6 +36,12 @@ export interface ServeConfig {
   port: number;
   /** Interface to bind. */
   hostname: string;
+  /** A Unix socket to listen on instead of a TCP port, or `undefined`. */
+  unixSocket: string | undefined;
+  /** The certificate chain file (PEM): with {@linkcode ServeConfig.keyFile}, serve HTTPS. */
+  certFile: string | undefined;
+  /** The private key file (PEM) of {@linkcode ServeConfig.certFile}. */
+  keyFile: string | undefined;
   /** Answer CORS requests and preflights for any origin. */
   cors: boolean;
   /** `Cache-Control` value for every file, or `undefined` for none. */
@@ -80,6 +86,9 @@ export function defaultServeConfig(): ServeConfig {
     root: undefined,
     port: DEFAULT_PORT,
     hostname: DEFAULT_HOST,
+    unixSocket: undefined,
+    certFile: undefined,
+    keyFile: undefined,
     cors: false,
     cacheControl: undefined,
     spa: false,

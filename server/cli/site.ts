@@ -11,7 +11,10 @@ import { ErrorLog } from "../error_log.ts";
 import { defaultMaxConnections } from "../fd_budget.ts";
 import { serve } from "../listener.ts";
 import { createFileServer } from "../static/file_server.ts";
-import type { Server } from "../types.ts";
+import type { CertifiedKey } from "../tls/certificate.ts";
+import type { TlsHandshakeError } from "../tls/tls_socket.ts";
+import type { ServeAddr, Server } from "../types.ts";
+import { describeCertificateError } from "./certificate_files.ts";
 import type { ServeConfig } from "./serve_config.ts";
 import { skipHealthRecords, withHealthPath } from "./health.ts";
 import {
@@ -21,6 +24,8 @@ import {
   EMBEDDED_SITE_MANIFEST,
   embeddedSiteFromManifest,
   EXIT_STARTUP_FAILURE,
+  type Listening,
+  listeningAt,
   type RootChoice,
 } from "./startup.ts";
 
@@ -58,6 +63,14 @@ function embeddedSite(): string {
   }
 }
 
+/** What the main thread tells every `--workers` isolate (structured-clonable). */
+export interface WorkerData {
+  readonly config: ServeConfig;
+  readonly isolates: number;
+  /** The certificate and key, read once by the main thread. */
+  readonly certifiedKey?: CertifiedKey;
+}
+
 /** How to start: the port to bind (overrides the config's), reusePort, and what to say. */
 export interface SiteStartOptions {
   /** Bind with SO_REUSEPORT (every isolate of a `--workers` group does). */
@@ -66,10 +79,30 @@ export interface SiteStartOptions {
   readonly port?: number;
   /** Isolates serving in this process; they share its file descriptors. */
   readonly isolates?: number;
-  /** Called once listening, with the root that is served. */
-  readonly onListen?: (addr: Deno.NetAddr, root: RootChoice) => void;
+  /**
+   * The certificate and key of `--cert`/`--key`, read by the main thread (workers get the text,
+   * so that the files are read once).
+   */
+  readonly certifiedKey?: CertifiedKey;
+  /** Called once listening, with where and the root that is served. */
+  readonly onListen?: (where: Listening, root: RootChoice) => void;
   /** Writes an error line. */
   readonly printError: (line: string) => void;
+}
+
+/**
+ * Whether `path` is a Unix socket left by a server that is gone (its file is there, nothing
+ * accepts on it), which may be removed before listening again.
+ */
+async function isStaleSocket(path: string): Promise<boolean> {
+  try {
+    if (Deno.lstatSync(path).isSocket !== true) return false;
+    const conn = await Deno.connect({ transport: "unix", path });
+    conn.close();
+    return false;
+  } catch (error) {
+    return error instanceof Deno.errors.ConnectionRefused;
+  }
 }
 
 /**
@@ -79,7 +112,7 @@ export interface SiteStartOptions {
 export async function startSite(
   config: ServeConfig,
   options: SiteStartOptions,
-): Promise<number | Server> {
+): Promise<number | Server<ServeAddr>> {
   const embeddedSiteDir = embeddedSite();
   const root = chooseRoot({
     rootArg: config.root,
@@ -117,29 +150,89 @@ export async function startSite(
   const onRequestEnd = log === undefined || healthPath === undefined || config.logHealth
     ? log
     : skipHealthRecords(log, healthPath);
+  const common = {
+    // Isolates of one process share its file descriptors: each gets its part of the budget.
+    maxConnections: defaultMaxConnections(options.isolates ?? 1),
+    ...config.limits,
+    gracePeriodMs: config.gracePeriodMs,
+    onError: (error: unknown) => {
+      errors.report(error);
+      return new Response("500 Internal Server Error\n", {
+        status: 500,
+        headers: { "content-type": "text/plain; charset=utf-8" },
+      });
+    },
+    ...(onRequestEnd === undefined ? {} : { onRequestEnd }),
+  };
+
+  const path = config.unixSocket;
+  if (path !== undefined) {
+    const where: Listening = { transport: "unix", path };
+    const listen = () =>
+      serve({ ...common, path, onListen: () => options.onListen?.(where, root) }, handler);
+    try {
+      return listen();
+    } catch (error) {
+      // A socket left by a server that died (a crash, a SIGKILL) is removed, once.
+      if (error instanceof Deno.errors.AddrInUse && await isStaleSocket(path)) {
+        try {
+          Deno.removeSync(path);
+          options.printError(`sockserve: removed ${path}, a socket left by a server that is gone`);
+          return listen();
+        } catch (retryError) {
+          options.printError(describeListenError(retryError, where));
+          return EXIT_STARTUP_FAILURE;
+        }
+      }
+      if (error instanceof Deno.errors.AddrInUse && !isSocket(path)) {
+        options.printError(
+          `sockserve: cannot listen on unix:${path}: ${path} exists and is not a socket`,
+        );
+      } else {
+        options.printError(describeListenError(error, where));
+      }
+      return EXIT_STARTUP_FAILURE;
+    }
+  }
+
   const port = options.port ?? config.port;
+  const tls = options.certifiedKey;
+  const where: Listening = { transport: "tcp", hostname: config.hostname, port, tls: !!tls };
   try {
     return serve({
-      // Isolates of one process share its file descriptors: each gets its part of the budget.
-      maxConnections: defaultMaxConnections(options.isolates ?? 1),
-      ...config.limits,
-      gracePeriodMs: config.gracePeriodMs,
+      ...common,
       port,
       hostname: config.hostname,
       reusePort: options.reusePort,
-      onListen: (addr) => options.onListen?.(addr, root),
-      onError: (error) => {
-        errors.report(error);
-        return new Response("500 Internal Server Error\n", {
-          status: 500,
-          headers: { "content-type": "text/plain; charset=utf-8" },
-        });
-      },
-      ...(onRequestEnd === undefined ? {} : { onRequestEnd }),
+      ...(tls === undefined ? {} : {
+        cert: tls.cert,
+        key: tls.key,
+        // A failed handshake is one line, rate-limited with the other errors.
+        onHandshakeError: (error: TlsHandshakeError) => errors.report(error),
+      }),
+      onListen: (addr) => options.onListen?.(listeningAt(addr, tls !== undefined), root),
     }, handler);
   } catch (error) {
-    options.printError(describeListenError(error, config.hostname, port));
+    if (error instanceof TypeError && tls !== undefined && config.certFile !== undefined) {
+      options.printError(
+        describeCertificateError(error, {
+          certFile: config.certFile,
+          keyFile: config.keyFile ?? "",
+        }),
+      );
+    } else {
+      options.printError(describeListenError(error, where));
+    }
     return EXIT_STARTUP_FAILURE;
+  }
+}
+
+/** Whether `path` is a socket (or does not exist). */
+function isSocket(path: string): boolean {
+  try {
+    return Deno.lstatSync(path).isSocket === true;
+  } catch {
+    return true;
   }
 }
 

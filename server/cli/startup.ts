@@ -1,6 +1,7 @@
 /**
  * Start-up decisions of the command line: which directory to serve, whether it can be served,
- * what to say when the port cannot be bound, and the line announcing the URL.
+ * what to say when the port or socket cannot be bound, and the line announcing where to reach
+ * the server.
  *
  * The decisions are pure functions; {@linkcode checkRootDirectory} is the only one that touches
  * the file system.
@@ -181,6 +182,32 @@ export function hostPort(hostname: string, port: number): string {
   return hostname.includes(":") ? `[${hostname}]:${port}` : `${hostname}:${port}`;
 }
 
+/** Where a server listens: a TCP address (HTTP, or HTTPS with `tls`) or a Unix socket. */
+export type Listening =
+  | {
+    readonly transport: "tcp";
+    readonly hostname: string;
+    readonly port: number;
+    readonly tls: boolean;
+  }
+  | { readonly transport: "unix"; readonly path: string };
+
+/**
+ * Where a server listens, from the address `serve()` bound.
+ *
+ * @example
+ * ```ts
+ * import { listeningAt } from "./startup.ts";
+ * listeningAt({ transport: "tcp", hostname: "0.0.0.0", port: 8443 }, true);
+ * // { transport: "tcp", hostname: "0.0.0.0", port: 8443, tls: true }
+ * ```
+ */
+export function listeningAt(addr: Deno.NetAddr | Deno.UnixAddr, tls: boolean): Listening {
+  return "path" in addr
+    ? { transport: "unix", path: addr.path }
+    : { transport: "tcp", hostname: addr.hostname, port: addr.port, tls };
+}
+
 /**
  * The one-line message for a failure to bind the listening socket: no stack trace, and a hint
  * at the usual fix.
@@ -188,61 +215,96 @@ export function hostPort(hostname: string, port: number): string {
  * @example
  * ```ts
  * import { describeListenError } from "./startup.ts";
- * describeListenError(new Deno.errors.AddrInUse("Address already in use"), "0.0.0.0", 8000);
+ * describeListenError(new Deno.errors.AddrInUse("Address already in use"), {
+ *   transport: "tcp",
+ *   hostname: "0.0.0.0",
+ *   port: 8000,
+ *   tls: false,
+ * });
  * // "sockserve: cannot listen on 0.0.0.0:8000: the address is already in use ..."
  * ```
  */
-export function describeListenError(error: unknown, hostname: string, port: number): string {
-  const where = hostPort(hostname, port);
+export function describeListenError(error: unknown, where: Listening): string {
+  if (where.transport === "unix") return describeSocketError(error, where.path);
+  const { hostname, port } = where;
+  const at = hostPort(hostname, port);
   if (error instanceof Deno.errors.AddrInUse) {
-    return `sockserve: cannot listen on ${where}: the address is already in use ` +
+    return `sockserve: cannot listen on ${at}: the address is already in use ` +
       `(another server is running there; choose another port with --port)`;
   }
   if (error instanceof Deno.errors.NotCapable) {
-    return `sockserve: no permission to listen on ${where}: run deno with --allow-net=${where} ` +
+    return `sockserve: no permission to listen on ${at}: run deno with --allow-net=${at} ` +
       `(or --allow-net for any address)`;
   }
   if (error instanceof Deno.errors.PermissionDenied) {
-    return `sockserve: permission denied to listen on ${where}` +
+    return `sockserve: permission denied to listen on ${at}` +
       (port > 0 && port < 1024
         ? ": ports below 1024 need root or CAP_NET_BIND_SERVICE (or use --port 8080)"
         : "");
   }
   if (error instanceof Deno.errors.AddrNotAvailable) {
-    return `sockserve: cannot listen on ${where}: no such address on this machine (check --host)`;
+    return `sockserve: cannot listen on ${at}: no such address on this machine (check --host)`;
   }
-  return `sockserve: cannot listen on ${where}: ${errorText(error)}`;
+  return `sockserve: cannot listen on ${at}: ${errorText(error)}`;
+}
+
+/**
+ * Where the executables may create a Unix socket (`deno task compile`'s one write permission
+ * besides the state file): the directory systemd's `RuntimeDirectory=sockserve` makes.
+ */
+export const EXECUTABLE_SOCKET_DIR = "/run/sockserve";
+
+function describeSocketError(error: unknown, path: string): string {
+  const at = `unix:${path}`;
+  if (error instanceof Deno.errors.AddrInUse) {
+    return `sockserve: cannot listen on ${at}: a server is already listening there`;
+  }
+  if (error instanceof Deno.errors.NotCapable) {
+    return `sockserve: no permission to listen on ${at}: run deno with --allow-read=${path} ` +
+      `--allow-write=${path} --allow-net=${at} (the executables may listen under ` +
+      `${EXECUTABLE_SOCKET_DIR}/ only)`;
+  }
+  if (error instanceof Deno.errors.NotFound) {
+    return `sockserve: cannot listen on ${at}: its directory does not exist`;
+  }
+  if (error instanceof Deno.errors.PermissionDenied) {
+    return `sockserve: cannot listen on ${at}: this user may not create files in its directory`;
+  }
+  return `sockserve: cannot listen on ${at}: ${errorText(error)}`;
 }
 
 /** Addresses that mean "every interface": a browser cannot connect to them. */
 const WILDCARD_HOSTS = new Set(["0.0.0.0", "::", "[::]"]);
 
 /**
- * The line printed once the server listens: version, directory and a URL a person can open.
- * Bound to a wildcard address (every interface), the URL says `localhost` and the address
- * follows in parentheses.
+ * The line printed once the server listens: version, directory and where to reach it. Bound to
+ * a wildcard address (every interface), the URL says `localhost` and the address follows in
+ * parentheses; on a Unix socket, the socket and a request that reaches it.
  *
  * @example
  * ```ts
  * import { startLine } from "./startup.ts";
- * startLine("0.1.0", { path: "/srv/site", embedded: false }, "127.0.0.1", 8000);
+ * const root = { path: "/srv/site", embedded: false };
+ * startLine("0.1.0", root, { transport: "tcp", hostname: "127.0.0.1", port: 8000, tls: false });
  * // "sockserve 0.1.0 serving /srv/site at http://127.0.0.1:8000/"
- * startLine("0.1.0", { path: "/srv/site", embedded: false }, "0.0.0.0", 8000);
- * // "sockserve 0.1.0 serving /srv/site at http://localhost:8000/ (bound to 0.0.0.0:8000)"
+ * startLine("0.1.0", root, { transport: "tcp", hostname: "0.0.0.0", port: 8443, tls: true });
+ * // "sockserve 0.1.0 serving /srv/site at https://localhost:8443/ (bound to 0.0.0.0:8443)"
+ * startLine("0.1.0", root, { transport: "unix", path: "/run/sockserve/site.sock" });
+ * // "sockserve 0.1.0 serving /srv/site at unix:/run/sockserve/site.sock (curl --unix-socket ...)"
  * ```
  */
-export function startLine(
-  version: string,
-  root: RootChoice,
-  hostname: string,
-  port: number,
-): string {
+export function startLine(version: string, root: RootChoice, where: Listening): string {
   const what = root.embedded ? `the embedded site (${root.path})` : root.path;
   const line = `sockserve ${version} serving ${what} at `;
-  if (WILDCARD_HOSTS.has(hostname)) {
-    return `${line}http://localhost:${port}/ (bound to ${hostPort(hostname, port)})`;
+  if (where.transport === "unix") {
+    return `${line}unix:${where.path} (curl --unix-socket ${where.path} http://localhost/)`;
   }
-  return `${line}http://${hostPort(hostname, port)}/`;
+  const { hostname, port } = where;
+  const scheme = where.tls ? "https" : "http";
+  if (WILDCARD_HOSTS.has(hostname)) {
+    return `${line}${scheme}://localhost:${port}/ (bound to ${hostPort(hostname, port)})`;
+  }
+  return `${line}${scheme}://${hostPort(hostname, port)}/`;
 }
 
 /** How the program was started, for {@linkcode helpCommand}. */

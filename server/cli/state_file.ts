@@ -1,8 +1,9 @@
 /**
  * The state file (`--state-file PATH`): where a running server says it can be reached, so that
  * `sockserve healthcheck --state-file PATH` probes the right port however it was set (`PORT`,
- * `--port`, even `--port 0`) and the right health path. The container image passes the same
- * path to both; nothing else needs configuring.
+ * `--port`, even `--port 0`), over HTTPS when the server serves it, through the Unix socket when
+ * it listens on one, and the right health path. The container image passes the same path to
+ * both; nothing else needs configuring.
  *
  * Written once the server listens, as one JSON object; removed when the process exits through
  * its lifecycle (SIGTERM, SIGINT). A file left by a crash names a port nothing listens on, so a
@@ -11,16 +12,21 @@
  * @module
  */
 
-import { hostPort } from "./startup.ts";
+import { hostPort, type Listening } from "./startup.ts";
 
 /** What the state file says. */
 export interface ServerState {
   /** The server's process id. */
   readonly pid: number;
-  /** A URL of the server from this machine (a wildcard address becomes the loopback). */
+  /**
+   * A URL of the server from this machine (a wildcard address becomes the loopback); `https://`
+   * for HTTPS, `http://localhost/` for a Unix socket.
+   */
   readonly url: string;
   /** The health path's URL, or null when the server has none (`--no-health-path`). */
   readonly health: string | null;
+  /** The Unix socket to connect to for `url`, when the server listens on one. */
+  readonly socket?: string;
 }
 
 /**
@@ -41,24 +47,32 @@ export function localHost(hostname: string): string {
 }
 
 /**
- * The state of a server bound to `hostname:port`, as the text of the state file.
+ * The state of a server listening at `where`, as the text of the state file.
  *
  * @example
  * ```ts
  * import { formatState } from "./state_file.ts";
- * formatState(42, "0.0.0.0", 9000, "/healthz");
+ * formatState(42, { transport: "tcp", hostname: "0.0.0.0", port: 9000, tls: false }, "/healthz");
  * // '{"pid":42,"url":"http://127.0.0.1:9000/","health":"http://127.0.0.1:9000/healthz"}\n'
+ * formatState(42, { transport: "unix", path: "/run/sockserve/app.sock" }, "/healthz");
+ * // '{"pid":42,"url":"http://localhost/","health":"http://localhost/healthz","socket":"/run/sockserve/app.sock"}\n'
  * ```
  */
 export function formatState(
   pid: number,
-  hostname: string,
-  port: number,
+  where: Listening,
   healthPath: string | undefined,
 ): string {
-  const url = new URL(`http://${hostPort(localHost(hostname), port)}/`).href;
+  const scheme = where.transport === "tcp" && where.tls ? "https" : "http";
+  const authority = where.transport === "unix"
+    ? "localhost"
+    : hostPort(localHost(where.hostname), where.port);
+  const url = new URL(`${scheme}://${authority}/`).href;
   const health = healthPath === undefined ? null : new URL(healthPath, url).href;
-  return JSON.stringify({ pid, url, health } satisfies ServerState) + "\n";
+  const state: ServerState = where.transport === "unix"
+    ? { pid, url, health, socket: where.path }
+    : { pid, url, health };
+  return JSON.stringify(state) + "\n";
 }
 
 /**
@@ -81,8 +95,16 @@ export function parseState(text: string): ServerState | undefined {
   }
   const state = value as Partial<ServerState> | null;
   if (typeof state !== "object" || state === null) return undefined;
-  const isHttpUrl = (url: unknown) => typeof url === "string" && /^http:\/\/[^/]+\//.test(url);
+  const isHttpUrl = (url: unknown) => typeof url === "string" && /^https?:\/\/[^/]+\//.test(url);
   if (!Number.isInteger(state.pid) || !isHttpUrl(state.url)) return undefined;
   if (state.health !== null && !isHttpUrl(state.health)) return undefined;
-  return { pid: state.pid as number, url: state.url as string, health: state.health ?? null };
+  if (state.socket !== undefined && (typeof state.socket !== "string" || state.socket === "")) {
+    return undefined;
+  }
+  return {
+    pid: state.pid as number,
+    url: state.url as string,
+    health: state.health ?? null,
+    ...(state.socket === undefined ? {} : { socket: state.socket }),
+  };
 }

@@ -69,14 +69,20 @@ Examples:
  * ```
  */
 export function healthcheckUsage(): string {
-  return `Usage: sockserve healthcheck [URL | --state-file PATH] [--timeout DURATION]
+  return `Usage: sockserve healthcheck [URL | --state-file PATH] [--unix-socket PATH] [--insecure]
+                             [--timeout DURATION]
 
 Sends one GET to URL and exits 0 on a 2xx or 3xx answer, 1 on any other status, a
 connection error or a timeout (default ${formatDuration(DEFAULT_HEALTHCHECK_TIMEOUT_MS)}).
 With --state-file PATH, it probes the health path of the server that wrote PATH (sockserve
---state-file PATH), on the port it listens on however that was set. Otherwise the default
+--state-file PATH), where it listens however that was set: port, HTTPS (its certificate is
+not verified: the question is whether it is alive) or Unix socket. Otherwise the default
 URL is http://127.0.0.1:$PORT${DEFAULT_HEALTH_PATH} (PORT defaulting to 8000), with $HOST
 instead of 127.0.0.1 when HOST names one address. Redirects are not followed. Meant for
 container HEALTHCHECKs in images without curl.
+
+  --unix-socket PATH   connect to this Unix socket (URL default http://localhost${DEFAULT_HEALTH_PATH})
+  -k, --insecure       over HTTPS, do not verify the certificate
+  --timeout DURATION   give up after this long
 `;
 }

@@ -106,9 +106,41 @@ export function parseCount(text: string): number | undefined {
 }
 
 /**
+ * Fields `--header` may not set, and why: the server writes them for each response, so that one
+ * value for every response would be wrong for most (RFC 9112 §6 framing, RFC 9110 §7.6.1
+ * connection options, §6.6.1 Date, and the representation and validator fields of each file).
+ */
+export const SERVER_MANAGED_FIELDS: ReadonlyMap<string, string> = new Map(
+  Object.entries({
+    "it belongs to the connection, which the server manages (RFC 9110 §7.6.1)": [
+      "connection",
+      "keep-alive",
+      "proxy-connection",
+      "te",
+      "upgrade",
+    ],
+    "the server frames each response itself (RFC 9112 §6)": [
+      "content-length",
+      "transfer-encoding",
+      "trailer",
+    ],
+    "the server dates each response when it sends it (RFC 9110 §6.6.1)": ["date"],
+    "the file server sets it for each file it sends": [
+      "content-type",
+      "content-encoding",
+      "content-range",
+      "accept-ranges",
+      "etag",
+      "last-modified",
+    ],
+  }).flatMap(([reason, names]) => names.map((name) => [name, reason] as const)),
+);
+
+/**
  * Parses a `--header` value `Name: value` into a name and a trimmed value. The name must be an
  * RFC 9110 token and the value may not contain control characters (a CR or LF would let the
- * configuration inject headers or split responses).
+ * configuration inject headers or split responses); a field the server sets per response
+ * ({@linkcode SERVER_MANAGED_FIELDS}) is refused.
  *
  * @example
  * ```ts
@@ -123,6 +155,8 @@ export function parseHeaderOption(text: string): [string, string] | string {
   const name = text.slice(0, colon).trim();
   const value = text.slice(colon + 1).trim();
   if (!HEADER_NAME.test(name)) return `invalid header name ${quote(name)}`;
+  const managed = SERVER_MANAGED_FIELDS.get(name.toLowerCase());
+  if (managed !== undefined) return `${name} cannot be set: ${managed}`;
   if (!FIELD_VALUE.test(value)) return `header ${name} has a control character in its value`;
   return [name, value];
 }

@@ -7,18 +7,18 @@
 
 import { writeAllSync } from "../access_log.ts";
 import { runWorker } from "../workers.ts";
-import type { ServeConfig } from "./serve_config.ts";
-import { startSite } from "./site.ts";
+import { startSite, type WorkerData } from "./site.ts";
 
 const encoder = new TextEncoder();
 
 runWorker(async (data, port) => {
   let failure = "";
-  const { config, isolates } = data as { config: ServeConfig; isolates: number };
+  const { config, isolates, certifiedKey } = data as WorkerData;
   const result = await startSite(config, {
     reusePort: true,
     port,
     isolates,
+    ...(certifiedKey === undefined ? {} : { certifiedKey }),
     printError: (line) => {
       failure = line;
       writeAllSync(Deno.stderr, encoder.encode(`${line}\n`));

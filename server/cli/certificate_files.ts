@@ -1,8 +1,9 @@
 /**
- * `--cert FILE --key FILE`: the two files read once at start (and again on SIGHUP), each problem
- * one line that names the file and what to do: a file that is missing, unreadable for this user,
- * outside `--allow-read`, a directory; and, from the library's check of the PEM text, a
- * certificate or key that cannot serve.
+ * `--cert FILE --key FILE`: the two files read once at start (a renewed certificate is served
+ * after a restart; there is no reload on SIGHUP), each problem one line that names the file and
+ * what to do: a file that is missing, unreadable for this user, outside `--allow-read`, a
+ * directory; and, from the library's check of the PEM text, a certificate or key that cannot
+ * serve.
  *
  * @module
  */

@@ -285,7 +285,10 @@ Deno.test("cli: without read permission for ROOT the error names the --allow-rea
 });
 
 Deno.test("cli: serves with the least-privilege permissions docs/cli.md documents", async () => {
-  const site = await makeSite({ "index.html": "<h1>least privilege</h1>" });
+  // Large enough to be compressed on the worker thread, which must start without read access to
+  // sockserve's own files.
+  const script = "export function f(a, b) { return a + b; }\n".repeat(5000);
+  const site = await makeSite({ "index.html": "<h1>least privilege</h1>", "app.js": script });
   const server = await startSockserve([site, "--host", "127.0.0.1", "--port", "0"], {
     permissions: ["--allow-net", `--allow-read=${site}`, "--allow-env=PORT,HOST"],
   });
@@ -293,6 +296,12 @@ Deno.test("cli: serves with the least-privilege permissions docs/cli.md document
     const response = await fetch(server.url);
     assert.equal(response.status, 200);
     assert.equal(await response.text(), "<h1>least privilege</h1>");
+    const compressed = await fetch(new URL("/app.js", server.url), {
+      headers: { "accept-encoding": "br" },
+    });
+    assert.equal(compressed.headers.get("content-encoding"), "br");
+    assert.equal(await compressed.text(), script);
+    assert.equal(server.stderr.text, "", "no error: the compression worker ran");
   } finally {
     await server.close();
     await Deno.remove(site, { recursive: true });

@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { gunzipSync } from "node:zlib";
+import { brotliDecompressSync, gunzipSync } from "node:zlib";
 import { createFileServer, type FileServerOptions, serve } from "../server/mod.ts";
 
 const encoder = new TextEncoder();
@@ -315,10 +315,11 @@ withServer(
 );
 
 withServer(
-  "compression on the wire: sidecar, cached gzip, streamed gzip",
+  "compression on the wire: sidecars first, br and gzip made once per version",
   {
     "app.js": "export const x = 1;\n".repeat(200),
     "app.js.br": "precompressed-br",
+    "app.js.zst": "precompressed-zstd",
     "small.css": "p{}".repeat(500),
     "big.txt": BIG_TEXT,
   },
@@ -330,17 +331,36 @@ withServer(
     assert.equal(br.headers.get("content-type"), "text/javascript; charset=utf-8");
     assert.equal(br.headers.get("vary"), "Accept-Encoding");
     assert.equal(decoder.decode(br.body), "precompressed-br");
+    // What browsers send: a tie, so the br sidecar (br before zstd before gzip).
+    const browser = await get(port, "/app.js", { "Accept-Encoding": "gzip, deflate, br, zstd" });
+    assert.equal(decoder.decode(browser.body), "precompressed-br");
+    const zstd = await get(port, "/app.js", { "Accept-Encoding": "zstd, gzip" });
+    assert.equal(zstd.headers.get("content-encoding"), "zstd");
+    assert.equal(decoder.decode(zstd.body), "precompressed-zstd");
+    assert.match(zstd.headers.get("etag")!, /^"[^"]+-zst"$/);
+    // No gzip sidecar: gzip made on the fly, once.
+    const gzip = await get(port, "/app.js", { "Accept-Encoding": "gzip" });
+    assert.equal(gzip.headers.get("content-encoding"), "gzip");
+    assert.equal(decoder.decode(gunzipSync(gzip.body)), "export const x = 1;\n".repeat(200));
 
     const small = await get(port, "/small.css", { "Accept-Encoding": "gzip" });
     assert.equal(small.headers.get("content-encoding"), "gzip");
-    assert.ok(small.headers.has("content-length"), "an in-memory gzip has a known length");
+    assert.ok(small.headers.has("content-length"), "a coding made once has a known length");
     assert.equal(decoder.decode(gunzipSync(small.body)), "p{}".repeat(500));
+    const smallBr = await get(port, "/small.css", { "Accept-Encoding": "br" });
+    assert.equal(smallBr.headers.get("content-encoding"), "br");
+    assert.match(smallBr.headers.get("etag")!, /^W\/"[^"]+-br"$/);
+    assert.equal(decoder.decode(brotliDecompressSync(smallBr.body)), "p{}".repeat(500));
 
+    // A file too large for the cache (880 KB) is compressed once too, on the worker thread.
     const big = await get(port, "/big.txt", { "Accept-Encoding": "gzip" });
     assert.equal(big.headers.get("content-encoding"), "gzip");
-    assert.equal(big.headers.get("transfer-encoding"), "chunked");
+    assert.equal(big.headers.get("content-length"), String(big.body.length));
     assert.ok(big.complete);
     assert.equal(decoder.decode(gunzipSync(big.body)), BIG_TEXT);
+    const again = await get(port, "/big.txt", { "Accept-Encoding": "gzip" });
+    assert.deepEqual(again.body, big.body, "the same bytes, made once");
+    assert.equal(again.headers.get("etag"), big.headers.get("etag"));
 
     const ranged = await get(port, "/big.txt", { "Accept-Encoding": "gzip", Range: "bytes=0-2" });
     assert.equal(ranged.statusLine, "HTTP/1.1 206 Partial Content");

@@ -361,7 +361,7 @@ withTree("If-Range with a date: honoured only when Last-Modified is strong (RFC 
   "old.txt": "0123456789",
 }, async (root, serve) => {
   for (const size of [10, 400_000]) {
-    const get = serve({ cacheMinAgeMs: 0 });
+    const get = serve({ cacheMinAgeMs: 0, cacheRevalidateMs: 0 });
     const path = join(root, `rewritten-${size}.bin`);
     const version = (digit: string) => encoder.encode(digit.repeat(size));
     await Deno.writeFile(path, version("1"));
@@ -540,7 +540,7 @@ withTree("the cache serves hot files from memory and notices size and inode chan
   "hot.txt": "hot-1",
 }, async (root, _serve) => {
   const { counts, fileSystem } = countingFileSystem();
-  const handler = createFileServer({ root, fileSystem, cacheMinAgeMs: 0 });
+  const handler = createFileServer({ root, fileSystem, cacheMinAgeMs: 0, cacheRevalidateMs: 0 });
   const path = join(root, "hot.txt");
   for (let i = 0; i < 3; i++) assert.equal((await ask(handler, "/hot.txt")).text, "hot-1");
   assert.equal(counts.opened, 1, "read once, then served from memory");
@@ -553,10 +553,10 @@ withTree("the cache serves hot files from memory and notices size and inode chan
   assert.equal(counts.closed, 3);
 });
 
-withTree("the cache never serves stale content", {
+withTree("with cacheRevalidateMs 0, the cache never serves stale content", {
   "page.txt": "version-1",
 }, async (root, serve) => {
-  const get = serve();
+  const get = serve({ cacheRevalidateMs: 0 });
   const path = join(root, "page.txt");
   assert.equal((await get("/page.txt")).text, "version-1");
   assert.equal((await get("/page.txt")).text, "version-1");
@@ -576,6 +576,63 @@ withTree("the cache never serves stale content", {
   await Deno.remove(path);
   assert.equal((await get("/page.txt")).status, 404);
 });
+
+withTree(
+  "a cached file is checked at most once per cacheRevalidateMs, and served whole meanwhile",
+  {
+    "page.txt": "version-1",
+  },
+  async (root, _serve) => {
+    const path = join(root, "page.txt");
+    let stats = 0;
+    const fileSystem: StaticFileSystem = {
+      ...denoFileSystem,
+      stat: (statPath) => {
+        if (statPath === path) stats++;
+        return Deno.statSync(statPath);
+      },
+    };
+    // cacheMinAgeMs 0: cached although just written.
+    const handler = createFileServer({
+      root,
+      fileSystem,
+      cacheMinAgeMs: 0,
+      cacheRevalidateMs: 60_000,
+    });
+    const first = await ask(handler, "/page.txt");
+    for (let i = 0; i < 50; i++) assert.equal((await ask(handler, "/page.txt")).text, "version-1");
+    assert.equal(stats, 0, "no stat within the interval");
+    // Replaced by rename, as deploys do: within the interval the cached version is still served,
+    // whole and with its own validators (one consistent version, never a mix).
+    await Deno.writeTextFile(path + ".new", "version-2, longer");
+    await Deno.rename(path + ".new", path);
+    const stale = await ask(handler, "/page.txt");
+    assert.equal(stale.text, "version-1");
+    assert.equal(stale.headers.get("content-length"), "9");
+    assert.equal(stale.headers.get("etag"), first.headers.get("etag"));
+    const conditional = await ask(handler, "/page.txt", {
+      headers: { "if-none-match": first.headers.get("etag")! },
+    });
+    assert.equal(conditional.status, 304);
+
+    // A short interval: once it has passed, one stat sees the new version.
+    const quick = createFileServer({ root, fileSystem, cacheMinAgeMs: 0, cacheRevalidateMs: 50 });
+    await Deno.writeTextFile(path + ".new", "version-3");
+    await Deno.utime(path + ".new", YEAR_AGO, YEAR_AGO);
+    await Deno.rename(path + ".new", path);
+    assert.equal((await ask(quick, "/page.txt")).text, "version-3");
+    await Deno.writeTextFile(path + ".new", "version-4, longer");
+    await Deno.utime(path + ".new", YEAR_AGO, YEAR_AGO);
+    await Deno.rename(path + ".new", path);
+    stats = 0;
+    // The interval is time itself: waiting for it to pass is what is being tested.
+    await new Promise((resolve) => setTimeout(resolve, 80));
+    const fresh = await ask(quick, "/page.txt");
+    assert.equal(fresh.text, "version-4, longer");
+    assert.equal(fresh.headers.get("content-length"), "17");
+    assert.equal(stats, 1, "one stat once the interval is over");
+  },
+);
 
 /** A file system that reports no mtime, like files embedded by `deno compile`. */
 const noMtimeFileSystem: StaticFileSystem = {
@@ -629,6 +686,10 @@ withTree("options: Cache-Control on files only, extra headers everywhere", {
   assert.equal(missing.headers.get("x-frame-options"), "DENY");
   assert.throws(() => createFileServer({ root: ".", headers: [["bad name", "x"]] }), TypeError);
   assert.throws(() => createFileServer({ root: ".", cacheMaxFileBytes: -1 }), RangeError);
+  for (const bad of [-1, 1.5, Number.NaN]) {
+    assert.throws(() => createFileServer({ root: ".", cacheRevalidateMs: bad }), RangeError);
+    assert.throws(() => createFileServer({ root: ".", compressMaxFileBytes: bad }), RangeError);
+  }
 });
 
 Deno.test("static handler: file-system errors become 403/404/500 without their text", async () => {
@@ -857,7 +918,7 @@ Deno.test("static handler: a root reached through a swapped symlink follows the 
   const current = join(releases, "current");
   try {
     await Deno.symlink(join(releases, "v1"), current);
-    const handler = createFileServer({ root: current, cacheMinAgeMs: 0 });
+    const handler = createFileServer({ root: current, cacheMinAgeMs: 0, cacheRevalidateMs: 0 });
     assert.equal((await ask(handler, "/")).text, "release 1");
     assert.equal((await ask(handler, "/index.html")).text, "release 1");
     // Atomic swap, as deployment tools do it: a new link renamed over the old one.

@@ -15,6 +15,11 @@ async function site(): Promise<string> {
   await Deno.writeTextFile(`${root}/a.txt`, "hello world\n");
   await Deno.mkdir(`${root}/docs`);
   await Deno.writeTextFile(`${root}/docs/index.html`, "docs");
+  // Compressible and over 1 KiB: br and gzip are made on the fly (once), zstd comes from its
+  // sidecar.
+  await Deno.writeTextFile(`${root}/app.js`, "export const answer = 42;\n".repeat(100));
+  await Deno.writeTextFile(`${root}/app.css`, "p { margin: 0 }\n".repeat(100));
+  await Deno.writeTextFile(`${root}/app.css.zst`, "zstd sidecar bytes");
   return root;
 }
 
@@ -34,10 +39,24 @@ async function wire(
   }
 }
 
-Deno.test("static_prepared_and_ordinary_faces_write_the_same_bytes", async () => {
+for (const [name, cacheMinAgeMs] of [["fresh", undefined], ["cached", 0]] as const) {
+  Deno.test(`static_prepared_and_ordinary_faces_write_the_same_bytes_${name}`, async () => {
+    await sameBytesBothFaces(cacheMinAgeMs);
+  });
+}
+
+/**
+ * The same requests through both faces, on files just written (not cached yet: every answer is
+ * made anew) or with the cache taking them at once (the synchronous path of cached files).
+ */
+async function sameBytesBothFaces(cacheMinAgeMs: number | undefined): Promise<void> {
   const root = await site();
   try {
-    const files = createFileServer({ root, headers: [["cache-control", "no-cache"]] });
+    const files = createFileServer({
+      root,
+      headers: [["cache-control", "no-cache"]],
+      ...(cacheMinAgeMs === undefined ? {} : { cacheMinAgeMs }),
+    });
     // Warm the cache, then take an ETag for the conditional requests.
     const first = await files(new Request("http://x/a.txt"));
     const etag = first.headers.get("etag")!;
@@ -47,28 +66,44 @@ Deno.test("static_prepared_and_ordinary_faces_write_the_same_bytes", async () =>
       "GET /a.txt HTTP/1.1",
       "HEAD /a.txt HTTP/1.1",
       "GET / HTTP/1.1",
-      "GET /a.txt HTTP/1.0",
       `GET /a.txt HTTP/1.1\r\nIf-None-Match: ${etag}`,
       `GET /a.txt HTTP/1.1\r\nIf-Modified-Since: ${modified}`,
       "GET /a.txt HTTP/1.1\r\nRange: bytes=0-4",
       "GET /a.txt HTTP/1.1\r\nRange: bytes=99-",
       "GET /a.txt HTTP/1.1\r\nAccept-Encoding: gzip",
+      "GET /app.js HTTP/1.1\r\nAccept-Encoding: gzip",
+      "GET /app.js HTTP/1.1\r\nAccept-Encoding: gzip, deflate, br, zstd",
+      "GET /app.js HTTP/1.1\r\nAccept-Encoding: gzip, deflate, br, zstd",
+      "HEAD /app.js HTTP/1.1\r\nAccept-Encoding: br",
+      "GET /app.js HTTP/1.1\r\nAccept-Encoding: br;q=0, gzip;q=0",
+      "GET /app.css HTTP/1.1\r\nAccept-Encoding: zstd, br",
+      "GET /app.css HTTP/1.1\r\nAccept-Encoding: gzip",
       "GET /missing HTTP/1.1",
       "GET /docs HTTP/1.1",
       "POST /a.txt HTTP/1.1\r\nContent-Length: 0",
       "OPTIONS /a.txt HTTP/1.1",
     ];
+    // An HTTP/1.0 request closes the connection: it comes last.
     const requests = targets.map((line) => `${line}\r\nHost: x\r\n\r\n`).join("") +
-      "GET /a.txt HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+      "GET /a.txt HTTP/1.0\r\nHost: x\r\n\r\n";
     const ordinary = (request: Request) => files(request); // the wrapper hides the prepared face
     const viaPrepared = await wire(files, requests);
     const viaOrdinary = await wire(ordinary, requests);
     assert.ok(viaPrepared.includes("hello world"), viaPrepared);
+    const statuses = [...viaPrepared.matchAll(/HTTP\/1\.1 (\d{3}) [A-Z]/g)].map((match) =>
+      match[1]
+    );
+    assert.equal(statuses.length, targets.length + 1, "every request answered");
+    for (const coding of ["gzip", "br", "zstd"]) {
+      assert.ok(viaPrepared.includes(`content-encoding: ${coding}`), coding);
+    }
     assert.equal(viaPrepared, viaOrdinary);
+    // And again, now that every coding is made and kept: the same bytes once more.
+    assert.equal(await wire(files, requests), viaPrepared);
   } finally {
     await Deno.remove(root, { recursive: true });
   }
-});
+}
 
 Deno.test("static_file_server_under_deno_serve_sends_its_fields_and_content", async () => {
   const root = await site();

@@ -284,7 +284,13 @@ Deno.test("race seam: a file replaced by rename right after its open is answered
     for (const cacheMaxFileBytes of [0, 1024]) {
       await Deno.writeTextFile(path, "version 1");
       const { fileSystem, state } = replacedAtOpen(path, "after");
-      const handler = createFileServer({ root, fileSystem, cacheMinAgeMs: 0, cacheMaxFileBytes });
+      const handler = createFileServer({
+        root,
+        fileSystem,
+        cacheMinAgeMs: 0,
+        cacheMaxFileBytes,
+        cacheRevalidateMs: 0,
+      });
       const response = await handler(new Request("http://localhost/page.txt"));
       const text = await response.text();
       assert.ok(state.replaced);

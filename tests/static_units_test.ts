@@ -44,26 +44,52 @@ Deno.test("parseRequestPath keeps the query and the trailing slash", () => {
   });
 });
 
-// [name, Accept-Encoding, available, expected]
-const CODING_ROWS: [string, string | null, { br: boolean; gzip: boolean }, string | null][] = [
-  ["no header means identity", null, { br: true, gzip: true }, null],
-  ["empty header means identity", "", { br: true, gzip: true }, null],
-  ["gzip only", "gzip", { br: true, gzip: true }, "gzip"],
-  ["br preferred on a tie", "gzip, br", { br: true, gzip: true }, "br"],
-  ["q-values decide", "br;q=0.5, gzip;q=0.8", { br: true, gzip: true }, "gzip"],
-  ["q=0 excludes", "br;q=0, gzip", { br: true, gzip: true }, "gzip"],
-  ["nothing available", "br, gzip", { br: false, gzip: false }, null],
-  ["star covers unlisted codings", "*", { br: true, gzip: true }, "br"],
-  ["star with explicit exclusion", "*, br;q=0", { br: true, gzip: true }, "gzip"],
-  ["identity preferred over gzip", "gzip;q=0.5, identity", { br: false, gzip: true }, null],
-  ["x-gzip alias", "x-gzip", { br: false, gzip: true }, "gzip"],
-  ["case-insensitive", "GZIP;Q=1", { br: false, gzip: true }, "gzip"],
-  ["malformed q ignored", "gzip;q=2, br;q=abc", { br: true, gzip: true }, null],
-  ["all excluded falls back to identity", "*;q=0", { br: true, gzip: true }, null],
+// [name, Accept-Encoding, sources, expected coding and source]
+type Sources = Parameters<typeof chooseCoding>[1];
+const FLY = "on-the-fly" as const;
+const SIDE = "sidecar" as const;
+const ALL_FLY: Sources = { br: FLY, zstd: null, gzip: FLY };
+const ALL_SIDE: Sources = { br: SIDE, zstd: SIDE, gzip: SIDE };
+const CODING_ROWS: [string, string | null, Sources, string | null][] = [
+  ["no header means identity", null, ALL_FLY, null],
+  ["empty header means identity", "", ALL_FLY, null],
+  ["gzip only", "gzip", ALL_FLY, "gzip on-the-fly"],
+  ["br preferred on a tie", "gzip, br", ALL_FLY, "br on-the-fly"],
+  ["q-values decide", "br;q=0.5, gzip;q=0.8", ALL_FLY, "gzip on-the-fly"],
+  ["q=0 excludes", "br;q=0, gzip", ALL_FLY, "gzip on-the-fly"],
+  ["nothing available", "br, gzip", { br: null, zstd: null, gzip: null }, null],
+  ["star covers unlisted codings", "*", ALL_FLY, "br on-the-fly"],
+  ["star with explicit exclusion", "*, br;q=0", ALL_FLY, "gzip on-the-fly"],
+  ["identity preferred over gzip", "gzip;q=0.5, identity", ALL_FLY, null],
+  ["x-gzip alias", "x-gzip", ALL_FLY, "gzip on-the-fly"],
+  ["case-insensitive", "GZIP;Q=1", ALL_FLY, "gzip on-the-fly"],
+  ["malformed q ignored", "gzip;q=2, br;q=abc", ALL_FLY, null],
+  ["all excluded falls back to identity", "*;q=0", ALL_FLY, null],
+  ["zstd is not made on the fly", "zstd", ALL_FLY, null],
+  ["a zstd sidecar for a client that takes zstd", "zstd, gzip", {
+    br: FLY,
+    zstd: SIDE,
+    gzip: FLY,
+  }, "zstd sidecar"],
+  ["a sidecar before a coding made on the fly, on a tie", "gzip, deflate, br, zstd", {
+    br: FLY,
+    zstd: null,
+    gzip: SIDE,
+  }, "gzip sidecar"],
+  [
+    "q beats sidecars first",
+    "gzip;q=0.5, br",
+    { br: FLY, zstd: null, gzip: SIDE },
+    "br on-the-fly",
+  ],
+  ["br, zstd, gzip among sidecars on a tie", "gzip, zstd, br", ALL_SIDE, "br sidecar"],
+  ["zstd before gzip on a tie", "gzip, zstd", ALL_SIDE, "zstd sidecar"],
+  ["zstd with star", "*;q=0.5, zstd", ALL_SIDE, "zstd sidecar"],
 ];
-for (const [name, header, available, expected] of CODING_ROWS) {
+for (const [name, header, sources, expected] of CODING_ROWS) {
   Deno.test(`chooseCoding: ${name}`, () => {
-    assert.equal(chooseCoding(parseAcceptEncoding(header), available), expected);
+    const chosen = chooseCoding(parseAcceptEncoding(header), sources);
+    assert.equal(chosen === null ? null : `${chosen.coding} ${chosen.source}`, expected);
   });
 }
 

@@ -8,6 +8,7 @@
  */
 
 import { DEFAULT_GRACE_PERIOD_MS } from "../limits.ts";
+import { DEFAULT_CACHE_REVALIDATE_MS } from "../static/file_cache.ts";
 import { LIMIT_OPTIONS } from "./limit_options.ts";
 import {
   DEFAULT_HEALTH_PATH,
@@ -174,9 +175,23 @@ export const OPTIONS: readonly OptionSpec[] = [
   {
     name: "no-compression",
     section: "serve",
-    description: "no .br/.gz sidecars, no on-the-fly gzip",
+    description: "no .br/.zst/.gz sidecars, no compression on the fly",
     apply(config) {
       config.compression = false;
+      return undefined;
+    },
+  },
+  {
+    name: "cache-revalidate",
+    valueName: "DURATION",
+    section: "serve",
+    description: `check cached files on disk at most this often (default ${
+      formatDuration(DEFAULT_CACHE_REVALIDATE_MS)
+    })`,
+    apply(config, value) {
+      const ms = parseDuration(value);
+      if (ms === undefined) return `expected a duration like 250ms or 1s, got ${quote(value)}`;
+      config.cacheRevalidateMs = ms;
       return undefined;
     },
   },

@@ -52,8 +52,13 @@ export interface ServeConfig {
   dirListing: boolean;
   /** Policy for dotfiles. */
   dotfiles: DotfilePolicy;
-  /** Serve precompressed sidecars and gzip compressible files on the fly. */
+  /** Serve precompressed sidecars and compress compressible files on the fly (once each). */
   compression: boolean;
+  /**
+   * How long a cached file is served before it is checked again (ms; 0 = on every request), or
+   * `undefined` for the file server's default.
+   */
+  cacheRevalidateMs: number | undefined;
   /** Access log format. */
   log: LogFormat;
   /** Extra response headers for every response, in order. */
@@ -95,6 +100,7 @@ export function defaultServeConfig(): ServeConfig {
     dirListing: true,
     dotfiles: "ignore",
     compression: true,
+    cacheRevalidateMs: undefined,
     log: "combined",
     headers: [],
     gracePeriodMs: DEFAULT_GRACE_PERIOD_MS,

@@ -139,6 +139,9 @@ export async function startSite(
     dotfiles: config.dotfiles,
     headers: config.headers,
     compression: config.compression,
+    ...(config.cacheRevalidateMs === undefined
+      ? {}
+      : { cacheRevalidateMs: config.cacheRevalidateMs }),
     ...(config.cacheControl === undefined ? {} : { cacheControl: config.cacheControl }),
   });
   const healthPath = config.healthPath;

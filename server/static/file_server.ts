@@ -9,7 +9,8 @@
  * | open: once, metadata from the descriptor, proven inside   | `open_file.ts`, `containment.ts`, `served_root.ts`  |
  * | version: validators, type, bytes; the small-file cache    | `file_version.ts`, `file_cache.ts`                  |
  * | preconditions (RFC 9110 §13.2.2)                          | `preconditions.ts`                                  |
- * | content coding: sidecar, gzip on the fly, identity        | `content_coding.ts`, `accept_encoding.ts`           |
+ * | content coding: sidecar, made on the fly (once), identity | `content_coding.ts`, `accept_encoding.ts`           |
+ * | compressed variants: cached, single flight, off-thread    | `coded_variants.ts`, `compressor.ts`                |
  * | ranges (RFC 9110 §14)                                     | `ranges.ts`                                         |
  * | body, from memory or from the descriptor                  | `file_stream.ts`                                    |
  * | the answer assembled from one version                     | `serve_file.ts`                                     |
@@ -30,7 +31,7 @@
  * | If-Match/If-Unmodified-Since false               | 412                                                      |
  * | If-None-Match/If-Modified-Since not modified     | 304 with ETag/Last-Modified/Cache-Control/Vary only       |
  * | Range (GET, identity)                            | 206 single or multipart/byteranges; 416 `bytes *\/size` |
- * | Accept-Encoding br/gzip, compressible type       | `.br`/`.gz` sidecar, else gzip on the fly above 1 KiB; Vary |
+ * | Accept-Encoding br/zstd/gzip, compressible type  | `.br`/`.zst`/`.gz` sidecar, else br or gzip made once (1 KiB–8 MiB); Vary |
  * | a path that keeps changing under every attempt   | 503 with `Retry-After: 1`                                 |
  *
  * @module
@@ -39,11 +40,17 @@
 import { reportError } from "../error_log.ts";
 import { preparedHandler, type PreparedResult } from "../prepared_response.ts";
 import type { RequestLike } from "../request_like.ts";
-import { DEFAULT_GZIP_MIN_BYTES } from "./content_coding.ts";
+import { Compressor } from "./compressor.ts";
+import {
+  DEFAULT_COMPRESS_MAX_FILE_BYTES,
+  DEFAULT_COMPRESS_MIN_BYTES,
+  type FindFile,
+} from "./content_coding.ts";
 import {
   DEFAULT_CACHE_MAX_FILE_BYTES,
   DEFAULT_CACHE_MAX_TOTAL_BYTES,
   DEFAULT_CACHE_MIN_AGE_MS,
+  DEFAULT_CACHE_REVALIDATE_MS,
 } from "./file_cache.ts";
 import { DEFAULT_STREAM_CHUNK_BYTES } from "./file_stream.ts";
 import { describeRequest, StaticFileError } from "./file_errors.ts";
@@ -52,13 +59,18 @@ import { type OpenVersion, VersionStore } from "./file_version.ts";
 import { DEFAULT_MAX_LISTING_ENTRIES, readListing, renderListing } from "./listing.ts";
 import { type LookupFailure, openInRoot } from "./open_file.ts";
 import { DEFAULT_MAX_RANGES } from "./ranges.ts";
-import { parseRequestPath } from "./request_path.ts";
+import { parseRequestPath, type RequestPath } from "./request_path.ts";
 import { ALLOWED_METHODS, Answers } from "./responses.ts";
 import { ServedRoot } from "./served_root.ts";
 import { FileAnswers } from "./serve_file.ts";
 
-export { DEFAULT_CACHE_MAX_FILE_BYTES, DEFAULT_CACHE_MAX_TOTAL_BYTES, DEFAULT_CACHE_MIN_AGE_MS };
-export { DEFAULT_GZIP_MIN_BYTES } from "./content_coding.ts";
+export {
+  DEFAULT_CACHE_MAX_FILE_BYTES,
+  DEFAULT_CACHE_MAX_TOTAL_BYTES,
+  DEFAULT_CACHE_MIN_AGE_MS,
+  DEFAULT_CACHE_REVALIDATE_MS,
+};
+export { DEFAULT_COMPRESS_MAX_FILE_BYTES, DEFAULT_COMPRESS_MIN_BYTES } from "./content_coding.ts";
 export { DEFAULT_STREAM_CHUNK_BYTES } from "./file_stream.ts";
 export { DEFAULT_MAX_LISTING_ENTRIES } from "./listing.ts";
 export { DEFAULT_MAX_RANGES } from "./ranges.ts";
@@ -88,7 +100,10 @@ export interface FileServerOptions {
   dotfiles?: "allow" | "deny" | "ignore";
   /** Extra headers on every response; a name given here replaces the server's own value. */
   headers?: [string, string][];
-  /** Precompressed `.br`/`.gz` sidecars and on-the-fly gzip. Default true. */
+  /**
+   * Precompressed `.br`/`.zst`/`.gz` sidecars, and br or gzip made on the fly (once per file
+   * version, kept in the cache). Default true.
+   */
   compression?: boolean;
   /** See {@linkcode DEFAULT_CACHE_MAX_FILE_BYTES}; 0 disables the cache. */
   cacheMaxFileBytes?: number;
@@ -96,12 +111,20 @@ export interface FileServerOptions {
   cacheMaxTotalBytes?: number;
   /** See {@linkcode DEFAULT_CACHE_MIN_AGE_MS}; 0 caches files however recently they changed. */
   cacheMinAgeMs?: number;
+  /**
+   * See {@linkcode DEFAULT_CACHE_REVALIDATE_MS}: how long (ms) a cached file is served before a
+   * `stat` checks it again, so how long a file replaced on disk may still be served; 0 checks on
+   * every hit.
+   */
+  cacheRevalidateMs?: number;
   /** See {@linkcode DEFAULT_STREAM_CHUNK_BYTES}. */
   streamChunkBytes?: number;
   /** See {@linkcode DEFAULT_MAX_RANGES}. */
   maxRanges?: number;
-  /** See {@linkcode DEFAULT_GZIP_MIN_BYTES}. */
-  gzipMinBytes?: number;
+  /** See {@linkcode DEFAULT_COMPRESS_MIN_BYTES}. */
+  compressMinBytes?: number;
+  /** See {@linkcode DEFAULT_COMPRESS_MAX_FILE_BYTES}. */
+  compressMaxFileBytes?: number;
   /** See {@linkcode DEFAULT_MAX_LISTING_ENTRIES}. */
   maxListingEntries?: number;
   /** The file system to serve from; the real one (`Deno.*`) by default. */
@@ -196,18 +219,36 @@ export function createFileServer(
       options.cacheMinAgeMs,
       DEFAULT_CACHE_MIN_AGE_MS,
     ),
+    cacheRevalidateMs: nonNegativeInteger(
+      "cacheRevalidateMs",
+      options.cacheRevalidateMs,
+      DEFAULT_CACHE_REVALIDATE_MS,
+    ),
     compression: options.compression ?? true,
-  });
+  }, new Compressor(report));
+  const findFile: FindFile = (path) => {
+    const found = find(path);
+    if (found instanceof Promise) return found.then((f) => f.kind === "file" ? f.open : null);
+    return found.kind === "file" ? found.open : null;
+  };
   const files = new FileAnswers({
     answers,
-    store,
-    findFile: async (path) => {
-      const found = await find(path);
-      return found.kind === "file" ? found.open : null;
+    variants: store.variants,
+    coding: {
+      findFile,
+      compressMinBytes: nonNegativeInteger(
+        "compressMinBytes",
+        options.compressMinBytes,
+        DEFAULT_COMPRESS_MIN_BYTES,
+      ),
+      compressMaxFileBytes: nonNegativeInteger(
+        "compressMaxFileBytes",
+        options.compressMaxFileBytes,
+        DEFAULT_COMPRESS_MAX_FILE_BYTES,
+      ),
     },
     cacheControl: options.cacheControl ?? null,
     maxRanges: nonNegativeInteger("maxRanges", options.maxRanges, DEFAULT_MAX_RANGES),
-    gzipMinBytes: nonNegativeInteger("gzipMinBytes", options.gzipMinBytes, DEFAULT_GZIP_MIN_BYTES),
     streamChunkBytes: nonNegativeInteger(
       "streamChunkBytes",
       options.streamChunkBytes,
@@ -216,9 +257,9 @@ export function createFileServer(
   });
 
   /**
-   * What `requestPath` (under the configured root) names: a cached version whose identity a
-   * `stat` of the path confirms (synchronously), or the file opened and proven inside the root,
-   * read from its descriptor (again if it changed while it was read).
+   * What `requestPath` (under the configured root) names: a cached version (synchronously; see
+   * `VersionStore.cached` for how it is validated), or the file opened and proven inside the
+   * root, read from its descriptor (again if it changed while it was read).
    */
   function find(requestPath: string): Found | Promise<Found> {
     try {
@@ -238,10 +279,6 @@ export function createFileServer(
       if (loaded !== "changed") return { kind: "file", open: loaded };
     }
     return BUSY;
-  }
-
-  function answerFile(request: RequestLike, open: OpenVersion, status: 200 | 404) {
-    return files.answer(request, open, status);
   }
 
   /** The answer for what could not be served at `path`; the server's own failures reported. */
@@ -285,10 +322,10 @@ export function createFileServer(
   async function notFound(request: RequestLike): Promise<PreparedResult> {
     if (spa && (request.headers.get("accept") ?? "").includes("text/html")) {
       const index = await find(root.pathOf("index.html"));
-      if (index.kind === "file") return await answerFile(request, index.open, 200);
+      if (index.kind === "file") return await files.answer(request, index.open, 200);
     }
     const page = await find(root.pathOf("404.html"));
-    if (page.kind === "file") return await answerFile(request, page.open, 404);
+    if (page.kind === "file") return await files.answer(request, page.open, 404);
     return answers.text(404, request.method);
   }
 
@@ -309,7 +346,12 @@ export function createFileServer(
     });
   }
 
-  async function handle(request: RequestLike): Promise<PreparedResult> {
+  /**
+   * The answer to a request: synchronous when the file is cached and everything the answer needs
+   * is in memory (measured in S3, a 1 KiB file: the promise, closure and handler-deadline wait of
+   * an asynchronous answer cost 6% of the server's CPU time per request).
+   */
+  function handle(request: RequestLike): PreparedResult | Promise<PreparedResult> {
     const method = request.method;
     if (method !== "GET" && method !== "HEAD") {
       if (method === "OPTIONS") return answers.options(request);
@@ -321,7 +363,7 @@ export function createFileServer(
     if (!allowDotfiles) {
       for (const segment of segments) {
         if (segment.charCodeAt(0) === 0x2e /* . */) {
-          return dotfiles === "deny" ? answers.text(403, method) : await notFound(request);
+          return dotfiles === "deny" ? answers.text(403, method) : notFound(request);
         }
       }
     }
@@ -329,40 +371,76 @@ export function createFileServer(
     if (path.trailingSlash) {
       // A directory URL: its index.html, else a listing.
       const indexPath = root.pathOf([...segments, "index.html"].join("/"));
-      const index = await find(indexPath);
-      if (index.kind === "file") return await answerFile(request, index.open, 200);
-      if (index.kind === "forbidden" || index.kind === "busy" || index.kind === "failed") {
-        return await failure(request, index, indexPath); // not a listing in its place
+      const index = find(indexPath);
+      if (!(index instanceof Promise) && index.kind === "file") {
+        return files.answer(request, index.open, 200);
       }
-      const directory = await openInRoot(fs, root, requestPath, { allowDotfiles });
-      if (directory.kind === "file") directory.file.close();
-      if (directory.kind === "file" || (directory.kind === "directory" && !dirListing)) {
-        return await notFound(request);
-      }
-      if (directory.kind !== "directory") return await failure(request, directory, requestPath);
-      const display = segments.length === 0 ? "/" : `/${segments.join("/")}/`;
-      return await listing(request, directory.relative, display);
+      return directory(request, index, indexPath, requestPath, segments);
     }
-    const found = await find(requestPath);
+    const found = find(requestPath);
+    if (found instanceof Promise) {
+      return found.then((settled) => answerFound(request, settled, requestPath, path));
+    }
+    return answerFound(request, found, requestPath, path);
+  }
+
+  function answerFound(
+    request: RequestLike,
+    found: Found,
+    requestPath: string,
+    path: RequestPath,
+  ): PreparedResult | Promise<PreparedResult> {
     switch (found.kind) {
       case "file":
-        return await answerFile(request, found.open, 200);
+        return files.answer(request, found.open, 200);
       case "directory":
         // The URL of a directory ends with "/" so that relative links in its page resolve.
-        return answers.text(301, method, [["location", encodePath(segments) + "/" + path.query]]);
+        return answers.text(301, request.method, [[
+          "location",
+          encodePath(path.segments) + "/" + path.query,
+        ]]);
       default:
-        return await failure(request, found, requestPath);
+        return failure(request, found, requestPath);
     }
   }
 
-  // Reads only method, url and headers.get/has (a RequestLike).
-  return preparedHandler(async (request: RequestLike): Promise<PreparedResult> => {
-    try {
-      return await handle(request);
-    } catch (error) {
-      // A bug: reported with its stack trace; the client gets a generic 500, never the text.
-      report(error);
-      return answers.text(500, request.method);
+  /** A directory URL whose index.html is not cached: the index, else a listing. */
+  async function directory(
+    request: RequestLike,
+    lookup: Found | Promise<Found>,
+    indexPath: string,
+    requestPath: string,
+    segments: string[],
+  ): Promise<PreparedResult> {
+    const index = await lookup;
+    if (index.kind === "file") return await files.answer(request, index.open, 200);
+    if (index.kind === "forbidden" || index.kind === "busy" || index.kind === "failed") {
+      return await failure(request, index, indexPath); // not a listing in its place
     }
+    const found = await openInRoot(fs, root, requestPath, { allowDotfiles });
+    if (found.kind === "file") found.file.close();
+    if (found.kind === "file" || (found.kind === "directory" && !dirListing)) {
+      return await notFound(request);
+    }
+    if (found.kind !== "directory") return await failure(request, found, requestPath);
+    const display = segments.length === 0 ? "/" : `/${segments.join("/")}/`;
+    return await listing(request, found.relative, display);
+  }
+
+  /** A bug: reported with its stack trace; the client gets a generic 500, never the text. */
+  function bug(request: RequestLike, error: unknown): PreparedResult {
+    report(error);
+    return answers.text(500, request.method);
+  }
+
+  // Reads only method, url and headers.get/has (a RequestLike).
+  return preparedHandler((request: RequestLike): PreparedResult | Promise<PreparedResult> => {
+    let answer: PreparedResult | Promise<PreparedResult>;
+    try {
+      answer = handle(request);
+    } catch (error) {
+      return bug(request, error);
+    }
+    return answer instanceof Promise ? answer.catch((error) => bug(request, error)) : answer;
   });
 }

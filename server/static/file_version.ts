@@ -14,7 +14,9 @@
 
 import type { PreparedAnswer } from "../prepared_response.ts";
 import { contentTypeFor, isCompressible } from "./content_type.ts";
+import { CodedVariants, type Compress } from "./coded_variants.ts";
 import {
+  type BudgetEntry,
   ByteBudgetCache,
   type FileIdentity,
   identityOf,
@@ -44,8 +46,16 @@ export interface FileVersion {
   readonly lastModifiedText: string | null;
   /** The content, when the file is small enough to keep in memory. */
   readonly bytes: Uint8Array<ArrayBuffer> | null;
-  /** gzip of `bytes`, made on first demand. */
-  gzipBytes: Promise<Uint8Array<ArrayBuffer>> | null;
+  /**
+   * What identifies this version's content among all files (device, inode, size, times and
+   * ETag): the key of its compressed variants (`coded_variants.ts`).
+   */
+  readonly contentKey: string;
+  /**
+   * The sidecars its path had when they were last looked for; null until then. A cached version
+   * forgets them whenever it is validated again, so they are looked for again as often.
+   */
+  sidecars: SidecarSet | null;
   /** Headers of a 200 identity answer, built on first use. */
   okHeaders: HeaderList | null;
   /** The 200 answer of an in-memory file, its head encoded once (prepared_response.ts). */
@@ -61,12 +71,19 @@ export interface OpenVersion {
   file: StaticFile | null;
 }
 
+/** Which precompressed sidecars (`file.br`, `file.zst`, `file.gz`) a file has. */
+export interface SidecarSet {
+  br: boolean;
+  zstd: boolean;
+  gzip: boolean;
+}
+
 /** A version in the cache, as a lookup returns it (made once per version). */
-export interface CachedHit {
+export interface CachedHit extends BudgetEntry {
   readonly kind: "file";
   readonly open: OpenVersion;
-  /** Bytes it holds in the cache (content, gzip, overhead). */
-  cachedBytes: number;
+  /** When a `stat` last confirmed that the path still leads to this version (`performance.now()`). */
+  validatedAt: number;
 }
 
 /** Closes the descriptor of `open`, if it still has one. */
@@ -158,40 +175,52 @@ export interface VersionStoreOptions {
   cacheMaxTotalBytes: number;
   /** How old mtime and ctime must be before a file is cached (0: no guard). */
   cacheMinAgeMs: number;
+  /** How long a cached entry is served before a `stat` confirms it again (0: every hit). */
+  cacheRevalidateMs: number;
   /** Whether compressible types may be compressed. */
   compression: boolean;
 }
 
-/** Makes versions from open descriptors and caches the small ones. */
+/**
+ * Makes versions from open descriptors and caches the small ones; their compressed variants share
+ * the cache's byte budget.
+ */
 export class VersionStore {
   readonly #options: VersionStoreOptions;
-  readonly #cache: ByteBudgetCache<CachedHit>;
+  /** Files by request path ("/…"), variants by coding and content (`coded_variants.ts`). */
+  readonly #cache: ByteBudgetCache<BudgetEntry & { kind: string }>;
   /** Content hashes of files without mtime (embedded in an executable: they never change). */
   readonly #hashes = new Map<string, string>();
+  /** Compressed representations, counted in the same budget as the files. */
+  readonly variants: CodedVariants;
 
-  constructor(options: VersionStoreOptions) {
+  constructor(options: VersionStoreOptions, compressor: Compress) {
     this.#options = options;
     this.#cache = new ByteBudgetCache(options.cacheMaxTotalBytes);
+    this.variants = new CodedVariants(this.#cache, compressor);
   }
 
   /**
-   * The cached version of `requestPath` if a `stat` of that path now reports its identity, else
-   * null (and a stale entry is dropped). Throws like `stat`; the caller then opens the path,
-   * which tells what is (not) there. A hit is the same object every time: it holds no
-   * descriptor, so there is nothing to release.
+   * The cached version of `requestPath`, if it is still the one the path leads to: confirmed by a
+   * `stat` of the path (same identity) at most once per `cacheRevalidateMs`, and served as it is
+   * in between. Null when there is none (a stale entry is dropped). Throws like `stat`; the caller
+   * then opens the path, which tells what is (not) there. A hit is the same object every time:
+   * it holds no descriptor, so there is nothing to release.
    */
   cached(requestPath: string): CachedHit | null {
-    const hit = this.#cache.get(requestPath);
-    if (hit === undefined) return null;
-    if (sameIdentity(hit.open.version.identity, this.#options.fs.stat(requestPath))) return hit;
+    const entry = this.#cache.get(requestPath);
+    if (entry === undefined) return null;
+    const hit = entry as CachedHit;
+    // A monotonic clock: a wall clock stepped back must not extend how long an entry is trusted.
+    const now = performance.now();
+    if (now - hit.validatedAt < this.#options.cacheRevalidateMs) return hit;
+    if (sameIdentity(hit.open.version.identity, this.#options.fs.stat(requestPath))) {
+      hit.validatedAt = now;
+      hit.open.version.sidecars = null;
+      return hit;
+    }
     this.#cache.delete(requestPath);
     return null;
-  }
-
-  /** Accounts for bytes added to a cached version (its gzip). */
-  grow(version: FileVersion, bytes: number): void {
-    const hit = this.#cache.get(version.requestPath);
-    if (hit?.open.version === version) this.#cache.grow(version.requestPath, hit, bytes);
   }
 
   /**
@@ -225,25 +254,33 @@ export class VersionStore {
     if (bytes !== null) file.close();
     const lastModified = info.mtime === null ? null : Math.floor(identity.mtime / 1000) * 1000;
     const contentType = contentTypeFor(requestPath);
+    const etag = identityEtag(identity, hash);
     const version: FileVersion = {
       requestPath,
       identity,
       size: info.size,
       contentType,
       compressible: this.#options.compression && isCompressible(contentType),
-      etag: identityEtag(identity, hash),
+      etag,
       lastModified,
       lastModifiedText: lastModified === null ? null : formatHttpDate(lastModified),
       bytes,
-      gzipBytes: null,
+      contentKey: `${identity.dev}/${identity.ino}/${identity.ctime}/${etag}`,
+      sidecars: null,
       okHeaders: null,
       okAnswer: null,
     };
     if (bytes === null) return { version, file };
     const open: OpenVersion = { version, file: null };
     if (this.#oldEnoughToCache(info)) {
-      const cachedBytes = bytes.length + ENTRY_OVERHEAD_BYTES;
-      this.#cache.set(requestPath, { kind: "file", open, cachedBytes });
+      const hit: CachedHit = {
+        kind: "file",
+        open,
+        cachedBytes: bytes.length + ENTRY_OVERHEAD_BYTES,
+        recent: false,
+        validatedAt: performance.now(),
+      };
+      this.#cache.set(requestPath, hit);
     }
     return open;
   }

@@ -8,7 +8,8 @@
 
 import { PreparedHead, type PreparedResult } from "../prepared_response.ts";
 import type { RequestLike } from "../request_like.ts";
-import { type FindFile, gzip, type Selected, selectRepresentation } from "./content_coding.ts";
+import type { CodedVariant, CodedVariants } from "./coded_variants.ts";
+import { type CodingOptions, type Selected, selectRepresentation } from "./content_coding.ts";
 import { sameContent } from "./file_cache.ts";
 import { describeRequest, FileChangedError } from "./file_errors.ts";
 import { fileStream } from "./file_stream.ts";
@@ -18,7 +19,6 @@ import {
   type OpenVersion,
   release,
   takeFile,
-  type VersionStore,
 } from "./file_version.ts";
 import { evaluatePreconditions, ifRangeAllowsRange, type Validators } from "./preconditions.ts";
 import {
@@ -34,14 +34,14 @@ import type { Answers } from "./responses.ts";
 /** Settings of a {@linkcode FileAnswers}. */
 export interface FileAnswersOptions {
   answers: Answers;
-  store: VersionStore;
+  /** Compressed representations made on the fly, once. */
+  variants: CodedVariants;
   /** `Cache-Control` of files and their 304s, or null. */
   cacheControl: string | null;
   maxRanges: number;
-  gzipMinBytes: number;
   streamChunkBytes: number;
-  /** Opens a sidecar (`file.br`, `file.gz`) of the file being answered. */
-  findFile: FindFile;
+  /** How a content coding is chosen (sidecars, sizes for coding on the fly). */
+  coding: CodingOptions;
 }
 
 /** Builds the answers of one file server for versions of files. */
@@ -57,52 +57,81 @@ export class FileAnswers {
    * Answers `request` with `original` (owned from now on: its descriptor is closed, or handed to
    * the body that reads it). `status` 404 sends it as the body of a Not Found (a custom 404 page:
    * no validators or ranges, the page is not a representation of the resource asked for).
+   * Synchronous when everything it needs is in memory (a cached file, and any compressed or
+   * sidecar representation of it already made): then no promise is made at all.
    */
-  async answer(
+  answer(
     request: RequestLike,
     original: OpenVersion,
     status: 200 | 404,
+  ): PreparedResult | Promise<PreparedResult> {
+    let choice: Selected | null | Promise<Selected | null>;
+    try {
+      if (status === 404) return this.#notFoundPage(request, original);
+      choice = selectRepresentation(request, original, this.#options.coding);
+    } catch (error) {
+      release(original);
+      throw error;
+    }
+    if (choice instanceof Promise) return this.#answerLater(request, original, choice);
+    let answer: PreparedResult | Promise<PreparedResult>;
+    try {
+      answer = this.#answerSelected(request, original, choice);
+    } catch (error) {
+      releaseBoth(original, choice);
+      throw error;
+    }
+    if (answer instanceof Promise) return answer.finally(() => releaseBoth(original, choice));
+    releaseBoth(original, choice);
+    return answer;
+  }
+
+  async #answerLater(
+    request: RequestLike,
+    original: OpenVersion,
+    choice: Promise<Selected | null>,
   ): Promise<PreparedResult> {
     let selected: Selected | null = null;
     try {
-      if (status === 404) return this.#notFoundPage(request, original);
-      const choice = selectRepresentation(
-        request,
-        original,
-        this.#options.findFile,
-        this.#options.gzipMinBytes,
-      );
-      selected = choice instanceof Promise ? await choice : choice;
-      const response = this.#answerSelected(request, original.version, selected);
-      return response instanceof Promise ? await response : response;
+      selected = await choice;
+      return await this.#answerSelected(request, original, selected);
     } finally {
-      release(original);
-      if (selected !== null) release(selected.source);
+      releaseBoth(original, selected);
     }
   }
 
   #notFoundPage(request: RequestLike, page: OpenVersion): Response {
-    const version = page.version;
-    const headers: HeaderList = [
-      ["content-type", version.contentType],
-      ["content-length", String(version.size)],
-    ];
-    const body = request.method === "GET"
-      ? this.#body(request, page, [{ start: 0, length: version.size }])
-      : null;
-    return new Response(body, { status: 404, headers: this.#options.answers.finish(headers) });
+    try {
+      const version = page.version;
+      const headers: HeaderList = [
+        ["content-type", version.contentType],
+        ["content-length", String(version.size)],
+      ];
+      const body = request.method === "GET"
+        ? this.#body(request, page, [{ start: 0, length: version.size }])
+        : null;
+      return new Response(body, { status: 404, headers: this.#options.answers.finish(headers) });
+    } finally {
+      release(page);
+    }
   }
 
-  /** Synchronous, but for gzip made on the fly from a file in memory (made once, then kept). */
+  /**
+   * The answer with `selected` (null: `original` as it is). Synchronous, but for a coding made on
+   * the fly the first time it is asked for (made once, then kept).
+   */
   #answerSelected(
     request: RequestLike,
-    original: FileVersion,
-    selected: Selected,
+    original: OpenVersion,
+    selected: Selected | null,
   ): PreparedResult | Promise<PreparedResult> {
     const method = request.method;
     const isGet = method === "GET";
-    const version = selected.source.version;
-    const validators: Validators = { etag: selected.etag, lastModified: version.lastModified };
+    const source = selected?.source ?? original;
+    const version = source.version;
+    const etag = selected?.etag ?? version.etag;
+    const vary = original.version.compressible;
+    const validators: Validators = { etag, lastModified: version.lastModified };
     const headers = request.headers;
     const answers = this.#options.answers;
     if (
@@ -113,37 +142,22 @@ export class FileAnswers {
       if (outcome === "not-modified") {
         return new Response(null, {
           status: 304,
-          headers: answers.finish(this.#validatorHeaders(selected)),
+          headers: answers.finish(this.#validatorHeaders(etag, version, vary)),
         });
       }
       if (outcome === "precondition-failed") return answers.text(412, method);
     }
 
-    if (selected.coding !== null) {
-      const responseHeaders = this.#validatorHeaders(selected);
-      responseHeaders.push(["content-type", original.contentType]);
+    if (selected !== null) {
+      if (selected.onTheFly !== null) return this.#onTheFly(request, original, selected);
+      // A precompressed sidecar: its own validators, the original's type.
+      const responseHeaders = this.#validatorHeaders(etag, version, true);
+      responseHeaders.push(["content-type", original.version.contentType]);
       responseHeaders.push(["content-encoding", selected.coding]);
-      let body: BodyInit | null = null;
-      if (!selected.onTheFly) {
-        responseHeaders.push(["content-length", String(version.size)]);
-        if (isGet) {
-          body = this.#body(request, selected.source, [{ start: 0, length: version.size }]);
-        }
-      } else if (version.bytes !== null) {
-        return this.#gzipOf(version).then((compressed) => {
-          responseHeaders.push(["content-length", String(compressed.length)]);
-          return new Response(isGet ? compressed : null, {
-            status: 200,
-            headers: answers.finish(responseHeaders),
-          });
-        });
-      } else if (isGet) {
-        // Large file: compressed while streaming, so its length is unknown (chunked).
-        const stream = this.#body(request, selected.source, [{ start: 0, length: version.size }]);
-        body = (stream as ReadableStream<Uint8Array<ArrayBuffer>>).pipeThrough(
-          new CompressionStream("gzip"),
-        );
-      }
+      responseHeaders.push(["content-length", String(version.size)]);
+      const body = isGet
+        ? this.#body(request, selected.source, [{ start: 0, length: version.size }])
+        : null;
       return new Response(body, { status: 200, headers: answers.finish(responseHeaders) });
     }
 
@@ -160,11 +174,11 @@ export class FileAnswers {
           ["accept-ranges", "bytes"],
         ]);
       }
-      if (range.kind === "ranges") return this.#partial(request, selected, range.ranges);
+      if (range.kind === "ranges") return this.#partial(request, source, vary, range.ranges);
     }
     // The common answer (200, identity, whole file): its headers are computed once per version.
     if (version.okHeaders === null) {
-      const responseHeaders = this.#validatorHeaders(selected);
+      const responseHeaders = this.#validatorHeaders(etag, version, vary);
       responseHeaders.push(["accept-ranges", "bytes"]);
       responseHeaders.push(["content-type", version.contentType]);
       responseHeaders.push(["content-length", String(version.size)]);
@@ -179,41 +193,72 @@ export class FileAnswers {
         content: version.bytes,
       };
     }
-    const body = isGet
-      ? this.#body(request, selected.source, [{ start: 0, length: version.size }])
-      : null;
+    const body = isGet ? this.#body(request, source, [{ start: 0, length: version.size }]) : null;
     return new Response(body, { status: 200, headers: version.okHeaders });
   }
 
+  /**
+   * A coding made on the fly: the variant made before, or made now (once, whoever else asks for
+   * it meanwhile). When it cannot be made — the file changed while it was read, or too many
+   * compressions are pending — the file is sent as it is.
+   */
+  #onTheFly(
+    request: RequestLike,
+    original: OpenVersion,
+    selected: Selected,
+  ): PreparedResult | Promise<PreparedResult> {
+    const coding = selected.onTheFly!;
+    const variants = this.#options.variants;
+    const version = original.version;
+    const ready = variants.ready(version, coding);
+    if (ready !== null) return this.#codedAnswer(version, selected, ready);
+    const made = variants.make(original, coding);
+    if (made === null) return this.#answerSelected(request, original, null);
+    return made.then((variant) =>
+      variant === null
+        ? this.#answerSelected(request, original, null)
+        : this.#codedAnswer(version, selected, variant)
+    );
+  }
+
+  /** The 200 answer of a variant, made once per variant (a prepared answer, as for files). */
+  #codedAnswer(version: FileVersion, selected: Selected, variant: CodedVariant): PreparedResult {
+    if (variant.answer === null || variant.answerType !== version.contentType) {
+      const headers = this.#validatorHeaders(selected.etag, version, true);
+      headers.push(["content-type", version.contentType]);
+      headers.push(["content-encoding", selected.coding]);
+      headers.push(["content-length", String(variant.bytes.length)]);
+      variant.answer = {
+        status: 200,
+        head: new PreparedHead(this.#options.answers.finish(headers)),
+        content: variant.bytes,
+      };
+      variant.answerType = version.contentType;
+    }
+    return variant.answer;
+  }
+
   /** Headers shared by 200, 206 and 304 answers for a representation. */
-  #validatorHeaders(selected: Selected): HeaderList {
-    const version = selected.source.version;
-    const headers: HeaderList = [["etag", selected.etag]];
+  #validatorHeaders(etag: string, version: FileVersion, vary: boolean): HeaderList {
+    const headers: HeaderList = [["etag", etag]];
     if (version.lastModifiedText !== null) {
       headers.push(["last-modified", version.lastModifiedText]);
     }
     if (this.#options.cacheControl !== null) {
       headers.push(["cache-control", this.#options.cacheControl]);
     }
-    if (selected.vary) headers.push(["vary", "Accept-Encoding"]);
+    if (vary) headers.push(["vary", "Accept-Encoding"]);
     return headers;
   }
 
-  /** gzip of a version held in memory, made once and kept next to its bytes. */
-  #gzipOf(version: FileVersion): Promise<Uint8Array<ArrayBuffer>> {
-    if (version.gzipBytes === null) {
-      const pending = gzip(version.bytes!);
-      version.gzipBytes = pending;
-      pending.then((bytes) => this.#options.store.grow(version, bytes.length), () => {
-        version.gzipBytes = null;
-      });
-    }
-    return version.gzipBytes;
-  }
-
-  #partial(request: RequestLike, selected: Selected, ranges: ByteRange[]): Response {
-    const version = selected.source.version;
-    const headers = this.#validatorHeaders(selected);
+  #partial(
+    request: RequestLike,
+    source: OpenVersion,
+    vary: boolean,
+    ranges: ByteRange[],
+  ): Response {
+    const version = source.version;
+    const headers = this.#validatorHeaders(version.etag, version, vary);
     headers.push(["accept-ranges", "bytes"]);
     let parts: BodyPart[];
     if (ranges.length === 1) {
@@ -229,7 +274,7 @@ export class FileAnswers {
       headers.push(["content-length", String(layout.length)]);
       parts = layout.parts;
     }
-    const body = this.#body(request, selected.source, parts);
+    const body = this.#body(request, source, parts);
     return new Response(body, { status: 206, headers: this.#options.answers.finish(headers) });
   }
 
@@ -263,4 +308,10 @@ export class FileAnswers {
         ),
     });
   }
+}
+
+/** Closes the descriptors an answer no longer needs (none once a body has taken them). */
+function releaseBoth(original: OpenVersion, selected: Selected | null): void {
+  release(original);
+  if (selected !== null) release(selected.source);
 }

@@ -514,7 +514,10 @@ function versionOf(headers: Headers): { byEtag: number; byDate: number } {
 
 for (
   const [name, size, options] of [
-    ["small and cached", 2_000, { cacheMinAgeMs: 0 }],
+    ["small and cached, checked on every hit", 2_000, { cacheMinAgeMs: 0, cacheRevalidateMs: 0 }],
+    // Checked at most every 5 ms (the default is 250): between checks the cached version is
+    // served, and still as one version.
+    ["small and cached, checked every 5 ms", 2_000, { cacheMinAgeMs: 0, cacheRevalidateMs: 5 }],
     ["large and streamed", 300_000, {}],
   ] as const
 ) {

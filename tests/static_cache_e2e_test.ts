@@ -1,0 +1,291 @@
+/**
+ * The file cache's mechanisms of issue 12 behind the real server, over real sockets: how often a
+ * cached file is checked on disk (`cacheRevalidateMs`, 0 = every hit) and what a client gets
+ * meanwhile; a compression made once for N concurrent requests; compressed representations
+ * evicted within the byte budget they share with files; `.zst` sidecars. The evidence is what
+ * clients receive and what the file system was asked (counted by a wrapper), never timing.
+ */
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { gunzipSync, zstdCompressSync, zstdDecompressSync } from "node:zlib";
+import { createFileServer, type FileServerOptions } from "../server/mod.ts";
+import { compressNow } from "../server/static/compressor.ts";
+import { denoFileSystem, type StaticFileSystem } from "../server/static/file_system.ts";
+import { exchange, header, type ParsedResponse } from "./support/http_client.ts";
+import { startServer } from "./support/test_server.ts";
+
+const decoder = new TextDecoder();
+const YEAR_AGO = new Date(Date.now() - 365 * 24 * 3600 * 1000);
+
+/** Text that compresses like source code (about 4:1), not like one repeated line. */
+function sourceLikeText(bytes: number, seed: number): string {
+  const words = ["const", "return", "function", "value", "index", "length", "if", "else", "map"];
+  let state = seed;
+  const parts: string[] = [];
+  let length = 0;
+  while (length < bytes) {
+    state = (state * 1103515245 + 12345) & 0x7fffffff;
+    const word = words[state % words.length]! + (state % 7 === 0 ? ";\n" : ` v${state % 97} `);
+    parts.push(word);
+    length += word.length;
+  }
+  return parts.join("").slice(0, bytes);
+}
+
+/** Writes `content` at `path` with an mtime a year ago (old enough to be cached). */
+async function writeOld(path: string, content: string | Uint8Array): Promise<void> {
+  if (typeof content === "string") await Deno.writeTextFile(path, content);
+  else await Deno.writeFile(path, content);
+  await Deno.utime(path, YEAR_AGO, YEAR_AGO);
+}
+
+/** Replaces `path` by rename, as deploys do (a new inode), with an old mtime. */
+async function replace(path: string, content: string): Promise<void> {
+  await writeOld(path + ".new", content);
+  await Deno.rename(path + ".new", path);
+}
+
+/** A file system that counts stats and bytes read per path, and can hold reads back. */
+function countingFileSystem() {
+  const stats = new Map<string, number>();
+  const opens = new Map<string, number>();
+  const bytesRead = new Map<string, number>();
+  const count = (map: Map<string, number>, path: string, n = 1) =>
+    map.set(path, (map.get(path) ?? 0) + n);
+  /** Reads wait for this before they start (set by a test; null: they do not wait). */
+  let gate: Promise<void> | null = null;
+  const openWatchers: { path: string; count: number; resolve: () => void }[] = [];
+  const fileSystem: StaticFileSystem = {
+    ...denoFileSystem,
+    stat: (path) => {
+      count(stats, path);
+      return Deno.statSync(path);
+    },
+    open: async (path) => {
+      const file = await Deno.open(path);
+      count(opens, path);
+      for (const watcher of openWatchers) {
+        if (watcher.path === path && opens.get(path)! >= watcher.count) watcher.resolve();
+      }
+      return {
+        read: async (buffer: Uint8Array) => {
+          if (gate !== null) await gate;
+          const read = await file.read(buffer);
+          count(bytesRead, path, read ?? 0);
+          return read;
+        },
+        seek: (offset: number, whence: Deno.SeekMode) => file.seek(offset, whence),
+        statSync: () => file.statSync(),
+        close: () => file.close(),
+      };
+    },
+  };
+  return {
+    fileSystem,
+    stats,
+    opens,
+    bytesRead,
+    /** Resolves once `path` has been opened `count` times in all. */
+    whenOpened(path: string, count: number): Promise<void> {
+      const { promise, resolve } = Promise.withResolvers<void>();
+      if ((opens.get(path) ?? 0) >= count) resolve();
+      else openWatchers.push({ path, count, resolve });
+      return promise;
+    },
+    /** Holds every read back until `until` resolves. */
+    hold(until: Promise<void>) {
+      gate = until.then(() => {
+        gate = null;
+      });
+    },
+  };
+}
+
+/** One request on its own connection; `Connection: close` ends it. */
+async function get(
+  port: number,
+  path: string,
+  headers: Record<string, string> = {},
+): Promise<ParsedResponse> {
+  let raw = `GET ${path} HTTP/1.1\r\nHost: localhost\r\n`;
+  for (const [name, value] of Object.entries(headers)) raw += `${name}: ${value}\r\n`;
+  const { responses } = await exchange(port, raw + "Connection: close\r\n\r\n");
+  assert.equal(responses.length, 1);
+  return responses[0]!;
+}
+
+async function withSite(
+  files: Record<string, string | Uint8Array>,
+  test: (root: string) => Promise<void>,
+): Promise<void> {
+  const root = await Deno.makeTempDir({ prefix: "sockserve_cache_e2e_" });
+  try {
+    for (const [name, content] of Object.entries(files)) await writeOld(join(root, name), content);
+    await test(root);
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
+}
+
+function serveFiles(
+  root: string,
+  fileSystem: StaticFileSystem,
+  options: Partial<FileServerOptions> = {},
+) {
+  // cacheMinAgeMs 0: the files were just written (their ctime is now), cache them all the same.
+  return startServer(createFileServer({ root, fileSystem, cacheMinAgeMs: 0, ...options }));
+}
+
+Deno.test("cache e2e: cacheRevalidateMs 0 checks the file on every hit and serves a replacement at once", async () => {
+  await withSite({ "page.html": "<p>version 1</p>" }, async (root) => {
+    const path = join(root, "page.html");
+    const counter = countingFileSystem();
+    await using server = serveFiles(root, counter.fileSystem, { cacheRevalidateMs: 0 });
+    const first = await get(server.port, "/page.html");
+    assert.equal(decoder.decode(first.body), "<p>version 1</p>");
+    for (let i = 0; i < 5; i++) await get(server.port, "/page.html");
+    assert.equal(counter.opens.get(path), 1, "read once, then served from memory");
+    assert.equal(counter.stats.get(path), 5, "one stat per cached hit");
+    await replace(path, "<p>version 2, longer</p>");
+    const next = await get(server.port, "/page.html");
+    assert.equal(decoder.decode(next.body), "<p>version 2, longer</p>");
+    assert.equal(header(next, "content-length"), "24");
+    assert.notEqual(header(next, "etag"), header(first, "etag"));
+  });
+});
+
+Deno.test("cache e2e: within cacheRevalidateMs a replaced or deleted file is served as the version it was, whole", async () => {
+  await withSite({ "page.html": "<p>version 1</p>" }, async (root) => {
+    const path = join(root, "page.html");
+    const counter = countingFileSystem();
+    // An hour: nothing in this test is checked again.
+    await using server = serveFiles(root, counter.fileSystem, { cacheRevalidateMs: 3_600_000 });
+    const first = await get(server.port, "/page.html");
+    for (let i = 0; i < 5; i++) await get(server.port, "/page.html");
+    assert.equal(counter.stats.get(path) ?? 0, 0, "no stat within the interval");
+    await replace(path, "<p>version 2, longer</p>");
+    const stale = await get(server.port, "/page.html");
+    // One consistent version: the old bytes with the old validators and length.
+    assert.equal(decoder.decode(stale.body), "<p>version 1</p>");
+    assert.equal(header(stale, "content-length"), "16");
+    assert.equal(header(stale, "etag"), header(first, "etag"));
+    assert.equal(header(stale, "last-modified"), header(first, "last-modified"));
+    const revalidated = await get(server.port, "/page.html", {
+      "if-none-match": header(first, "etag")!,
+    });
+    assert.equal(revalidated.status, 304);
+    await Deno.remove(path);
+    assert.equal(decoder.decode((await get(server.port, "/page.html")).body), "<p>version 1</p>");
+    // A server with a short interval sees the deletion once the interval has passed: waiting
+    // for time to pass is what is tested (no event marks it).
+    await using quick = serveFiles(root, counter.fileSystem, { cacheRevalidateMs: 1 });
+    await writeOld(path, "<p>version 3</p>");
+    assert.equal(decoder.decode((await get(quick.port, "/page.html")).body), "<p>version 3</p>");
+    await Deno.remove(path);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    assert.equal((await get(quick.port, "/page.html")).status, 404);
+  });
+});
+
+Deno.test("cache e2e: N concurrent requests for a file being compressed share one compression", async () => {
+  const text = sourceLikeText(600_000, 11);
+  await withSite({ "big.js": text }, async (root) => {
+    const path = join(root, "big.js");
+    const counter = countingFileSystem();
+    await using server = serveFiles(root, counter.fileSystem);
+    // Reads of the file wait until every request has opened it: all N are in flight while the
+    // one compression is still reading, so a second compression would show as a second read.
+    const N = 6;
+    const allOpened = Promise.withResolvers<void>();
+    counter.hold(allOpened.promise);
+    const requests = Array.from(
+      { length: N },
+      () => get(server.port, "/big.js", { "accept-encoding": "gzip" }),
+    );
+    await counter.whenOpened(path, N);
+    allOpened.resolve();
+    const responses = await Promise.all(requests);
+    for (const response of responses) {
+      assert.equal(response.status, 200);
+      assert.equal(header(response, "content-encoding"), "gzip");
+      assert.equal(header(response, "vary"), "Accept-Encoding");
+      assert.deepEqual(response.body, responses[0]!.body, "the same bytes for every client");
+    }
+    assert.equal(decoder.decode(gunzipSync(responses[0]!.body)), text);
+    assert.equal(counter.bytesRead.get(path), text.length, "read (and compressed) once");
+    // And kept: a later request reads nothing.
+    const later = await get(server.port, "/big.js", { "accept-encoding": "gzip" });
+    assert.deepEqual(later.body, responses[0]!.body);
+    assert.equal(counter.bytesRead.get(path), text.length);
+  });
+});
+
+Deno.test("cache e2e: compressed representations are evicted within the budget they share with files", async () => {
+  const a = sourceLikeText(300_000, 21);
+  const b = sourceLikeText(300_000, 22);
+  const gzA = compressNow(new TextEncoder().encode(a), "gzip").length;
+  const gzB = compressNow(new TextEncoder().encode(b), "gzip").length;
+  // Room for one compressed file, not two (each entry also counts about 512 bytes of overhead).
+  const budget = Math.max(gzA, gzB) + 1024 + Math.floor(Math.min(gzA, gzB) / 2);
+  // A cached file (under cacheMaxFileBytes) large enough to push a compressed one out.
+  const filler = new Uint8Array(budget - 2048).fill(7);
+  await withSite({ "a.js": a, "b.js": b, "filler.bin": filler }, async (root) => {
+    const counter = countingFileSystem();
+    const readOf = (name: string) => counter.bytesRead.get(join(root, name)) ?? 0;
+    await using server = serveFiles(root, counter.fileSystem, { cacheMaxTotalBytes: budget });
+    const gzip = { "accept-encoding": "gzip" };
+    const check = async (name: string, text: string) => {
+      const response = await get(server.port, `/${name}`, gzip);
+      assert.equal(header(response, "content-encoding"), "gzip");
+      assert.equal(decoder.decode(gunzipSync(response.body)), text);
+    };
+    await check("a.js", a);
+    await check("a.js", a);
+    assert.equal(readOf("a.js"), a.length, "a.js compressed once, then kept");
+    await check("b.js", b); // no room for both: a.js's is evicted
+    await check("b.js", b);
+    assert.equal(readOf("b.js"), b.length);
+    await check("a.js", a);
+    assert.equal(readOf("a.js"), 2 * a.length, "a.js compressed again after its eviction");
+    // Files and compressed representations share the budget: caching filler.bin evicts a.js's.
+    assert.equal((await get(server.port, "/filler.bin")).body.length, filler.length);
+    assert.equal((await get(server.port, "/filler.bin")).body.length, filler.length);
+    assert.equal(counter.opens.get(join(root, "filler.bin")), 1, "filler.bin is cached");
+    await check("a.js", a);
+    assert.equal(readOf("a.js"), 3 * a.length, "a.js's pushed out by a cached file");
+  });
+});
+
+Deno.test("cache e2e: a .zst sidecar goes to clients that accept zstd, with Vary: Accept-Encoding", async () => {
+  const text = sourceLikeText(20_000, 31);
+  const zst = new Uint8Array(zstdCompressSync(new TextEncoder().encode(text)));
+  await withSite({ "app.js": text, "app.js.zst": zst }, async (root) => {
+    await using server = serveFiles(root, denoFileSystem);
+    const zstd = await get(server.port, "/app.js", { "accept-encoding": "zstd" });
+    assert.equal(zstd.status, 200);
+    assert.equal(header(zstd, "content-encoding"), "zstd");
+    assert.equal(header(zstd, "vary"), "Accept-Encoding");
+    assert.equal(header(zstd, "content-type"), "text/javascript; charset=utf-8");
+    assert.equal(header(zstd, "content-length"), String(zst.length));
+    assert.deepEqual(zstd.body, zst, "the sidecar's bytes");
+    assert.equal(decoder.decode(zstdDecompressSync(zstd.body)), text);
+    assert.match(header(zstd, "etag")!, /^"[^"]+-zst"$/);
+    // A client without zstd gets a coding made on the fly, never the .zst; one without any, the
+    // file as it is; every answer says it varies.
+    const gzip = await get(server.port, "/app.js", { "accept-encoding": "gzip, zstd;q=0" });
+    assert.equal(header(gzip, "content-encoding"), "gzip");
+    assert.equal(header(gzip, "vary"), "Accept-Encoding");
+    assert.equal(decoder.decode(gunzipSync(gzip.body)), text);
+    const plain = await get(server.port, "/app.js");
+    assert.equal(header(plain, "content-encoding"), null);
+    assert.equal(header(plain, "vary"), "Accept-Encoding");
+    assert.equal(decoder.decode(plain.body), text);
+    // The sidecar's own conditional request: 304 with Vary.
+    const again = await get(server.port, "/app.js", {
+      "accept-encoding": "zstd",
+      "if-none-match": header(zstd, "etag")!,
+    });
+    assert.equal(again.status, 304);
+    assert.equal(header(again, "vary"), "Accept-Encoding");
+  });
+});

@@ -8,7 +8,9 @@
 import {
   type BenchResult,
   describeMachine,
+  isMemoryScenario,
   type MeasuredServer,
+  memoryScenarioOf,
   type ScenarioId,
   SERVER_NAMES,
   type ServerName,
@@ -51,9 +53,9 @@ const CHART_HEIGHT = 440;
 const CHART_MARGIN = { top: 78, right: 20, bottom: 56, left: 56 };
 
 /**
- * Draws a grouped bar chart of the ratio to Deno.serve per scenario and server (S1–S5 by req/s,
- * W1 by messages/s, M1 by KiB per idle connection, where lower is better), with the date and
- * machine in the title. Hand-written SVG, no dependencies.
+ * Draws a grouped bar chart of the ratio to Deno.serve per scenario and server (S1–S7 by req/s,
+ * W1 by messages/s, M1 and M2 by KiB per idle connection, where lower is better), with the date
+ * and machine in the title. Hand-written SVG, no dependencies.
  *
  * @example
  * ```ts
@@ -66,8 +68,9 @@ export function renderSvgChart(result: BenchResult): string {
   const groups: { id: ScenarioId; bars: { server: MeasuredServer; ratio: number }[] }[] = [];
   for (const scenario of result.scenarios) {
     const bars: { server: MeasuredServer; ratio: number }[] = [];
-    if (scenario.id === "M1") {
+    if (isMemoryScenario(scenario.id)) {
       for (const entry of result.memory) {
+        if (memoryScenarioOf(entry) !== scenario.id) continue;
         if (entry.ratioToReference !== null && Number.isFinite(entry.ratioToReference)) {
           bars.push({ server: entry.server, ratio: entry.ratioToReference });
         }
@@ -94,7 +97,8 @@ export function renderSvgChart(result: BenchResult): string {
   const barWidth = Math.min(28, (groupWidth * 0.8) / Math.max(1, servers.length));
 
   const parts: string[] = [];
-  const title = `Ratio to Deno.serve, same round (higher is better; M1 memory: lower is better)`;
+  const title =
+    `Ratio to Deno.serve, same round (higher is better; M1, M2 memory: lower is better)`;
   const subtitle = `${result.date.slice(0, 10)} · ${describeMachine(result.machine)} · ` +
     `1 server core, wrk on the other`;
   parts.push(

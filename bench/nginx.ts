@@ -58,9 +58,14 @@ http {
   types {
     text/html html;
     text/plain txt;
+    text/javascript js;
     application/octet-stream bin;
   }
   default_type application/octet-stream;
+  # Compression on the fly for scripts (S6, S7), as a site would configure it; nginx compresses
+  # again for every response (gzip_comp_level keeps its default, 1).
+  gzip on;
+  gzip_types text/javascript;
   sendfile on;
   tcp_nopush on;
   # The other servers never close a busy keep-alive connection; nginx's default is 1000 requests.

@@ -7,20 +7,36 @@
 import {
   LOAD_SCENARIO_IDS,
   type LoadScenarioId,
+  MEMORY_SCENARIO_IDS,
+  type MemoryScenarioId,
   type ScenarioId,
   SERVER_NAMES,
   type ServerName,
 } from "./report.ts";
 import { WEBSOCKET_PATH } from "./servers/server_args.ts";
 
+/** Load that runs beside a scenario's measured wrk, on the same server (S7). */
+export interface BackgroundLoad {
+  /** Path requested. */
+  path: string;
+  /** Concurrent connections. */
+  connections: number;
+  /** Extra request headers. */
+  headers: string[];
+}
+
 /** One load scenario: wrk against an HTTP server, or the WebSocket echo client (W1). */
 export interface LoadScenario {
-  /** S1…S5, W1. */
+  /** S1…S7, W1. */
   id: LoadScenarioId;
   /** Short title for the table and chart. */
   title: string;
-  /** Which kind of server process it needs. */
-  mode: "hello" | "static" | "websocket";
+  /**
+   * Which kind of server process it needs. `compress`: the static servers, sockserve with a cache
+   * too small to keep a compressed file, so that it compresses again for every response as the
+   * others do (S7).
+   */
+  mode: "hello" | "static" | "compress" | "websocket";
   /** Path requested. */
   path: string;
   /** Concurrent connections. */
@@ -32,6 +48,8 @@ export interface LoadScenario {
    * pipelined requests per write), or `websocket-echo`: no wrk, bench/websocket_load.ts.
    */
   script: "report" | "pipeline" | "websocket-echo";
+  /** Load on the same server while the measured one runs (its numbers are not reported). */
+  background?: BackgroundLoad;
 }
 
 /** Name of the 1 KiB file the static scenarios serve (an HTML page, the common case). */
@@ -42,6 +60,23 @@ export const SMALL_FILE_BYTES = 1024;
 export const LARGE_FILE_NAME = "large.bin";
 /** Size of {@linkcode LARGE_FILE_NAME}. */
 export const LARGE_FILE_BYTES = 10 * 1024 * 1024;
+/**
+ * Name of the compressible file of S6 and S7: JavaScript of a real application's size (pdf.js's
+ * worker is 2.1 MB), words in no fixed order so that it compresses like code (about 4:1 with gzip).
+ */
+export const SCRIPT_FILE_NAME = "app.js";
+/** Size of {@linkcode SCRIPT_FILE_NAME}. */
+export const SCRIPT_FILE_BYTES = 2 * 1024 * 1024;
+
+/**
+ * Budget of sockserve's file cache in S7 (`cacheMaxTotalBytes`): room for the 1 KiB page, none
+ * for a compressed copy of {@linkcode SCRIPT_FILE_NAME}, which it must then compress again for
+ * every response, as the other servers do. With its default budget it compresses once (S6).
+ */
+export const NO_COMPRESSED_CACHE_BYTES = 64 * 1024;
+
+/** Connections of S7's measured load: light, so that its p99 shows stalls, not queueing. */
+const LIGHT_CONNECTIONS = 8;
 
 /**
  * Connections of the keep-alive scenarios: issue 5's figure, enough to keep a one-core server
@@ -116,6 +151,29 @@ export const LOAD_SCENARIOS: readonly LoadScenario[] = [
     script: "pipeline",
   },
   {
+    id: "S6",
+    title: "2 MiB script, gzip",
+    mode: "static",
+    path: `/${SCRIPT_FILE_NAME}`,
+    connections: LARGE_FILE_CONNECTIONS,
+    headers: ["Accept-Encoding: gzip"],
+    script: "report",
+  },
+  {
+    id: "S7",
+    title: "1 KiB file while others are compressed",
+    mode: "compress",
+    path: `/${SMALL_FILE_NAME}`,
+    connections: LIGHT_CONNECTIONS,
+    headers: [],
+    script: "report",
+    background: {
+      path: `/${SCRIPT_FILE_NAME}`,
+      connections: 4,
+      headers: ["Accept-Encoding: gzip"],
+    },
+  },
+  {
     id: "W1",
     title: `WebSocket echo, ${WEBSOCKET_MESSAGE_BYTES} B text`,
     mode: "websocket",
@@ -126,8 +184,11 @@ export const LOAD_SCENARIOS: readonly LoadScenario[] = [
   },
 ];
 
-/** Title of M1 in the table and chart. */
-export const IDLE_SCENARIO_TITLE = "idle keep-alive memory";
+/** Titles of the idle-memory scenarios in the table and chart. */
+export const IDLE_SCENARIO_TITLES: Readonly<Record<MemoryScenarioId, string>> = Object.freeze({
+  M1: "idle keep-alive memory",
+  M2: "idle keep-alive memory, static site",
+});
 
 /** Idle connections held in M1 (issue 5). */
 export const DEFAULT_IDLE_CONNECTIONS = 1000;
@@ -219,12 +280,13 @@ Options:
   --warmup S              seconds of warm-up per server and scenario (default ${DEFAULT_WARMUP_SEC})
   --servers a,b           among ${SERVER_NAMES.join(", ")}
                           (default: all but deno-raw-loop)
-  --scenarios S1,M1       among ${[...LOAD_SCENARIO_IDS, "M1"].join(", ")} (default: all)
+  --scenarios S1,M1       among ${[...LOAD_SCENARIO_IDS, ...MEMORY_SCENARIO_IDS].join(", ")}
+                          (default: all)
   --baseline REF          also measure sockserve as of git commit REF (HEAD, main~1, a hash),
                           named sockserve@<short hash>, in the same rounds as the current code
                           (the working tree), and report current ÷ baseline per scenario
   --retries N             measure a disturbed run again up to N times (default ${DEFAULT_RETRIES})
-  --idle-connections N    connections held in M1 (default ${DEFAULT_IDLE_CONNECTIONS})
+  --idle-connections N    connections held in M1 and M2 (default ${DEFAULT_IDLE_CONNECTIONS})
   --wrk-threads N         wrk threads (default 1: wrk has one core)
   --out DIR               where latest.json and latest.svg go (default bench/results)
   --no-micro              skip the framing micro benchmarks (deno bench bench/framing_bench.ts)
@@ -280,7 +342,7 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions {
     servers: [...DEFAULT_SERVERS],
     baseline: null,
     retries: DEFAULT_RETRIES,
-    scenarios: [...LOAD_SCENARIO_IDS, "M1"],
+    scenarios: [...LOAD_SCENARIO_IDS, ...MEMORY_SCENARIO_IDS],
     idleConnections: DEFAULT_IDLE_CONNECTIONS,
     wrkThreads: 1,
     outDir: "bench/results",
@@ -320,7 +382,10 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions {
         options.servers = listOf(flag, value(), SERVER_NAMES);
         break;
       case "--scenarios":
-        options.scenarios = listOf<ScenarioId>(flag, value(), [...LOAD_SCENARIO_IDS, "M1"]);
+        options.scenarios = listOf<ScenarioId>(flag, value(), [
+          ...LOAD_SCENARIO_IDS,
+          ...MEMORY_SCENARIO_IDS,
+        ]);
         break;
       case "--baseline": {
         const ref = value();

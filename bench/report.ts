@@ -49,17 +49,36 @@ export const BASELINE_COMPARED_SERVER: ServerName = "sockserve";
  */
 export const DISTURBED_CPU_SHARE = 0.1;
 
+/** The scenario of a memory result (M1 for results written before M2 existed). */
+export function memoryScenarioOf(entry: MemoryResult): MemoryScenarioId {
+  return entry.scenario ?? "M1";
+}
+
 /** The server every ratio is measured against. */
 export const REFERENCE_SERVER: ServerName = "deno-serve";
 
-/** The load scenarios, in report order: HTTP (S1–S5), then WebSocket (W1). */
-export const LOAD_SCENARIO_IDS = ["S1", "S2", "S3", "S4", "S5", "W1"] as const;
+/** The load scenarios, in report order: HTTP (S1–S7), then WebSocket (W1). */
+export const LOAD_SCENARIO_IDS = ["S1", "S2", "S3", "S4", "S5", "S6", "S7", "W1"] as const;
 
 /** One of {@linkcode LOAD_SCENARIO_IDS}. */
 export type LoadScenarioId = typeof LOAD_SCENARIO_IDS[number];
 
-/** A load scenario or the idle-memory scenario. */
-export type ScenarioId = LoadScenarioId | "M1";
+/**
+ * The idle-memory scenarios: M1 the servers' Hello, World! (sockserve's `serve()`), M2 the same
+ * with a static site (sockserve's command line, access log included).
+ */
+export const MEMORY_SCENARIO_IDS = ["M1", "M2"] as const;
+
+/** One of {@linkcode MEMORY_SCENARIO_IDS}. */
+export type MemoryScenarioId = typeof MEMORY_SCENARIO_IDS[number];
+
+/** A load scenario or an idle-memory scenario. */
+export type ScenarioId = LoadScenarioId | MemoryScenarioId;
+
+/** Whether a scenario measures idle memory (M1, M2) rather than load. */
+export function isMemoryScenario(id: ScenarioId): id is MemoryScenarioId {
+  return (MEMORY_SCENARIO_IDS as readonly string[]).includes(id);
+}
 
 /**
  * Whether a scenario counts WebSocket messages (echoed, per second) rather than HTTP responses:
@@ -110,8 +129,10 @@ export interface LoadResult {
   skipped?: string;
 }
 
-/** Idle keep-alive memory of one server (scenario M1). */
+/** Idle keep-alive memory of one server (scenario M1 or M2). */
 export interface MemoryResult {
+  /** Which scenario; M1 when absent (results written before M2 existed). */
+  scenario?: MemoryScenarioId;
   /** Which server. */
   server: MeasuredServer;
   /** Idle keep-alive connections held open, each after one completed request. */
@@ -168,11 +189,11 @@ export interface RunSettings {
 
 /** Description of a scenario as it appears in the report. */
 export interface ScenarioInfo {
-  /** S1…S5 or M1. */
+  /** S1…S7, W1, M1 or M2. */
   id: ScenarioId;
   /** Short human title. */
   title: string;
-  /** Concurrent connections (M1: idle connections held). */
+  /** Concurrent connections (M1, M2: idle connections held). */
   connections: number;
 }
 
@@ -233,7 +254,7 @@ export interface BenchResult {
   scenarios: ScenarioInfo[];
   /** Load results (S1–S5). */
   load: LoadResult[];
-  /** Idle memory results (M1). */
+  /** Idle memory results (M1, M2). */
   memory: MemoryResult[];
   /** Micro benchmarks of the framing module (empty when not run). */
   micro: MicroResult[];
@@ -329,11 +350,14 @@ export function compareWithBaseline(
   const measured = (entry: { skipped?: string }) => entry.skipped === undefined;
   for (const { id } of result.scenarios) {
     const rounds: BaselineRound[] = [];
-    if (id === "M1") {
+    if (isMemoryScenario(id)) {
+      const inScenario = (entry: MemoryResult) => memoryScenarioOf(entry) === id;
       const current = result.memory.find((entry) =>
-        entry.server === BASELINE_COMPARED_SERVER && measured(entry)
+        inScenario(entry) && entry.server === BASELINE_COMPARED_SERVER && measured(entry)
       );
-      const old = result.memory.find((entry) => entry.server === baseline && measured(entry));
+      const old = result.memory.find((entry) =>
+        inScenario(entry) && entry.server === baseline && measured(entry)
+      );
       if (current !== undefined && old !== undefined && old.kibPerConnection > 0) {
         rounds.push({
           round: 1,
@@ -395,7 +419,8 @@ export function describeMachine(machine: MachineInfo): string {
 }
 
 /**
- * Renders the result as Markdown tables (one for S1–S5, one for M1) preceded by the date and
+ * Renders the result as Markdown tables (HTTP load, WebSocket load, one per memory scenario)
+ * preceded by the date and
  * machine. The same text is printed on stdout and pasted into the README.
  *
  * @example
@@ -454,14 +479,18 @@ export function renderMarkdownTables(result: BenchResult): string {
       `${entry.scenario} ${entry.server}: ${entry.skipped}`
     ),
     ...result.memory.filter((entry) => entry.skipped !== undefined).map((entry) =>
-      `M1 ${entry.server}: ${entry.skipped}`
+      `${memoryScenarioOf(entry)} ${entry.server}: ${entry.skipped}`
     ),
   ];
-  const memory = result.memory.filter((entry) => entry.skipped === undefined);
-  if (memory.length > 0) {
+  for (const id of MEMORY_SCENARIO_IDS) {
+    const memory = result.memory.filter((entry) =>
+      entry.skipped === undefined && memoryScenarioOf(entry) === id
+    );
+    if (memory.length === 0) continue;
     const connections = memory[0]?.connections ?? 0;
+    const title = titles.get(id)?.title ?? "idle keep-alive";
     lines.push(
-      `| M1 idle keep-alive (${connections} connections) | KiB per connection | vs Deno.serve | ` +
+      `| ${id} ${title} (${connections} connections) | KiB per connection | vs Deno.serve | ` +
         "RSS before | RSS with connections | fds gained |",
     );
     lines.push("|---|--:|--:|--:|--:|--:|");
@@ -502,7 +531,7 @@ function renderBaselineTable(result: BenchResult, baseline: BaselineResult): str
   const lines = [
     `${pair}: the current code against \`--baseline ${baseline.ref}\` (commit ` +
     `${baseline.commit}), run back to back in each round. req/s: above 1.000× the current code ` +
-    "is faster (M1: KiB per idle connection, below 1.000× it is leaner). CPU/req: server CPU " +
+    "is faster (M1, M2: KiB per idle connection, below 1.000× it is leaner). CPU/req: server CPU " +
     "time per response, below 1.000× the current code is cheaper; other processes move it less " +
     `than req/s. * marks a round in which others took more than ${DISTURBED_CPU_SHARE * 100}% ` +
     "of the CPUs during either run.",
@@ -522,7 +551,7 @@ function renderBaselineTable(result: BenchResult, baseline: BaselineResult): str
     lines.push(
       `| ${label} | ${ratio(row.ratio)} | ${list(row.rounds.map((r) => r.ratio))} | ${
         ratio(row.cpuRatio)
-      } | ${row.scenario === "M1" ? "–" : list(row.rounds.map((r) => r.cpuRatio))} |`,
+      } | ${isMemoryScenario(row.scenario) ? "–" : list(row.rounds.map((r) => r.cpuRatio))} |`,
     );
   }
   lines.push("");

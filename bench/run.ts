@@ -13,14 +13,18 @@
 // deno-lint-ignore-file no-console
 
 import { dirname, join, resolve } from "node:path";
+import { DEFAULT_CACHE_MIN_AGE_MS } from "../server/static/file_cache.ts";
 import {
-  IDLE_SCENARIO_TITLE,
+  IDLE_SCENARIO_TITLES,
   LARGE_FILE_BYTES,
   LARGE_FILE_NAME,
   LOAD_SCENARIOS,
   type LoadScenario,
   missingTool,
+  NO_COMPRESSED_CACHE_BYTES,
   parseBenchArgs,
+  SCRIPT_FILE_BYTES,
+  SCRIPT_FILE_NAME,
   SMALL_FILE_BYTES,
   SMALL_FILE_NAME,
   USAGE,
@@ -38,7 +42,9 @@ import {
   type MachineInfo,
   type MeasuredServer,
   median,
+  MEMORY_SCENARIO_IDS,
   type MemoryResult,
+  type MemoryScenarioId,
   type MicroResult,
   REFERENCE_SERVER,
   renderMarkdownTables,
@@ -123,13 +129,19 @@ async function machineBusyShare(ms: number): Promise<number> {
   return total > 0 ? 1 - (after.idle - before.idle) / total : 0;
 }
 
+/** Seconds the background load of a scenario (S7) runs beyond the measured one. */
+const BACKGROUND_MARGIN_SEC = 2;
+
+/** Head start of the background load, so that it runs from the measured load's first request. */
+const BACKGROUND_START_MS = 500;
+
 /** Share of M1's connections the server must still hold when its memory is read. */
 const HELD_FDS_MIN_SHARE = 0.95;
 
 /** Longest the M1 client may take to open its connections and report. */
 const IDLE_CLIENT_TIMEOUT_MS = 60_000;
 
-type Mode = "hello" | "static" | "websocket";
+type Mode = LoadScenario["mode"];
 
 /** Why a server is not in the WebSocket scenario. */
 const NO_WEBSOCKET = "no WebSocket server without a library (W1 compares sockserve and Deno.serve)";
@@ -186,9 +198,10 @@ async function launchSpec(
   context: Pick<RunContext, "filesDir" | "tempDir" | "tools" | "serverCore" | "baseline">,
 ): Promise<LaunchSpec | string> {
   const { filesDir, tempDir, tools, serverCore: core, baseline } = context;
-  const modeArgs = mode === "static" ? ["static", filesDir] : [mode];
-  const readyPath = mode === "static" ? `/${SMALL_FILE_NAME}` : "/";
-  const denoScript = (file: string, root = REPO_DIR) => [
+  const files = mode === "static" || mode === "compress";
+  const modeArgs = files ? ["static", filesDir] : [mode];
+  const readyPath = files ? `/${SMALL_FILE_NAME}` : "/";
+  const denoScript = (file: string, root = REPO_DIR, extra: string[] = []) => [
     Deno.execPath(),
     "run",
     "--no-prompt",
@@ -196,13 +209,18 @@ async function launchSpec(
     `--allow-read`,
     join(root, "bench", "servers", file),
     ...modeArgs,
+    ...extra,
   ];
+  // S7: a cache with no room for a compressed file, so that sockserve compresses every response.
+  const sockserveExtra = mode === "compress"
+    ? [`--cache-max-total-bytes=${NO_COMPRESSED_CACHE_BYTES}`]
+    : [];
   if (baseline !== null && server === baseline.server) {
     // The old tree's own entry, run from the old tree so that its deno.json (unstable flags,
     // imports) applies, exactly as the current sockserve is run from the repository.
     return {
       name: server,
-      command: denoScript("sockserve.ts", baseline.dir),
+      command: denoScript("sockserve.ts", baseline.dir, sockserveExtra),
       readyPath,
       core,
       cwd: baseline.dir,
@@ -210,7 +228,13 @@ async function launchSpec(
   }
   switch (server) {
     case "sockserve":
-      return { name: server, command: denoScript("sockserve.ts"), readyPath, core, cwd: REPO_DIR };
+      return {
+        name: server,
+        command: denoScript("sockserve.ts", REPO_DIR, sockserveExtra),
+        readyPath,
+        core,
+        cwd: REPO_DIR,
+      };
     case "deno-serve":
       return { name: server, command: denoScript("deno_serve.ts"), readyPath, core, cwd: REPO_DIR };
     case "deno-raw-loop":
@@ -242,7 +266,7 @@ async function launchSpec(
         nginxConfig({
           prefix,
           port,
-          mode,
+          mode: files ? "static" : "hello",
           root: filesDir,
           workerConnections: NGINX_WORKER_CONNECTIONS,
         }),
@@ -286,6 +310,46 @@ async function writeStaticFiles(dir: string): Promise<void> {
   const large = new Uint8Array(LARGE_FILE_BYTES);
   for (let i = 0; i < large.length; i++) large[i] = (i * 31 + (i >> 10)) & 0xff;
   await Deno.writeFile(join(dir, LARGE_FILE_NAME), large);
+  await Deno.writeTextFile(join(dir, SCRIPT_FILE_NAME), scriptText(SCRIPT_FILE_BYTES));
+}
+
+/**
+ * JavaScript-like text of `bytes` bytes: identifiers and keywords from a small vocabulary in a
+ * pseudo-random order, so that it compresses like source code (about 4:1 with gzip) rather than
+ * like a repeated line (hundreds to one).
+ */
+function scriptText(bytes: number): string {
+  const words = [
+    "const",
+    "return",
+    "function",
+    "value",
+    "index",
+    "length",
+    "if",
+    "else",
+    "this",
+    "options",
+    "callback",
+    "undefined",
+    "null",
+    "=>",
+    "{",
+    "}",
+    "(",
+    ")",
+  ];
+  let state = 12345;
+  const parts: string[] = [];
+  let length = 0;
+  while (length < bytes) {
+    state = (state * 1103515245 + 12345) & 0x7fffffff;
+    const word = words[state % words.length]! + (state % 11 === 0 ? ";\n" : " ");
+    const name = state % 5 === 0 ? `v${state % 997} ` : "";
+    parts.push(word, name);
+    length += word.length + name.length;
+  }
+  return parts.join("").slice(0, bytes);
 }
 
 interface RunContext {
@@ -323,6 +387,19 @@ async function measure(
   const machineBefore = await readMachineCpuSeconds();
   const started = performance.now();
   const script = scenario.script;
+  // Load beside the measured one (S7): it starts first and ends after, so that it runs for the
+  // whole measurement; its own numbers are not reported.
+  const background = scenario.background === undefined ? null : runWrk({
+    port: server.port,
+    path: scenario.background.path,
+    connections: scenario.background.connections,
+    durationSec: durationSec + BACKGROUND_MARGIN_SEC,
+    threads: 1,
+    script: context.scripts.report,
+    headers: scenario.background.headers,
+    core: context.clientCore,
+  });
+  if (background !== null) await pause(BACKGROUND_START_MS);
   const summary = script === "websocket-echo"
     ? await runWebSocketLoad({
       port: server.port,
@@ -345,7 +422,9 @@ async function measure(
   const wallSeconds = (performance.now() - started) / 1000;
   const machineSeconds = (await readMachineCpuSeconds()) - machineBefore;
   const cpuSeconds = (await readCpuSeconds(server.pid)) - before;
-  const otherSeconds = Math.max(0, machineSeconds - cpuSeconds - summary.cpuSec);
+  // The background's wrk is not another process disturbing the run.
+  const backgroundCpu = background === null ? 0 : (await background).cpuSec;
+  const otherSeconds = Math.max(0, machineSeconds - cpuSeconds - summary.cpuSec - backgroundCpu);
   const otherCpuShare = otherSeconds / (wallSeconds * navigator.hardwareConcurrency);
   const clientThreads = script === "websocket-echo" ? 1 : context.wrkThreads;
   return { summary, clientThreads, cpuSeconds, otherCpuShare };
@@ -555,13 +634,52 @@ async function runMode(
   return results;
 }
 
-/** M1: RSS growth of a fresh server while it holds N idle keep-alive connections. */
+/**
+ * sockserve's command line serving the static files, as a user runs it (its default access log
+ * on stdout, which the harness reads and drops), for M2; the baseline's from its own tree.
+ */
+function commandLineSpec(
+  name: MeasuredServer,
+  context: Pick<RunContext, "filesDir" | "serverCore" | "baseline">,
+): LaunchSpec {
+  const root = context.baseline !== null && name === context.baseline.server
+    ? context.baseline.dir
+    : REPO_DIR;
+  const port = freePort();
+  return {
+    name,
+    command: [
+      Deno.execPath(),
+      "run",
+      "--no-prompt",
+      "--allow-net=127.0.0.1",
+      `--allow-read=${context.filesDir}`,
+      join(root, "main.ts"),
+      context.filesDir,
+      "--host",
+      "127.0.0.1",
+      "--port",
+      String(port),
+    ],
+    fixedPort: port,
+    readyPath: `/${SMALL_FILE_NAME}`,
+    core: context.serverCore,
+    cwd: root,
+  };
+}
+
+/**
+ * M1 (Hello, World!) and M2 (the static site; sockserve as its command line): RSS growth of a
+ * fresh server while it holds N idle keep-alive connections, each after one request.
+ */
 async function measureIdleMemory(
+  scenario: MemoryScenarioId,
   name: MeasuredServer,
   connections: number,
   context: RunContext,
 ): Promise<MemoryResult> {
   const empty = {
+    scenario,
     server: name,
     connections,
     baselineRssKiB: 0,
@@ -570,14 +688,19 @@ async function measureIdleMemory(
     fdsGained: 0,
     ratioToReference: null,
   };
-  const spec = await launchSpec(name, "hello", context);
+  const isSockserve = name === "sockserve" ||
+    (context.baseline !== null && name === context.baseline.server);
+  const spec = scenario === "M2" && isSockserve
+    ? commandLineSpec(name, context)
+    : await launchSpec(name, scenario === "M2" ? "static" : "hello", context);
+  const path = scenario === "M2" ? `/${SMALL_FILE_NAME}` : "/";
   const server = await startOrReason(spec);
   if (typeof server === "string") return { ...empty, skipped: server };
   try {
     // Warm up first, as a server that has been running is: what is measured is the memory each
     // further idle connection costs, not the one-time cost of compiling the server's code.
     for (let i = 0; i < IDLE_WARMUP_REQUESTS; i++) {
-      const response = await httpGet(server.port, "/");
+      const response = await httpGet(server.port, path);
       response.connection.close();
     }
     await pause(SETTLE_MS);
@@ -591,7 +714,7 @@ async function measureIdleMemory(
       join(BENCH_DIR, "idle_client.ts"),
       String(server.port),
       String(connections),
-      "/",
+      path,
     ], context.clientCore);
     const client = new Deno.Command(argv[0] as string, {
       args: argv.slice(1),
@@ -770,6 +893,9 @@ async function main(): Promise<number> {
       log(`baseline ${baseline.server}: ${baseline.ref} = ${baseline.commit}, in ${baseline.dir}`);
     }
     await writeStaticFiles(filesDir);
+    // sockserve caches a file only once it has not changed for DEFAULT_CACHE_MIN_AGE_MS (its ctime
+    // is now and cannot be set back): wait, so that S3 measures the cached hits of a running site.
+    await pause(DEFAULT_CACHE_MIN_AGE_MS + 100);
     const pipelineScript = join(tempDir, "pipeline_report.lua");
     await Deno.writeTextFile(
       pipelineScript,
@@ -788,7 +914,7 @@ async function main(): Promise<number> {
       baseline,
     };
     const load: LoadResult[] = [];
-    for (const mode of ["hello", "static", "websocket"] as const) {
+    for (const mode of ["hello", "static", "compress", "websocket"] as const) {
       const scenarios = loadScenarios.filter((scenario) => scenario.mode === mode);
       if (scenarios.length === 0) continue;
       load.push(...await runMode(mode, scenarios, servers, options, context));
@@ -834,30 +960,33 @@ async function main(): Promise<number> {
       }
     }
     const memory: MemoryResult[] = [];
-    if (options.scenarios.includes("M1")) {
+    const memoryScenarios = MEMORY_SCENARIO_IDS.filter((id) => options.scenarios.includes(id));
+    for (const id of memoryScenarios) {
+      const measured: MemoryResult[] = [];
       for (const name of servers) {
-        log(`M1 ${name}: ${options.idleConnections} idle keep-alive connections`);
-        const result = await measureIdleMemory(name, options.idleConnections, context);
+        log(`${id} ${name}: ${options.idleConnections} idle keep-alive connections`);
+        const result = await measureIdleMemory(id, name, options.idleConnections, context);
         if (result.skipped === undefined) {
           log(
-            `M1 ${name}: ${result.kibPerConnection.toFixed(1)} KiB per connection ` +
+            `${id} ${name}: ${result.kibPerConnection.toFixed(1)} KiB per connection ` +
               `(${result.fdsGained} fds gained)`,
           );
         } else {
-          log(`M1 ${name} skipped: ${result.skipped}`);
+          log(`${id} ${name} skipped: ${result.skipped}`);
         }
-        memory.push(result);
+        measured.push(result);
       }
-      const reference = memory.find((entry) =>
+      const reference = measured.find((entry) =>
         entry.server === REFERENCE_SERVER && entry.skipped === undefined
       );
-      for (const entry of memory) {
+      for (const entry of measured) {
         if (
           entry.skipped === undefined && reference !== undefined && reference.kibPerConnection > 0
         ) {
           entry.ratioToReference = entry.kibPerConnection / reference.kibPerConnection;
         }
       }
+      memory.push(...measured);
     }
     const scenarios: ScenarioInfo[] = [
       ...loadScenarios.map((scenario) => ({
@@ -865,9 +994,11 @@ async function main(): Promise<number> {
         title: scenario.title,
         connections: scenario.connections,
       })),
-      ...(options.scenarios.includes("M1")
-        ? [{ id: "M1" as const, title: IDLE_SCENARIO_TITLE, connections: options.idleConnections }]
-        : []),
+      ...memoryScenarios.map((id) => ({
+        id,
+        title: IDLE_SCENARIO_TITLES[id],
+        connections: options.idleConnections,
+      })),
     ];
     const result: BenchResult = {
       date,

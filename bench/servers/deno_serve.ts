@@ -5,7 +5,8 @@
  * `LISTENING <port>` once bound to 127.0.0.1 on a port chosen by the OS.
  *
  * The static handler is the "async file read" baseline of issue 5: stat, then read small files
- * whole and stream large ones. The standard library's file server (`jsr:@std/http/file-server`)
+ * whole and stream large ones; scripts are gzipped on the fly (`CompressionStream`) for clients
+ * that accept it, as S6 and S7 ask. The standard library's file server (`jsr:@std/http/file-server`)
  * would be the other natural baseline, but JSR is unreachable from this machine.
  *
  * @module
@@ -19,6 +20,7 @@ const READ_WHOLE_MAX_BYTES = 64 * 1024;
 const CONTENT_TYPES: Record<string, string> = {
   ".html": "text/html; charset=utf-8",
   ".txt": "text/plain; charset=utf-8",
+  ".js": "text/javascript; charset=utf-8",
 };
 
 async function serveFile(root: string, request: Request): Promise<Response> {
@@ -32,10 +34,14 @@ async function serveFile(root: string, request: Request): Promise<Response> {
   }
   if (!info.isFile) return new Response("Not Found", { status: 404 });
   const extension = path.slice(path.lastIndexOf("."));
-  const headers = {
-    "content-type": CONTENT_TYPES[extension] ?? "application/octet-stream",
-    "content-length": String(info.size),
-  };
+  const contentType = CONTENT_TYPES[extension] ?? "application/octet-stream";
+  if (extension === ".js" && (request.headers.get("accept-encoding") ?? "").includes("gzip")) {
+    const file = await Deno.open(path);
+    return new Response(file.readable.pipeThrough(new CompressionStream("gzip")), {
+      headers: { "content-type": contentType, "content-encoding": "gzip", vary: "Accept-Encoding" },
+    });
+  }
+  const headers = { "content-type": contentType, "content-length": String(info.size) };
   if (info.size <= READ_WHOLE_MAX_BYTES) {
     return new Response(await Deno.readFile(path), { headers });
   }

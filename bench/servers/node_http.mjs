@@ -1,16 +1,22 @@
 // The node:http baseline, run with the machine's `node` (not Deno's compatibility layer).
 // Usage: node node_http.mjs hello|static <dir>. Prints `LISTENING <port>` once bound to
 // 127.0.0.1 on a port chosen by the OS. Static files: stat, then read small files whole and
-// stream large ones, the same minimal handler as deno_serve.ts.
+// stream large ones, the same minimal handler as deno_serve.ts; scripts gzipped on the fly for
+// clients that accept it (S6, S7).
 // deno-lint-ignore-file no-console
 import { createServer } from "node:http";
 import { createReadStream } from "node:fs";
 import { readFile, stat } from "node:fs/promises";
 import { join, normalize } from "node:path";
+import { createGzip } from "node:zlib";
 
 const READ_WHOLE_MAX_BYTES = 64 * 1024;
 const HELLO = Buffer.from("Hello, World!");
-const CONTENT_TYPES = { ".html": "text/html; charset=utf-8", ".txt": "text/plain; charset=utf-8" };
+const CONTENT_TYPES = {
+  ".html": "text/html; charset=utf-8",
+  ".txt": "text/plain; charset=utf-8",
+  ".js": "text/javascript; charset=utf-8",
+};
 
 const [mode, root] = process.argv.slice(2);
 if (!(mode === "hello" || (mode === "static" && root !== undefined))) {
@@ -46,6 +52,15 @@ async function serveFile(request, response) {
   }
   if (!info.isFile()) return notFound(response);
   const extension = path.slice(path.lastIndexOf("."));
+  if (extension === ".js" && (request.headers["accept-encoding"] ?? "").includes("gzip")) {
+    response.writeHead(200, {
+      "content-type": CONTENT_TYPES[extension],
+      "content-encoding": "gzip",
+      vary: "Accept-Encoding",
+    });
+    createReadStream(path).pipe(createGzip()).pipe(response);
+    return;
+  }
   response.writeHead(200, {
     "content-type": CONTENT_TYPES[extension] ?? "application/octet-stream",
     "content-length": String(info.size),

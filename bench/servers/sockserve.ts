@@ -1,8 +1,10 @@
 /**
  * sockserve under benchmark: `serve()` from server/mod.ts with a "Hello, World!" handler,
  * `createFileServer()` with its defaults, or a WebSocket echo with `upgradeWebSocket()`. Usage:
- * `deno run --allow-net --allow-read sockserve.ts hello|websocket|static <dir>`.
- * Prints `LISTENING <port>` once bound to 127.0.0.1 on a port chosen by the OS.
+ * `deno run --allow-net --allow-read sockserve.ts hello|websocket|static <dir>
+ * [--cache-max-total-bytes=N]` (the option sets the file cache's budget; S7 makes it too small
+ * to keep a compressed file). Prints `LISTENING <port>` once bound to 127.0.0.1 on a port chosen
+ * by the OS.
  *
  * @module
  */
@@ -19,12 +21,20 @@ const webSocketEcho: Handler = (request) => {
   return response;
 };
 
-const args = parseServerArgs(Deno.args);
+const CACHE_OPTION = "--cache-max-total-bytes=";
+const cacheOption = Deno.args.find((arg) => arg.startsWith(CACHE_OPTION));
+const cacheMaxTotalBytes = cacheOption === undefined
+  ? undefined
+  : Number(cacheOption.slice(CACHE_OPTION.length));
+const args = parseServerArgs(Deno.args.filter((arg) => arg !== cacheOption));
 const handler: Handler = args.mode === "hello"
   ? () => new Response("Hello, World!")
   : args.mode === "websocket"
   ? webSocketEcho
-  : createFileServer({ root: args.root });
+  : createFileServer({
+    root: args.root,
+    ...(cacheMaxTotalBytes === undefined ? {} : { cacheMaxTotalBytes }),
+  });
 const server = serve({
   hostname: "127.0.0.1",
   port: 0,

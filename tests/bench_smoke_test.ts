@@ -167,7 +167,18 @@ Deno.test("parseBenchArgs: defaults, --quick, lists, and clear errors", () => {
   const defaults = parseBenchArgs([]);
   assert.equal(defaults.rounds, 3);
   assert.equal(defaults.durationSec, 5);
-  assert.deepEqual(defaults.scenarios, ["S1", "S2", "S3", "S4", "S5", "W1", "M1"]);
+  assert.deepEqual(defaults.scenarios, [
+    "S1",
+    "S2",
+    "S3",
+    "S4",
+    "S5",
+    "S6",
+    "S7",
+    "W1",
+    "M1",
+    "M2",
+  ]);
   const quick = parseBenchArgs(["--quick", "--servers=sockserve,deno-serve", "--scenarios", "S1"]);
   assert.equal(quick.rounds, 1);
   assert.deepEqual(quick.servers, ["sockserve", "deno-serve"]);

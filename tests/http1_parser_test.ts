@@ -4,11 +4,8 @@
  */
 import assert from "node:assert/strict";
 import { HttpError } from "../server/http1/errors.ts";
-import {
-  type ParseEvent,
-  type RequestHead,
-  RequestParser,
-} from "../server/http1/request_parser.ts";
+import type { RequestHead } from "../server/http1/request_head.ts";
+import { type ParseEvent, RequestParser } from "../server/http1/request_parser.ts";
 import type { FramingLimits } from "../server/limits.ts";
 
 const encoder = new TextEncoder();

@@ -22,8 +22,8 @@
 
 import type { Clock } from "../clock.ts";
 import { HttpError } from "../http1/errors.ts";
-import type { ParseEvent, RequestHead } from "../http1/request_parser.ts";
-import { RequestParser } from "../http1/request_parser.ts";
+import type { RequestHead } from "../http1/request_head.ts";
+import { type ParseEvent, RequestParser } from "../http1/request_parser.ts";
 import { encodeErrorResponse } from "../http1/response_head.ts";
 import type { ServerLimits } from "../limits.ts";
 import { preparedFaceOf, type PreparedResponder } from "../prepared_response.ts";

@@ -8,7 +8,7 @@
  * @module
  */
 
-import type { RequestHead } from "../http1/request_parser.ts";
+import type { RequestHead } from "../http1/request_head.ts";
 import { errorBodyText } from "../http1/response_head.ts";
 import { ParsedRequest } from "../request_like.ts";
 import type { ServeAddr, ServeHandlerInfo } from "../types.ts";

@@ -15,7 +15,7 @@
 import type { Clock } from "../clock.ts";
 import { encodeChunk, LAST_CHUNK } from "../http1/body_encoding.ts";
 import { HttpError } from "../http1/errors.ts";
-import type { RequestHead } from "../http1/request_parser.ts";
+import type { RequestHead } from "../http1/request_head.ts";
 import {
   type ConnectionField,
   decidePersistence,

@@ -5,7 +5,18 @@
  * @module
  */
 
-import { TO_LOWER } from "./syntax.ts";
+import { badRequest } from "./errors.ts";
+import {
+  COLON,
+  FIELD_VALUE_BYTE,
+  HTAB,
+  latin1,
+  skipOws,
+  SP,
+  TCHAR,
+  TO_LOWER,
+  trimOwsEnd,
+} from "./syntax.ts";
 
 /**
  * Field lines in received order.
@@ -121,4 +132,40 @@ export function specialFieldName(bytes: Uint8Array, start: number, end: number):
     if (TO_LOWER[bytes[start + i]!] !== expected[i]) return null;
   }
   return candidate.name;
+}
+
+/**
+ * Parses one field line, `field-name ":" OWS field-value OWS` (RFC 9112 §5, RFC 9110 §5.5), in
+ * `buffer[start, end)` (the line without its CRLF) and adds it to `into`. 400 for obs-fold or
+ * whitespace at the start of the line (RFC 9112 §5.2, §2.2), whitespace before the colon (§5.1),
+ * an invalid name, or a byte not allowed in a field value. For the rare trailer section; header
+ * fields are validated and decoded in bulk by the request parser.
+ */
+export function parseFieldLine(
+  buffer: Uint8Array,
+  start: number,
+  end: number,
+  into: FieldList,
+): void {
+  const first = buffer[start]!;
+  if (first === SP || first === HTAB) {
+    // obs-fold, or whitespace before the first field line (RFC 9112 §5.2, §2.2).
+    throw badRequest("obsolete line folding");
+  }
+  let i = start;
+  while (i < end && TCHAR[buffer[i]!] === 1) i++;
+  if (i === start || i === end || buffer[i] !== COLON) {
+    throw badRequest(
+      i < end && (buffer[i] === SP || buffer[i] === HTAB)
+        ? "whitespace before colon"
+        : "invalid field name",
+    );
+  }
+  const nameEnd = i;
+  const valueStart = skipOws(buffer, nameEnd + 1, end);
+  const valueEnd = trimOwsEnd(buffer, valueStart, end);
+  for (let j = valueStart; j < valueEnd; j++) {
+    if (FIELD_VALUE_BYTE[buffer[j]!] !== 1) throw badRequest("invalid byte in field value");
+  }
+  into.add(fieldName(buffer, start, nameEnd), latin1(buffer, valueStart, valueEnd));
 }

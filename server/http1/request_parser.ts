@@ -12,8 +12,12 @@
  * - Field lines: `name ":" OWS value OWS` (§5). Whitespace before the colon, obs-fold and
  *   whitespace before the first field are rejected (§5.1, §5.2, §2.2), as are CTLs in values.
  * - Host: exactly one on HTTP/1.1, at most one on HTTP/1.0, and a valid value (§3.2).
- * - Body framing by {@linkcode decideRequestFraming}, chunked bodies by a resumable state machine
- *   that can stop at any byte (§7.1).
+ * - Body framing by `decideRequestFraming` (message_framing.ts), chunked bodies by a resumable
+ *   state machine that can stop at any byte (§7.1).
+ *
+ * This file is the state machine and its input buffer. The grammar of the request line is in
+ * request_line.ts, a chunk-size line's in chunked_coding.ts, a trailer field line's in fields.ts;
+ * the head it produces is described in request_head.ts.
  *
  * Linear time: each call resumes where the last one stopped. Completed lines are consumed at once;
  * only a partial line is kept (copied into the parser's own buffer), and the search for its end
@@ -25,27 +29,36 @@
  * @module
  */
 
-import { badRequest, HttpError } from "./errors.ts";
-import { FieldList, fieldName, specialFieldName } from "./fields.ts";
-import { decideRequestFraming, type RequestFraming } from "./message_framing.ts";
 import {
-  BACKSLASH,
+  checkChunkExtensions,
+  chunkSizeValue,
+  MAX_CHUNK_SIZE_DIGITS,
+  scanChunkSize,
+} from "./chunked_coding.ts";
+import { badRequest, HttpError } from "./errors.ts";
+import { FieldList, parseFieldLine, specialFieldName } from "./fields.ts";
+import { decideRequestFraming } from "./message_framing.ts";
+import type { RequestHead } from "./request_head.ts";
+import {
+  classifyTarget,
+  internMethod,
+  isValidHost,
+  parseHttpVersion,
+  type TargetForm,
+} from "./request_line.ts";
+import {
   COLON,
   CR,
-  DQUOTE,
-  EQUALS,
   FIELD_VALUE_BYTE,
-  HEX_VALUE,
   HTAB,
   latin1,
   LF,
-  QDTEXT,
-  QUOTED_PAIR_BYTE,
-  SEMICOLON,
+  skipOws,
   SP,
   TARGET_BYTE,
   TCHAR,
   trimOws,
+  trimOwsEnd,
 } from "./syntax.ts";
 import { DEFAULT_FRAMING_LIMITS, type FramingLimits } from "../limits.ts";
 
@@ -54,34 +67,6 @@ const EMPTY = new Uint8Array(0);
 
 /** Empty lines ignored before a request line (RFC 9112 §2.2 asks for "at least one"). */
 export const MAX_LEADING_EMPTY_LINES = 8;
-
-/** Longest chunk-size, in hex digits: 16 digits is 64 bits; more can only be an overflow probe. */
-const MAX_CHUNK_SIZE_DIGITS = 16;
-
-/** The four request-target forms of RFC 9112 §3.2. */
-export type TargetForm = "origin" | "absolute" | "authority" | "asterisk";
-
-/** A parsed request head. */
-export interface RequestHead {
-  /** Method token, case preserved (methods are case-sensitive, RFC 9110 §9.1). */
-  readonly method: string;
-  /** The request-target exactly as received. */
-  readonly target: string;
-  /** Which of the four forms the target has. */
-  readonly targetForm: TargetForm;
-  /** Minor version: 0 for HTTP/1.0, 1 for HTTP/1.1. */
-  readonly minorVersion: 0 | 1;
-  /** All header fields in received order. */
-  readonly fields: FieldList;
-  /** The Host field value, or null when absent (only possible on HTTP/1.0). */
-  readonly host: string | null;
-  /** How the body is framed. */
-  readonly framing: RequestFraming;
-  /** Whether the client wants the connection kept open (RFC 9112 §9.3). */
-  readonly keepAlive: boolean;
-  /** `Expect: 100-continue` on an HTTP/1.1 request. */
-  readonly expectContinue: boolean;
-}
 
 /** Events returned by {@linkcode RequestParser.next}. */
 export type ParseEvent =
@@ -107,17 +92,6 @@ const enum State {
   MessageEnd,
   Failed,
 }
-
-const KNOWN_METHODS = ["GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS", "PATCH", "CONNECT"];
-
-/** Host = uri-host [ ":" port ] (RFC 9110 §7.2, RFC 3986 §3.2.2), IP-literal or reg-name. */
-const HOST_PATTERN = /^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9\-._~!$&'()*+,;=%]+)(?::[0-9]*)?$/;
-
-/** authority-form for CONNECT: uri-host ":" port (RFC 9112 §3.2.3). */
-const AUTHORITY_PATTERN = /^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9\-._~!$&'()*+,;=%]+):[0-9]+$/;
-
-/** absolute-form: scheme "://" … ; only http and https are origin schemes we serve. */
-const ABSOLUTE_PATTERN = /^https?:\/\/([^/?]+)/i;
 
 /**
  * An incremental request parser for one connection; it parses any number of requests in a row.
@@ -333,7 +307,7 @@ export class RequestParser {
             () => badRequest("chunk-size line too long"),
           );
           if (lineEnd === -1) return NEED_DATA;
-          const size = this.#parseChunkSizeLine(this.#start, lineEnd);
+          const size = this.#chunkSizeLine(this.#start, lineEnd);
           this.#consumeLine(lineEnd);
           if (size === 0) {
             this.#state = State.Trailers;
@@ -382,7 +356,7 @@ export class RequestParser {
           if (this.#trailers.size >= this.#limits.maxHeaderCount) {
             throw new HttpError(431, "too many trailer fields");
           }
-          this.#parseFieldLine(this.#start, lineEnd, this.#trailers);
+          parseFieldLine(this.#buffer, this.#start, lineEnd, this.#trailers);
           this.#consumeLine(lineEnd);
           continue;
         }
@@ -523,47 +497,8 @@ export class RequestParser {
     }
     this.#target = latin1(buffer, targetStart, i);
 
-    const versionStart = ++i;
-    if (
-      end - versionStart !== 8 || buffer[versionStart] !== 0x48 ||
-      buffer[versionStart + 1] !== 0x54 ||
-      buffer[versionStart + 2] !== 0x54 || buffer[versionStart + 3] !== 0x50 ||
-      buffer[versionStart + 4] !== 0x2f || buffer[versionStart + 6] !== 0x2e
-    ) {
-      throw badRequest("invalid HTTP version");
-    }
-    const major = buffer[versionStart + 5]! - 0x30;
-    const minor = buffer[versionStart + 7]! - 0x30;
-    if (major < 0 || major > 9 || minor < 0 || minor > 9) throw badRequest("invalid HTTP version");
-    if (major !== 1 || minor > 1) throw new HttpError(505, "HTTP version not supported");
-    this.#minorVersion = minor as 0 | 1;
+    this.#minorVersion = parseHttpVersion(buffer, i + 1, end);
     this.#targetForm = classifyTarget(this.#method, this.#target);
-  }
-
-  /** A trailer field line (rare, so parsed and decoded eagerly into `into`). */
-  #parseFieldLine(start: number, end: number, into: FieldList): void {
-    const buffer = this.#buffer;
-    const first = buffer[start]!;
-    if (first === SP || first === HTAB) {
-      // obs-fold, or whitespace before the first field line (RFC 9112 §5.2, §2.2).
-      throw badRequest("obsolete line folding");
-    }
-    let i = start;
-    while (i < end && TCHAR[buffer[i]!] === 1) i++;
-    if (i === start || i === end || buffer[i] !== COLON) {
-      throw badRequest(
-        i < end && (buffer[i] === SP || buffer[i] === HTAB)
-          ? "whitespace before colon"
-          : "invalid field name",
-      );
-    }
-    const nameEnd = i;
-    const valueStart = skipOws(buffer, nameEnd + 1, end);
-    const valueEnd = trimOwsEnd(buffer, valueStart, end);
-    for (let j = valueStart; j < valueEnd; j++) {
-      if (FIELD_VALUE_BYTE[buffer[j]!] !== 1) throw badRequest("invalid byte in field value");
-    }
-    into.add(fieldName(buffer, start, nameEnd), latin1(buffer, valueStart, valueEnd));
   }
 
   /** Decodes the deferred header fields (see #pendingOffsets) and records them. */
@@ -625,7 +560,7 @@ export class RequestParser {
     if (this.#hosts.length > 1) throw badRequest("more than one Host");
     const host = this.#hosts[0] ?? null;
     if (host === null && minorVersion === 1) throw badRequest("missing Host");
-    if (host !== null && !HOST_PATTERN.test(host)) throw badRequest("invalid Host");
+    if (host !== null && !isValidHost(host)) throw badRequest("invalid Host");
 
     const framing = decideRequestFraming({
       minorVersion,
@@ -661,65 +596,13 @@ export class RequestParser {
     return { type: "head", head };
   }
 
-  /**
-   * chunk-size [ chunk-ext ] (RFC 9112 §7.1.1): 1*HEXDIG, then
-   * *( BWS ";" BWS ext-name [ BWS "=" BWS ext-value ] ) with ext-value a token or quoted-string.
-   */
-  #parseChunkSizeLine(start: number, end: number): number {
+  /** A chunk-size line (chunked_coding.ts), within the extension limits; returns the size. */
+  #chunkSizeLine(start: number, end: number): number {
     const buffer = this.#buffer;
-    let i = start;
-    let size = 0;
-    while (i < end && HEX_VALUE[buffer[i]!]! >= 0) i++;
-    if (i === start) throw badRequest("invalid chunk size");
-    // More digits than 64 bits hold can only be an overflow probe: reject as malformed.
-    if (i - start > MAX_CHUNK_SIZE_DIGITS) throw badRequest("chunk size overflows");
-    for (let j = start; j < i; j++) {
-      size = size * 16 + HEX_VALUE[buffer[j]!]!;
-      if (size > this.#limits.maxBodyBytes) throw new HttpError(413, "chunk too large");
-    }
-    const extensionStart = i;
-    const skipBws = () => {
-      while (i < end && (buffer[i] === SP || buffer[i] === HTAB)) i++;
-    };
-    while (i < end) {
-      skipBws();
-      if (buffer[i] !== SEMICOLON) throw badRequest("invalid chunk extension");
-      i++;
-      skipBws();
-      const nameStart = i;
-      while (i < end && TCHAR[buffer[i]!] === 1) i++;
-      if (i === nameStart) throw badRequest("invalid chunk extension name");
-      skipBws();
-      if (i < end && buffer[i] === EQUALS) {
-        i++;
-        skipBws();
-        if (i < end && buffer[i] === DQUOTE) {
-          i++;
-          for (;;) {
-            if (i >= end) throw badRequest("unterminated quoted chunk extension");
-            const byte = buffer[i]!;
-            if (byte === DQUOTE) {
-              i++;
-              break;
-            }
-            if (byte === BACKSLASH) {
-              if (i + 1 >= end || QUOTED_PAIR_BYTE[buffer[i + 1]!] !== 1) {
-                throw badRequest("invalid quoted-pair in chunk extension");
-              }
-              i += 2;
-              continue;
-            }
-            if (QDTEXT[byte] !== 1) throw badRequest("invalid byte in chunk extension");
-            i++;
-          }
-        } else {
-          const valueStart = i;
-          while (i < end && TCHAR[buffer[i]!] === 1) i++;
-          if (i === valueStart) throw badRequest("invalid chunk extension value");
-        }
-      }
-    }
-    const extensionLength = end - extensionStart;
+    const digitsEnd = scanChunkSize(buffer, start, end);
+    const size = chunkSizeValue(buffer, start, digitsEnd, this.#limits.maxBodyBytes);
+    checkChunkExtensions(buffer, digitsEnd, end);
+    const extensionLength = end - digitsEnd;
     if (extensionLength > this.#limits.maxChunkExtensionBytes) {
       throw badRequest("chunk extension too long");
     }
@@ -748,48 +631,4 @@ export class RequestParser {
     this.#pendingFrom = -1;
     this.#nameLength = 0;
   }
-}
-
-/** The first index from `from` that is not OWS (SP / HTAB), at most `end`. */
-function skipOws(buffer: Uint8Array, from: number, end: number): number {
-  while (from < end && (buffer[from] === SP || buffer[from] === HTAB)) from++;
-  return from;
-}
-
-/** `end` moved back over trailing OWS, not before `start`. */
-function trimOwsEnd(buffer: Uint8Array, start: number, end: number): number {
-  while (end > start && (buffer[end - 1] === SP || buffer[end - 1] === HTAB)) end--;
-  return end;
-}
-
-function internMethod(buffer: Uint8Array, start: number, end: number): string {
-  outer: for (const method of KNOWN_METHODS) {
-    if (method.length !== end - start) continue;
-    for (let i = 0; i < method.length; i++) {
-      if (buffer[start + i] !== method.charCodeAt(i)) continue outer;
-    }
-    return method;
-  }
-  return latin1(buffer, start, end);
-}
-
-/** Classifies the request-target (RFC 9112 §3.2) and rejects a form the method may not use. */
-function classifyTarget(method: string, target: string): TargetForm {
-  if (method === "CONNECT") {
-    if (!AUTHORITY_PATTERN.test(target)) throw badRequest("CONNECT needs authority-form");
-    return "authority";
-  }
-  if (target.charCodeAt(0) === 0x2f) return "origin";
-  if (target === "*") {
-    if (method !== "OPTIONS") throw badRequest("asterisk-form is only for OPTIONS");
-    return "asterisk";
-  }
-  const authority = ABSOLUTE_PATTERN.exec(target);
-  if (authority !== null) {
-    // RFC 9110 §4.2.4: userinfo in an http(s) URI is deprecated and a recipient SHOULD treat it
-    // as an error; it would put credentials into request.url. Refused like a Host with userinfo.
-    if (authority[1]!.includes("@")) throw badRequest("userinfo in the request-target");
-    return "absolute";
-  }
-  throw badRequest("invalid request-target");
 }

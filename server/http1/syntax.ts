@@ -125,3 +125,15 @@ export function trimOws(text: string): string {
   }
   return start === 0 && end === text.length ? text : text.slice(start, end);
 }
+
+/** The first index from `from` that is not OWS (SP / HTAB, RFC 9110 §5.6.3), at most `end`. */
+export function skipOws(buffer: Uint8Array, from: number, end: number): number {
+  while (from < end && (buffer[from] === SP || buffer[from] === HTAB)) from++;
+  return from;
+}
+
+/** `end` moved back over trailing OWS (RFC 9110 §5.6.3), not before `start`. */
+export function trimOwsEnd(buffer: Uint8Array, start: number, end: number): number {
+  while (end > start && (buffer[end - 1] === SP || buffer[end - 1] === HTAB)) end--;
+  return end;
+}

@@ -1,0 +1,175 @@
+/**
+ * A response's content read from its `ReadableStream` and sent with the framing chosen for it
+ * (RFC 9112 §6): as it is for a Content-Length or close-delimited response (never more bytes than
+ * announced: the connection closes instead), in chunks of the chunked transfer coding (§7.1)
+ * otherwise. A byte stream is read with a BYOB reader into one reused buffer, any other stream
+ * chunk by chunk; the head and the first chunk leave together unless the stream is slow to start.
+ *
+ * The head, the framing decision and in-memory content are response_writer.ts's.
+ *
+ * @module
+ */
+
+import { encodeChunk, LAST_CHUNK } from "../http1/body_encoding.ts";
+import { HttpError } from "../http1/errors.ts";
+import type { ResponseFraming } from "../http1/response_framing.ts";
+import { CloseReason, Writing } from "./connection_state.ts";
+import type { ResponseProgress, WriterHost } from "./response_writer.ts";
+
+/**
+ * Buffer a byte-stream response body is read into, reused for every chunk. Larger chunks mean
+ * fewer reads and writes per file; 256 KiB measured 1.45× faster than 64 KiB for a 10 MiB file.
+ */
+const STREAM_CHUNK_BYTES = 256 * 1024;
+
+const NOT_READY = Symbol("not ready");
+const NOT_READY_PROMISE = Promise.resolve(NOT_READY);
+
+/**
+ * Sends a stream's content with the chosen framing. A byte stream is read into one buffer that
+ * is reused for every chunk (no garbage per chunk, bounded memory per response).
+ */
+export async function pumpContent(
+  w: WriterHost,
+  progress: ResponseProgress,
+  chunks: StreamChunks,
+  framing: ResponseFraming,
+): Promise<boolean> {
+  const io = w.io;
+  progress.stop = () => chunks.stop();
+  let written = 0;
+  let writeFailed = false;
+  try {
+    for (;;) {
+      const next = chunks.read();
+      // The head waits in the output buffer for the first chunk, so that both go together;
+      // but not if the stream is slow to start.
+      if (io.outputLength > 0 && (await Promise.race([next, NOT_READY_PROMISE])) === NOT_READY) {
+        try {
+          await io.flush();
+        } catch (error) {
+          writeFailed = true;
+          throw error;
+        }
+      }
+      const result = await next;
+      if (result.done) break;
+      const value = result.value;
+      if (!(value instanceof Uint8Array)) throw new TypeError("response body chunk is not bytes");
+      if (value.length === 0) continue;
+      let piece = value;
+      let last = false;
+      if (framing.kind === "length") {
+        const room = framing.length - written;
+        if (value.length > room) {
+          // More bytes than announced: send what was promised and close (never desync).
+          piece = value.subarray(0, room);
+          last = true;
+        }
+      }
+      try {
+        if (piece.length > 0) {
+          await io.send(framing.kind === "chunked" ? encodeChunk(piece) : piece);
+        }
+      } catch (error) {
+        writeFailed = true;
+        throw error;
+      }
+      written += piece.length;
+      progress.bodyBytesWritten = written;
+      if (last) {
+        chunks.stop();
+        w.state.disable(CloseReason.ResponseIncomplete);
+        return false;
+      }
+      // The chunk has been copied or written: its buffer can take the next one.
+      chunks.recycle(value);
+    }
+  } catch (error) {
+    chunks.stop(error);
+    // A client that went away (or whose own request body failed, an echo cut short), or a
+    // connection closed under the stream, is not the handler's failure: nothing to report.
+    if (!io.closed && !io.eof && !writeFailed && !(error instanceof HttpError)) {
+      w.reportError(error);
+    }
+    w.state.disable(writeFailed ? CloseReason.WriteFailed : CloseReason.ResponseIncomplete);
+    return false;
+  } finally {
+    progress.stop = null;
+  }
+  if (io.closed || (framing.kind === "length" && written !== framing.length)) {
+    w.state.disable(CloseReason.ResponseIncomplete);
+    return false;
+  }
+  if (framing.kind === "chunked") io.append(LAST_CHUNK);
+  w.state.writing = Writing.Done;
+  return true;
+}
+
+const DONE_RESULT: ReadableStreamReadResult<Uint8Array> = Object.freeze({ done: true });
+
+/**
+ * Reads a response stream chunk by chunk. A byte stream is read with a BYOB reader into one
+ * buffer that is reused for every chunk (no garbage per chunk, bounded memory per response).
+ * Each read settles when the stream gives a chunk, ends or fails — including a byte stream whose
+ * source closes while a BYOB read waits, which the Streams standard leaves pending until the
+ * source responds to it (ReadableByteStreamControllerClose): the stream's `closed` ends it — and
+ * when {@linkcode StreamChunks.stop} is called.
+ */
+export class StreamChunks {
+  readonly #reader: ReadableStreamDefaultReader<Uint8Array> | ReadableStreamBYOBReader;
+  readonly #byob: boolean;
+  #buffer: Uint8Array<ArrayBuffer> | null = null;
+  #pending: PromiseWithResolvers<ReadableStreamReadResult<Uint8Array>> | null = null;
+
+  constructor(stream: ReadableStream<Uint8Array>) {
+    let reader: ReadableStreamDefaultReader<Uint8Array> | ReadableStreamBYOBReader;
+    try {
+      reader = stream.getReader({ mode: "byob" });
+      this.#byob = true;
+      this.#buffer = new Uint8Array(STREAM_CHUNK_BYTES);
+    } catch {
+      reader = stream.getReader();
+      this.#byob = false;
+    }
+    this.#reader = reader;
+    if (this.#byob) {
+      // A read that gets the last chunk settles in the same turn as `closed`; one still pending
+      // a task later is the one the standard leaves waiting. (Errors reject reads themselves.)
+      reader.closed.then(() => setTimeout(() => this.#settle(DONE_RESULT), 0), () => {});
+    }
+  }
+
+  read(): Promise<ReadableStreamReadResult<Uint8Array>> {
+    const pending = Promise.withResolvers<ReadableStreamReadResult<Uint8Array>>();
+    this.#pending = pending;
+    const read = this.#byob && this.#buffer !== null
+      ? (this.#reader as ReadableStreamBYOBReader).read(this.#buffer)
+      : (this.#reader as ReadableStreamDefaultReader<Uint8Array>).read();
+    read.then((result) => {
+      if (this.#pending === pending) this.#pending = null;
+      pending.resolve(result);
+    }, (error) => {
+      if (this.#pending === pending) this.#pending = null;
+      pending.reject(error);
+    });
+    return pending.promise;
+  }
+
+  /** The chunk has been written: a BYOB buffer it lives in takes the next one. */
+  recycle(chunk: Uint8Array): void {
+    if (this.#byob) this.#buffer = new Uint8Array(chunk.buffer as ArrayBuffer);
+  }
+
+  /** Cancels the stream (its source's `cancel()` runs) and ends a pending read. */
+  stop(reason?: unknown): void {
+    this.#reader.cancel(reason).catch(() => {});
+    this.#settle(DONE_RESULT);
+  }
+
+  #settle(result: ReadableStreamReadResult<Uint8Array>): void {
+    const pending = this.#pending;
+    this.#pending = null;
+    pending?.resolve(result);
+  }
+}

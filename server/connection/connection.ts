@@ -6,9 +6,10 @@
  * What this file owns:
  * - the exchange in progress and its order: one request at a time, its response queued behind the
  *   previous ones, and everything queued written before the connection waits for input;
- * - receiving request content into the body's bounded queue (the body pump), from the head on —
- *   so a malformed chunked body already in hand is answered 400 before the handler runs, and a
- *   client that leaves after sending its body is noticed while the handler works;
+ * - serving each exchange (exchange.ts), whose request content is received into the body's
+ *   bounded queue from the head on (body_pump.ts) — so a malformed chunked body already in hand is
+ *   answered 400 before the handler runs, and a client that leaves after sending its body is
+ *   noticed while the handler works;
  * - noticing a client that leaves (a read kept in flight while the connection waits for anything
  *   else: the handler, a streamed response, the handler's reading of its body);
  * - its deadlines ({@linkcode Deadlines}) except the write and linger ones, which SocketIO owns;

@@ -1,12 +1,12 @@
 /**
  * One exchange — a request and its response — from a complete request head to the decision
- * whether the connection carries another: the handler's answer within its deadline, the response
- * queued in order, and the request body received into its bounded queue (the body pump) and
- * settled: left to the handler while it reads, then discarded, or the connection closed.
+ * whether the connection carries another: the handler's answer within its deadline (or the
+ * server's own: a malformed body in hand, a timeout, `onError`'s fallback), the response queued in
+ * order, a protocol switch; then the request body settled by its pump (body_pump.ts).
  *
  * The connection ({@linkcode ExchangeHost}) owns what outlives an exchange: the socket, the
- * parser, the state and the deadlines. This file sets the waits an exchange owns — `Handler`,
- * `BodyStall`, `BodyRate`, `BodyOwner` — and nothing else.
+ * parser, the state and the deadlines. This file sets the `Handler` wait; the body pump sets the
+ * exchange's other waits — `BodyStall`, `BodyRate`, `BodyOwner` — and nothing else.
  *
  * @module
  */
@@ -14,14 +14,15 @@
 import type { Clock } from "../clock.ts";
 import { HttpError } from "../http1/errors.ts";
 import type { RequestHead } from "../http1/request_head.ts";
-import type { ParseEvent, RequestParser } from "../http1/request_parser.ts";
+import type { RequestParser } from "../http1/request_parser.ts";
 import { CONTINUE_RESPONSE, encodeErrorResponse } from "../http1/response_head.ts";
 import type { ServerLimits } from "../limits.ts";
 import type { PreparedResponder, PreparedResult } from "../prepared_response.ts";
 import type { ParsedRequest } from "../request_like.ts";
 import type { ServeAddr } from "../types.ts";
 import type { ConnectionContext } from "./connection.ts";
-import { CloseReason, type ConnectionState, Reading, Writing } from "./connection_state.ts";
+import { BodyPump } from "./body_pump.ts";
+import { CloseReason, type ConnectionState, Writing } from "./connection_state.ts";
 import { type Deadlines, Wait } from "./deadlines.ts";
 import {
   buildParsedRequest,
@@ -36,7 +37,7 @@ import {
   unusableAnswer,
 } from "./dispatch.ts";
 import { errorAnswer, type ProtocolSwitch, takeProtocolSwitch } from "./protocol_switch.ts";
-import { type BodyFeed, Owner, Receipt, RequestBody } from "./request_body.ts";
+import { Owner, Receipt, type RequestBody } from "./request_body.ts";
 import { isStreamed } from "./response_source.ts";
 import {
   type ResponseProgress,
@@ -85,7 +86,7 @@ const HANDLER_TIMEOUT = Symbol("handler timeout");
  * const reuse = await exchange.run();
  * ```
  */
-export class Exchange implements BodyFeed {
+export class Exchange {
   readonly #c: ExchangeHost;
   readonly head: RequestHead;
   readonly body: RequestBody | null;
@@ -98,10 +99,8 @@ export class Exchange implements BodyFeed {
   status = 0;
   /** The client left: the request's signal is aborted. */
   aborted = false;
-  /** The body pump is running (set and cleared by the pump itself, synchronously). */
-  #pumping = false;
-  /** Milliseconds the server has spent waiting for body bytes (the rate bound's clock). */
-  #bodyWaitMs = 0;
+  /** Receives and settles the request body; null when the request has none. */
+  readonly #bodyPump: BodyPump | null;
   /** The response could not be written and onError was asked for another. */
   #fellBack = false;
   /** The handler missed its deadline and was answered for (503): nothing more is waited for. */
@@ -112,13 +111,20 @@ export class Exchange implements BodyFeed {
   constructor(host: ExchangeHost, head: RequestHead) {
     this.#c = host;
     this.head = head;
-    this.body = head.framing.kind === "none" ? null : new RequestBody(this);
+    const bodyPump = head.framing.kind === "none" ? null : new BodyPump(host, this);
+    this.#bodyPump = bodyPump;
+    this.body = bodyPump === null ? null : bodyPump.body;
     this.continueOwed = head.expectContinue;
   }
 
   /** The body pump is reading the connection. */
   get pumping(): boolean {
-    return this.#pumping;
+    return this.#bodyPump !== null && this.#bodyPump.pumping;
+  }
+
+  /** The handler missed its deadline and was answered for: its body is not waited for. */
+  get abandoned(): boolean {
+    return this.#abandoned;
   }
 
   /** The client left: the request's signal aborts. */
@@ -141,12 +147,13 @@ export class Exchange implements BodyFeed {
     const c = this.#c;
     const onRequestEnd = c.context.onRequestEnd;
     const startMs = onRequestEnd === undefined ? 0 : performance.now();
-    if (this.body === null) {
+    const bodyPump = this.#bodyPump;
+    if (bodyPump === null) {
       c.parser.next(); // the end of a message without content
     } else if (!this.head.expectContinue) {
       // Content is received from the head on; what is already here is parsed before the
       // handler runs. A client waiting for 100 Continue is not asked until the handler reads.
-      this.demand(this.body);
+      bodyPump.demand(bodyPump.body);
     }
     let completed = false;
     try {
@@ -159,7 +166,7 @@ export class Exchange implements BodyFeed {
       }
       const written = this.writeResponse(response);
       completed = typeof written === "boolean" ? written : await written;
-      if (completed && this.body !== null) await this.settleBody();
+      if (completed && bodyPump !== null) await bodyPump.settle();
     } finally {
       const body = this.body;
       // The exchange is over: whatever of the body the handler has not taken is no longer its.
@@ -323,9 +330,10 @@ export class Exchange implements BodyFeed {
     }
     if (this.#c.context.draining) state.disable(CloseReason.Draining);
     const body = this.body;
+    const bodyPump = this.#bodyPump;
     if (
       body !== null && body.receipt === Receipt.Receiving && !body.heldByHandler &&
-      !this.#discardable()
+      bodyPump !== null && !bodyPump.discardable()
     ) {
       // The rest of the body will not be read: say so in the head, and close after.
       state.disable(CloseReason.BodyUnread);
@@ -422,144 +430,6 @@ export class Exchange implements BodyFeed {
     this.status = 500;
     this.#c.state.writing = Writing.Done;
     return true;
-  }
-
-  /**
-   * After a complete response: waits while the handler still reads its body, then discards what
-   * is left (or decides to close when it cannot).
-   */
-  async settleBody(): Promise<void> {
-    const body = this.body;
-    if (body === null) return;
-    const deadlines = this.#c.deadlines;
-    // The body is the handler's while it holds the stream: it gets every byte — unless the
-    // handler was abandoned at its deadline (the connection closes: its reads fail).
-    while (!this.#abandoned && body.heldByHandler && !body.settled && !this.#c.isClosed()) {
-      this.#c.flushSoon();
-      this.#c.watch();
-      deadlines.set(Wait.BodyOwner, this.#c.clock.now, this.#c.limits.bodyTimeoutMs);
-      await body.changed(); // the connection's close fails the body, which is a change
-    }
-    deadlines.clear(Wait.BodyOwner);
-    if (body.receipt === Receipt.Receiving && !this.#c.isClosed()) {
-      // Discarding the rest only serves to keep the connection: one that closes anyway goes
-      // straight to its lingering close.
-      if (this.#c.state.closing || !this.#discardable()) {
-        this.#c.state.disable(CloseReason.BodyUnread);
-        body.takeOver();
-        return;
-      }
-      body.takeOver();
-      this.#c.flushSoon();
-      this.demand(body);
-      while (body.receipt === Receipt.Receiving && !this.#c.isClosed()) {
-        if (body.discardedBytes > this.#c.limits.maxDiscardBytes) {
-          this.#c.state.disable(CloseReason.BodyUnread);
-          return;
-        }
-        await body.changed(); // the connection's close fails the body, which is a change
-      }
-    }
-    if (body.receipt === Receipt.Failed) this.#c.state.disable(CloseReason.BadRequest);
-  }
-
-  /** Whether the unread rest of a body may be read and dropped to keep the connection. */
-  #discardable(): boolean {
-    // A client still waiting for 100 Continue sends nothing, or sends it late: close instead.
-    if (this.continueOwed) return false;
-    const body = this.body;
-    if (body === null) return true;
-    const framing = this.head.framing;
-    // A chunked body's size is unknown: it is discarded up to the same bound, and if it turns
-    // out larger the connection is closed after the response after all.
-    const left = framing.kind === "length" ? framing.length - body.receivedBytes : 0;
-    return body.untakenBytes + left <= this.#c.limits.maxDiscardBytes;
-  }
-
-  /** The body wants content (BodyFeed): send 100 Continue if owed, and receive. */
-  demand(body: RequestBody): void {
-    if (this.#pumping || this.#c.isClosed() || this.#c.exchange() !== this || this.body !== body) {
-      return;
-    }
-    if (!body.wantsContent) return;
-    this.#pump(body);
-  }
-
-  /** Runs until the body is complete, failed or its queue full; synchronously when it can. */
-  async #pump(body: RequestBody): Promise<void> {
-    const parser = this.#c.parser;
-    const deadlines = this.#c.deadlines;
-    const limits = this.#c.limits;
-    const io = this.#c.io;
-    this.#pumping = true;
-    if (this.continueOwed) {
-      // RFC 9110 §10.1.1: the client waits for 100 before sending the body; it is sent now that
-      // the body is wanted, in order behind any earlier response, unless a final response has
-      // started (then the client learns from it).
-      this.continueOwed = false;
-      if (!this.progress.headWritten) {
-        io.append(CONTINUE_RESPONSE);
-        try {
-          await io.flush();
-        } catch {
-          this.#pumping = false;
-          this.#c.close();
-          return;
-        }
-      }
-    }
-    try {
-      while (body.wantsContent && !this.#c.isClosed() && !this.#c.lingering()) {
-        let event: ParseEvent;
-        try {
-          event = parser.next();
-        } catch (error) {
-          body.fail(error instanceof HttpError ? error : new HttpError(400, "bad request body"));
-          this.#c.state.disable(CloseReason.BadRequest);
-          return;
-        }
-        if (event.type === "data") {
-          body.push(event.data);
-          continue;
-        }
-        if (event.type === "end") {
-          body.end();
-          if (this.#c.state.reading === Reading.Body) this.#c.state.reading = Reading.Done;
-          return;
-        }
-        if (event.type !== "need-data") {
-          body.fail(new HttpError(400, "unexpected event in the request body"));
-          return;
-        }
-        if (io.eof) {
-          body.fail(new HttpError(400, "the connection closed in the middle of the request body"));
-          return;
-        }
-        // Waiting for the client: the stall and rate bounds run (RFC 9110 §15.5.9).
-        const now = this.#c.clock.now;
-        deadlines.set(Wait.BodyStall, now, limits.bodyTimeoutMs);
-        if (limits.bodyMinRate > 0) {
-          const allowedMs = Math.max(
-            limits.bodyMinRateGraceMs,
-            (body.receivedBytes * 1000) / limits.bodyMinRate,
-          );
-          deadlines.setAt(Wait.BodyRate, now + Math.max(0, allowedMs - this.#bodyWaitMs));
-        }
-        const bytes = await this.#c.receive(true);
-        this.#bodyWaitMs += this.#c.clock.now - now;
-        if (bytes === null) {
-          body.fail(new HttpError(400, "the connection closed in the middle of the request body"));
-          return;
-        }
-      }
-    } finally {
-      deadlines.clear(Wait.BodyStall);
-      deadlines.clear(Wait.BodyRate);
-      this.#pumping = false;
-      // The pump's reads noticed a departing client; from now on a watching read does (the
-      // handler may still be at work, or the response streaming).
-      if (!this.#c.isClosed() && !this.#c.lingering()) this.#c.watch();
-    }
   }
 }
 

@@ -42,6 +42,7 @@ import { formatState, parseState, type ServerState } from "./server/cli/state_fi
 import { healthcheckUsage, usage } from "./server/cli/usage.ts";
 import type { ServeAddr, Server } from "./server/mod.ts";
 import type { CertifiedKey } from "./server/tls/certificate.ts";
+import { ErrorLog } from "./server/error_log.ts";
 import { startWorkers } from "./server/workers.ts";
 
 /** The version in deno.json, bundled into executables through the JSON import. */
@@ -77,6 +78,7 @@ function isTcpServer(server: Server<ServeAddr>): server is Server<Deno.NetAddr> 
 
 async function startServer(
   config: ServeConfig,
+  errorLog: ErrorLog,
 ): Promise<number | { server: Server<ServeAddr>; announce: string; where: Listening }> {
   const isolates = config.workers === "auto" ? navigator.hardwareConcurrency : config.workers;
   const workerModule = new URL("./server/cli/worker_entry.ts", import.meta.url);
@@ -116,6 +118,7 @@ async function startServer(
         .replace(" at http", isolates > 1 ? ` with ${isolates} workers at http` : " at http");
     },
     printError,
+    errorLog,
   });
   if (typeof primary === "number") return primary;
   let server = primary;
@@ -244,7 +247,9 @@ export async function main(args: readonly string[]): Promise<number | undefined>
     }
     case "serve": {
       const { config } = command;
-      const started = await startServer(config);
+      // Errors while serving: one line each, rate-limited (server/error_log.ts).
+      const errorLog = new ErrorLog({ write: printError });
+      const started = await startServer(config, errorLog);
       if (typeof started === "number") return started;
       const { server } = started;
       handleStopSignals(server, {
@@ -253,6 +258,7 @@ export async function main(args: readonly string[]): Promise<number | undefined>
         logError: printError,
         exit: (code) => {
           if (config.stateFile !== undefined) removeState(config.stateFile);
+          errorLog.flush(); // errors left out by the rate limit are still counted
           Deno.exit(code);
         },
         onSignal: denoSignalSource,

@@ -8,8 +8,9 @@
  * message. Anything else that reaches a server's `onError` is a bug in a handler, and its stack
  * trace is what a developer needs. A file replaced in a loop, or a bug hit by every request, must
  * not turn stderr into a firehose: at most {@linkcode ERROR_LINES_PER_WINDOW} errors are written
- * per {@linkcode ERROR_WINDOW_MS}; the others are counted, and the count is written with the next
- * error that gets through.
+ * per {@linkcode ERROR_WINDOW_MS}; the others are counted, and the count is written on a line of
+ * its own when the window ends (from a timer that does not keep the process alive), or before the
+ * next error if that comes first, so that a flood that stops is still accounted for.
  *
  * @module
  */
@@ -38,6 +39,16 @@ export interface ErrorLogOptions {
   linesPerWindow?: number;
   /** See {@linkcode ERROR_WINDOW_MS}. */
   windowMs?: number;
+  /**
+   * Calls `callback` once after `ms` milliseconds, without keeping the process alive (when a
+   * window ends with errors not written). An unref'd `setTimeout` by default.
+   */
+  schedule?: (callback: () => void, ms: number) => void;
+}
+
+function scheduleUnref(callback: () => void, ms: number): void {
+  const timer = setTimeout(callback, ms);
+  Deno.unrefTimer(timer);
 }
 
 /**
@@ -57,6 +68,7 @@ export class ErrorLog {
   readonly #now: () => number;
   readonly #limit: number;
   readonly #windowMs: number;
+  readonly #schedule: (callback: () => void, ms: number) => void;
   #windowStart = -Infinity;
   #written = 0;
   #suppressed = 0;
@@ -66,26 +78,46 @@ export class ErrorLog {
     this.#now = options.now ?? Date.now;
     this.#limit = options.linesPerWindow ?? ERROR_LINES_PER_WINDOW;
     this.#windowMs = options.windowMs ?? ERROR_WINDOW_MS;
+    this.#schedule = options.schedule ?? scheduleUnref;
   }
 
   /** Writes `error` (one line, or a stack trace for a bug) unless the limit is reached. */
   report(error: unknown): void {
     const now = this.#now();
     if (now - this.#windowStart >= this.#windowMs) {
+      this.flush();
       this.#windowStart = now;
       this.#written = 0;
     }
     if (this.#written >= this.#limit) {
-      this.#suppressed++;
+      // The first error not written arranges for the count to be written when the window ends.
+      if (this.#suppressed++ === 0) {
+        const windowStart = this.#windowStart;
+        this.#schedule(() => {
+          if (this.#windowStart === windowStart) this.flush();
+        }, Math.max(0, windowStart + this.#windowMs - now));
+      }
       return;
     }
     this.#written++;
-    let text = describeError(error);
-    if (this.#suppressed > 0) {
-      const count = this.#suppressed;
-      this.#suppressed = 0;
-      text += ` (and ${count} more error${count === 1 ? "" : "s"} not written before this one)`;
-    }
+    this.#writeLine(describeError(error));
+  }
+
+  /**
+   * Writes how many errors were not written, if any, and forgets them (done when a window ends;
+   * call it before the process exits).
+   */
+  flush(): void {
+    const count = this.#suppressed;
+    if (count === 0) return;
+    this.#suppressed = 0;
+    this.#writeLine(
+      `sockserve: ${count} more error${count === 1 ? "" : "s"} not written (at most ` +
+        `${this.#limit} are written per ${this.#windowMs / 1000} s)`,
+    );
+  }
+
+  #writeLine(text: string): void {
     try {
       this.#write(text);
     } catch {
@@ -119,4 +151,9 @@ let defaultLog: ErrorLog | null = null;
 export function reportError(error: unknown): void {
   defaultLog ??= new ErrorLog();
   defaultLog.report(error);
+}
+
+/** Writes the default error log's count of errors not written, if any (at a server's end). */
+export function flushDefaultErrorLog(): void {
+  defaultLog?.flush();
 }

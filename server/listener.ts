@@ -6,7 +6,7 @@
  */
 
 import { Clock } from "./clock.ts";
-import { reportError } from "./error_log.ts";
+import { flushDefaultErrorLog, reportError } from "./error_log.ts";
 import { Connection, type ConnectionContext } from "./connection/connection.ts";
 import type { ByteSocket } from "./connection/socket_io.ts";
 import { type Acceptor, bindTcp, bindUnix } from "./acceptor.ts";
@@ -199,6 +199,9 @@ export function serve(
       }
       unsubscribe();
       clock.stop();
+      // Errors the default log left out are counted now, not when a window the process may
+      // not live to see ends.
+      if (plan.onError === undefined) flushDefaultErrorLog();
       finished.resolve();
     })();
     return shutdownPromise;

@@ -41,26 +41,60 @@ Deno.test("error log: anything else is a bug, written with its stack trace", () 
   );
 });
 
-Deno.test("error log: at most ten errors per ten seconds; the rest counted on the next line", () => {
+Deno.test("error log: at most ten errors per ten seconds; the rest counted on a line of its own", () => {
   const lines: string[] = [];
   let now = 1_000_000;
-  const log = new ErrorLog({ write: (line) => lines.push(line), now: () => now });
+  const scheduled: { callback: () => void; ms: number }[] = [];
+  const log = new ErrorLog({
+    write: (line) => lines.push(line),
+    now: () => now,
+    schedule: (callback, ms) => scheduled.push({ callback, ms }),
+  });
   const event = (i: number) => new StaticFileError("changed", `/f${i}`, "GET /");
   for (let i = 0; i < 25; i++) log.report(event(i));
   assert.equal(lines.length, ERROR_LINES_PER_WINDOW);
   assert.equal(lines[9], "sockserve: /f9 changed (GET /)");
+  assert.equal(scheduled.length, 1, "one timer for the window's count");
+  assert.equal(scheduled[0]!.ms, 10_000);
   now += 9_999;
   log.report(event(25));
   assert.equal(lines.length, 10, "still the same window");
+  // The next error comes first: the count is written before it.
   now += 1;
   log.report(event(26));
-  assert.equal(lines.length, 11);
+  assert.deepEqual(lines.slice(10), [
+    "sockserve: 16 more errors not written (at most 10 are written per 10 s)",
+    "sockserve: /f26 changed (GET /)",
+  ]);
+  scheduled[0]!.callback(); // late: the count was written already
+  assert.equal(lines.length, 12);
+});
+
+Deno.test("error log: a flood that stops still has its count written when the window ends", () => {
+  const lines: string[] = [];
+  let now = 5_000;
+  const scheduled: (() => void)[] = [];
+  const log = new ErrorLog({
+    write: (line) => lines.push(line),
+    now: () => now,
+    schedule: (callback) => scheduled.push(callback),
+  });
+  for (let i = 0; i < 11; i++) log.report(new StaticFileError("changed", `/f${i}`, "GET /"));
+  assert.equal(lines.length, 10);
+  now += 10_000;
+  assert.equal(scheduled.length, 1);
+  scheduled[0]!();
+  assert.deepEqual(lines.slice(10), [
+    "sockserve: 1 more error not written (at most 10 are written per 10 s)",
+  ]);
+  // A new flood in a later window arranges its own count.
+  for (let i = 0; i < 12; i++) log.report(new StaticFileError("changed", `/g${i}`, "GET /"));
+  assert.equal(scheduled.length, 2);
+  scheduled[1]!();
   assert.equal(
-    lines[10],
-    "sockserve: /f26 changed (GET /) (and 16 more errors not written before this one)",
+    lines.at(-1),
+    "sockserve: 2 more errors not written (at most 10 are written per 10 s)",
   );
-  log.report(event(27));
-  assert.equal(lines[11], "sockserve: /f27 changed (GET /)");
 });
 
 Deno.test("error log: a writer that throws does not break the caller", () => {
@@ -122,7 +156,7 @@ Deno.test("file server: problems it answers for itself reach onError, one line e
   }
 });
 
-Deno.test("cli: a response cut short because its file changed is one line on stderr, and a flood is limited", async () => {
+Deno.test("cli: a response cut short because its file changed is one line on stderr, and a flood is limited and counted", async () => {
   const size = 8 * 1024 * 1024;
   const site = await makeSite({ "big.bin": new Uint8Array(size).fill(0x61) });
   const server = await startSockserve([site, "--host", "127.0.0.1", "--port", "0", "--log", "off"]);
@@ -156,7 +190,12 @@ Deno.test("cli: a response cut short because its file changed is one line on std
     const status = await server.status;
     assert.equal(status.code, 0);
     const lines = server.stderr.lines.filter((line) => line !== "");
-    assert.equal(lines.length, ERROR_LINES_PER_WINDOW, server.stderr.text);
+    assert.equal(lines.length, ERROR_LINES_PER_WINDOW + 1, server.stderr.text);
+    // The two left out are counted when the process exits, before their window ended.
+    assert.equal(
+      lines.pop(),
+      `sockserve: 2 more errors not written (at most 10 are written per 10 s)`,
+    );
     lines.forEach((line, i) => {
       assert.equal(
         line,
@@ -167,6 +206,47 @@ Deno.test("cli: a response cut short because its file changed is one line on std
     });
   } finally {
     await server.close();
+    await Deno.remove(site, { recursive: true });
+  }
+});
+
+Deno.test("serve(): with its default onError, a file changed while it is sent is one line, a flood limited and counted at shutdown", async () => {
+  const site = await makeSite({ "big.bin": new Uint8Array(8 * 1024 * 1024).fill(0x61) });
+  try {
+    const EVENTS = ERROR_LINES_PER_WINDOW + 3;
+    const script = new URL("./fixtures/embedding/changed_file_flood.ts", import.meta.url);
+    const result = await new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "--allow-net=127.0.0.1",
+        `--allow-read=${site}`,
+        `--allow-write=${site}`,
+        script.pathname,
+        site,
+        String(EVENTS),
+      ],
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const stdout = new TextDecoder().decode(result.stdout);
+    const stderr = new TextDecoder().decode(result.stderr);
+    assert.equal(result.code, 0, stderr);
+    assert.equal(stdout, `cut ${EVENTS}\n`, stderr);
+    const lines = stderr.split("\n").filter((line) => line !== "");
+    assert.equal(lines.length, ERROR_LINES_PER_WINDOW + 1, stderr);
+    lines.slice(0, -1).forEach((line, i) => {
+      const start = `sockserve: ${
+        join(site, "big.bin")
+      } changed while it was sent (GET /big.bin?n=${i}): `;
+      assert.ok(line.startsWith(start), line);
+      assert.match(line.slice(start.length), /^response cut short after \d+ of 8388608 bytes$/);
+    });
+    assert.equal(
+      lines.at(-1),
+      "sockserve: 3 more errors not written (at most 10 are written per 10 s)",
+    );
+  } finally {
     await Deno.remove(site, { recursive: true });
   }
 });

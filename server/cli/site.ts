@@ -88,6 +88,8 @@ export interface SiteStartOptions {
   readonly onListen?: (where: Listening, root: RootChoice) => void;
   /** Writes an error line. */
   readonly printError: (line: string) => void;
+  /** Where errors while serving go; by default a rate-limited log written with `printError`. */
+  readonly errorLog?: ErrorLog;
 }
 
 /**
@@ -129,7 +131,7 @@ export async function startSite(
 
   // Errors: one line each on stderr (a stack trace for a bug), rate-limited; the file server's own
   // and those the server reports (a response cut short because its file changed) alike.
-  const errors = new ErrorLog({ write: options.printError });
+  const errors = options.errorLog ?? new ErrorLog({ write: options.printError });
   const files = createFileServer({
     root: root.path,
     onError: (error) => errors.report(error),

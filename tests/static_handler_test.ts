@@ -316,6 +316,35 @@ withTree("directories: redirect to the slash URL, index.html, escaped sorted lis
   assert.equal((await disabled("/docs/")).text, "<h1>docs</h1>");
 });
 
+withTree(
+  "directories: every link in a listing can be followed (names no URL can request are left out)",
+  {
+    "files/back\\slash.txt": "b",
+    "files/per%2fcent.txt": "p",
+    "files/tab\tname.txt": "t",
+    "files/dots..txt": "d",
+    "files/plain.txt": "x",
+  },
+  async (_root, serve) => {
+    const get = serve();
+    const listing = await get("/files/");
+    assert.equal(listing.status, 200);
+    const links = [...listing.text.matchAll(/href="([^"]*)"/g)].map((match) => match[1]!)
+      .filter((href) => href !== "../");
+    assert.deepEqual(links.sort(), [
+      "dots..txt",
+      "per%252fcent.txt",
+      "plain.txt",
+      "tab%09name.txt",
+    ]);
+    for (const href of links) {
+      const answer = await get("/files/" + href);
+      assert.equal(answer.status, 200, href);
+    }
+    assert.ok(!listing.text.includes("slash.txt"), "a name with a backslash is not listed");
+  },
+);
+
 withTree("conditional requests: 304 without entity headers, 412", {
   "a.txt": BIG_TEXT,
 }, async (_root, serve) => {

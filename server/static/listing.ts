@@ -13,6 +13,7 @@
 import { holdPath, retryFor, untilProven } from "./containment.ts";
 import type { StaticFileSystem } from "./file_system.ts";
 import { type LookupFailure, lookupFailure } from "./open_file.ts";
+import { isRequestableName } from "./request_path.ts";
 import type { ServedRoot } from "./served_root.ts";
 
 /**
@@ -124,11 +125,8 @@ async function readEntries(options: ListingOptions, relative: string): Promise<L
   for await (const entry of fs.readDir(path)) {
     const name = entry.name;
     if (!options.allowDotfiles && name.startsWith(".")) continue;
-    try {
-      encodeURIComponent(name); // names that cannot be linked (lone surrogates) are skipped
-    } catch {
-      continue;
-    }
+    if (!isRequestableName(name)) continue; // a link to it could not be followed
+
     let info: Deno.FileInfo;
     try {
       info = fs.lstat(`${path}/${name}`);

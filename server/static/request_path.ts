@@ -8,6 +8,11 @@
  * plain names, none of which is empty, `.`, `..` or contains a separator, so joining them under
  * the root cannot leave it lexically. Symlinks are checked later with `realPath`.
  *
+ * A `Request.url` has been parsed by the URL standard already, which resolves `.` and `..`
+ * (`/../b` is `/b`, `%2e%2e` included) and turns `\` into `/` for http URLs: over a socket, only
+ * an encoded separator, NUL and bad UTF-8 reach the 400s here. The other checks are kept for
+ * URLs that did not come through that parser.
+ *
  * @module
  */
 
@@ -28,6 +33,25 @@ export interface RequestPath {
   trailingSlash: boolean;
   /** The query including its "?", or "" (kept on redirects). */
   query: string;
+}
+
+/**
+ * Whether a file name can be requested: a URL path segment decodes to it. Not "", "." or "..",
+ * no "/", "\\" or NUL (refused by {@linkcode parseRequestPath}), and valid Unicode (a name with
+ * a lone surrogate, from bytes that are not UTF-8, has no percent-encoding). Directory listings
+ * show only such names, so that every link in a listing can be followed.
+ *
+ * @example
+ * ```ts
+ * import { isRequestableName } from "./request_path.ts";
+ * isRequestableName("a b?.txt"); // true
+ * isRequestableName("a\\b.txt"); // false
+ * ```
+ */
+export function isRequestableName(name: string): boolean {
+  if (name === "" || name === "." || name === "..") return false;
+  if (name.includes("/") || name.includes("\\") || name.includes("\0")) return false;
+  return name.isWellFormed();
 }
 
 /**

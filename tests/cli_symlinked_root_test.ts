@@ -40,7 +40,7 @@ Deno.test("cli: a symlinked ROOT is served when --allow-read covers its target, 
   }
 });
 
-Deno.test("cli: a symlinked ROOT that --allow-read covers only as written is exit 1 naming the --allow-read it needs", async () => {
+Deno.test("cli: a symlinked ROOT that --allow-read covers only as written is exit 1 naming both paths --allow-read needs", async () => {
   const base = await releases();
   const current = join(base, "current");
   await Deno.symlink("releases/42", current);
@@ -54,14 +54,26 @@ Deno.test("cli: a symlinked ROOT that --allow-read covers only as written is exi
     assert.equal(
       result.stderr,
       `sockserve: ROOT ${current} leads to ${target} through a symbolic link, which --allow-read ` +
-        `does not cover: run deno with --allow-read=${target}\n`,
+        `does not cover: run deno with --allow-read=${current},${target}\n`,
     );
+    // Doing what the message says is enough: no second message naming another path.
+    const flag = /run deno with (--allow-read=\S+)/.exec(result.stderr)![1]!;
+    const server = await startSockserve([current, "--host", "127.0.0.1", "--port", "0"], {
+      permissions: ["--allow-net", flag],
+    });
+    try {
+      const response = await fetch(server.url);
+      assert.equal(await response.text(), "release 42");
+      assert.equal(server.stderr.text, "");
+    } finally {
+      await server.close();
+    }
   } finally {
     await Deno.remove(base, { recursive: true });
   }
 });
 
-Deno.test("cli: a symlinked ROOT that --allow-read covers only where it leads is exit 1 naming ROOT", async () => {
+Deno.test("cli: a symlinked ROOT that --allow-read covers only where it leads is exit 1 naming ROOT and saying its target is needed too", async () => {
   const base = await releases();
   const current = join(base, "current");
   await Deno.symlink("releases/42", current);
@@ -73,7 +85,8 @@ Deno.test("cli: a symlinked ROOT that --allow-read covers only where it leads is
     assert.equal(result.stdout, "");
     assert.equal(
       result.stderr,
-      `sockserve: no permission to read ${current}: run deno with --allow-read=${current}\n`,
+      `sockserve: no permission to read ${current}: run deno with --allow-read=${current} ` +
+        `(if it is a symbolic link, with where it leads too: --allow-read=${current},TARGET)\n`,
     );
   } finally {
     await Deno.remove(base, { recursive: true });

@@ -121,8 +121,8 @@ export function chooseRoot(input: RootChoiceInput): RootChoice {
  * A ROOT reached through a symbolic link (a deployment's `current -> releases/42`, or any path
  * under macOS's `/tmp`) is resolved here, once: files are opened through ROOT as written, but
  * Deno checks the permission to read an open file's metadata against the file's real path, so
- * `--allow-read` must cover the directory ROOT leads to. Without it every request would fail;
- * the message names the `--allow-read` needed instead.
+ * `--allow-read` must cover both ROOT as written and the directory it leads to. Without them
+ * every request would fail; the message names every path the `--allow-read` needs instead.
  *
  * @example
  * ```ts
@@ -138,7 +138,9 @@ export async function checkRootDirectory(path: string): Promise<string | undefin
   } catch (error) {
     if (error instanceof Deno.errors.NotFound) return `sockserve: ROOT ${path} does not exist`;
     if (error instanceof Deno.errors.NotCapable) {
-      return `sockserve: no permission to read ${path}: run deno with --allow-read=${path}`;
+      // Where a symbolic link leads cannot be read without this permission: say what it takes.
+      return `sockserve: no permission to read ${path}: run deno with --allow-read=${path} ` +
+        `(if it is a symbolic link, with where it leads too: --allow-read=${path},TARGET)`;
     }
     if (error instanceof Deno.errors.PermissionDenied) {
       return `sockserve: ROOT ${path} is not readable by this user`;
@@ -158,8 +160,9 @@ export async function checkRootDirectory(path: string): Promise<string | undefin
   if (real !== path) {
     const permission = await Deno.permissions.query({ name: "read", path: real });
     if (permission.state !== "granted") {
+      // Both: files are opened through ROOT as written, and checked where they lie.
       return `sockserve: ROOT ${path} leads to ${real} through a symbolic link, which ` +
-        `--allow-read does not cover: run deno with --allow-read=${real}`;
+        `--allow-read does not cover: run deno with --allow-read=${path},${real}`;
     }
   }
   return undefined;

@@ -23,7 +23,8 @@
  * | ------------------------------------------------ | -------------------------------------------------------- |
  * | GET/HEAD of a file                               | 200, Content-Type (charset=utf-8 for text), ETag, Last-Modified, Accept-Ranges, nosniff |
  * | other methods                                    | 405 with `Allow: GET, HEAD, OPTIONS`; OPTIONS → 204 (+ CORS preflight with `cors`) |
- * | encoded `/` or `\`, NUL, bad UTF-8, `..` above root | 400                                                   |
+ * | `..` segments, `\` (resolved by the URL standard)  | as the resolved path: `/../b` is `/b`, `/a\b` is `/a/b` |
+ * | encoded `/` or `\` (`%2F`, `%5C`), NUL, bad UTF-8  | 400                                                      |
  * | outside the root after symlinks, missing, FIFO   | 404 (ROOT/404.html as body when present; SPA: index.html with 200) |
  * | dotfile segment (in the URL or the real path)    | 404 (`ignore`), 403 (`deny`) or served (`allow`)          |
  * | `/dir`                                           | 301 to `/dir/` (query kept)                               |

@@ -139,68 +139,39 @@ export function evaluatePreconditions(
 }
 
 /**
- * RFC 9110 §8.8.2.2: whether a Last-Modified date identifies one version of a file, i.e. whether
- * it can serve as a strong validator in a response whose `Date` is `date`.
- *
- * An HTTP-date has a resolution of one second, and a file can change several times within one
- * second (a same-size rewrite keeps every other field of a validator). Once the second of the
- * modification time is over, no later change can carry the same date: so a Last-Modified is taken
- * as strong when it is at least one second before the response's Date (the rule §8.8.2.2 gives
- * caches and clients for a Date and Last-Modified pair), and as weak otherwise, or when unknown.
- *
- * What the date cannot tell: two changes within the same second, the first of which a client saw
- * during that second. A client that keeps to §13.1.5 sends no date in If-Range for such a
- * response (its Date is less than one second after Last-Modified); one that does anyway is
- * protected only by an entity-tag.
- *
- * @param lastModified Last-Modified in ms since the epoch (whole seconds), or null when unknown.
- * @param date The response's Date in ms since the epoch (any ms; truncated to whole seconds).
- *
- * @example
- * ```ts
- * import { isStrongDate } from "./preconditions.ts";
- * const modified = Date.UTC(2024, 0, 15, 12, 0, 0);
- * isStrongDate(modified, modified + 999); // false: the second is not over
- * isStrongDate(modified, modified + 1000); // true
- * ```
- */
-export function isStrongDate(lastModified: number | null, date: number): boolean {
-  if (lastModified === null || !Number.isFinite(date)) return false;
-  return Math.floor(date / 1000) * 1000 - lastModified >= 1000;
-}
-
-/**
  * RFC 9110 §13.1.5: whether a Range request may be honoured given its `If-Range` value (null
  * when absent). An entity-tag must match the current ETag by strong comparison (a weak tag never
- * does). A date must equal Last-Modified exactly and Last-Modified must be strong at `date`, the
- * response's Date ({@linkcode isStrongDate}): a date that may stand for two versions is not a
- * validator If-Range can use. Otherwise the whole representation is sent (200).
+ * does). A date never does: the whole representation is sent (200).
  *
- * @param date The response's Date in ms since the epoch (used for dates only).
+ * A date in If-Range is a validator only when it is strong, and §8.8.2.2 lets an origin server
+ * take a Last-Modified date as strong only when it "reliably knows that the associated
+ * representation did not change twice during the second covered by the presented validator".
+ * A file server does not know that: a file system keeps no record of how often a file changed
+ * within a second (a same-size rewrite, or a replacement by rename, keeps every other field), and
+ * mtimes can be set back or pinned (`touch -d`, `rsync -t`, builds with `SOURCE_DATE_EPOCH` give
+ * every version the same date). The rule §8.8.2.2 gives caches and clients (a Date at least one
+ * second after Last-Modified) tells that the *response* carried a strong date, not that the file
+ * has not changed twice in that second since. So the strict reading is taken: a date selects no
+ * range, and a resumed download whose client sent a date restarts from the first byte instead of
+ * splicing two versions. Every file has a strong ETag, which clients send in If-Range when they
+ * have one (browsers and curl do).
  *
  * @example
  * ```ts
  * import { ifRangeAllowsRange } from "./preconditions.ts";
- * const now = Date.now();
- * ifRangeAllowsRange('"v1"', { etag: '"v1"', lastModified: null }, now); // true
- * ifRangeAllowsRange('W/"v1"', { etag: 'W/"v1"', lastModified: null }, now); // false
+ * ifRangeAllowsRange(null, { etag: '"v1"', lastModified: null }); // true: no If-Range
+ * ifRangeAllowsRange('"v1"', { etag: '"v1"', lastModified: null }); // true
+ * ifRangeAllowsRange('W/"v1"', { etag: 'W/"v1"', lastModified: null }); // false
  * const modified = Date.UTC(2024, 0, 15, 12, 0, 0);
  * const date = "Mon, 15 Jan 2024 12:00:00 GMT";
- * ifRangeAllowsRange(date, { etag: null, lastModified: modified }, modified + 500); // false (weak)
- * ifRangeAllowsRange(date, { etag: null, lastModified: modified }, now); // true
+ * ifRangeAllowsRange(date, { etag: '"v1"', lastModified: modified }); // false: a date
  * ```
  */
-export function ifRangeAllowsRange(
-  ifRange: string | null,
-  validators: Validators,
-  date: number,
-): boolean {
+export function ifRangeAllowsRange(ifRange: string | null, validators: Validators): boolean {
   if (ifRange === null) return true;
   const value = ifRange.trim();
   if (value.startsWith('"') || value.startsWith("W/")) {
     return validators.etag !== null && strongMatch(value, validators.etag);
   }
-  const since = parseHttpDate(value);
-  return !Number.isNaN(since) && since === validators.lastModified &&
-    isStrongDate(validators.lastModified, date);
+  return false; // an HTTP-date, or garbage: neither is a strong validator here
 }

@@ -165,7 +165,7 @@ export class FileAnswers {
     const rangeHeader = isGet ? headers.get("range") : null;
     if (
       rangeHeader !== null &&
-      ifRangeAllowsRange(headers.get("if-range"), validators, Date.now())
+      ifRangeAllowsRange(headers.get("if-range"), validators)
     ) {
       const range = parseRange(rangeHeader, version.size, this.#options.maxRanges);
       if (range.kind === "unsatisfiable") {

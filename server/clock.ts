@@ -1,8 +1,8 @@
 /**
  * One coarse timer per server instead of one timer per connection and phase.
  *
- * Every {@linkcode TICK_MS} the clock updates its cached `Date` header value (formatted once per
- * second, RFC 9110 §6.6.1) and tells its subscribers, which check their own deadlines. Setting a
+ * The `Date` header value is formatted once per second (RFC 9110 §6.6.1) and read fresh. Every
+ * {@linkcode TICK_MS} the clock tells its subscribers, which check their own deadlines. Setting a
  * deadline is a plain assignment from the current time on the hot path. Timeouts fire up to one
  * tick late, never early.
  *
@@ -26,8 +26,7 @@ export const TICK_MS = 250;
  * ```
  */
 export class Clock {
-  /** Current IMF-fixdate for the `Date` header, updated every tick. */
-  date: string = formatHttpDate(Date.now());
+  #date: string = formatHttpDate(Date.now());
   #second = Math.floor(Date.now() / 1000);
   #timer: ReturnType<typeof setInterval>;
   readonly #subscribers = new Set<(now: number) => void>();
@@ -38,6 +37,22 @@ export class Clock {
     const timer = this.#timer as unknown as { unref?: () => void };
     if (typeof timer.unref === "function") timer.unref();
     else Deno.unrefTimer(this.#timer as unknown as number);
+  }
+
+  /**
+   * Current IMF-fixdate for the `Date` header: the second is read when asked (one `Date.now()`),
+   * the text formatted once per second. Never behind the wall clock, so that a `Last-Modified`
+   * taken from the clock a moment earlier is never later than the `Date` it is sent with (RFC 9110
+   * §8.8.2.1); a value cached at the last tick could lag by a tick, into the previous second.
+   */
+  get date(): string {
+    const now = Date.now();
+    const second = Math.floor(now / 1000);
+    if (second !== this.#second) {
+      this.#second = second;
+      this.#date = formatHttpDate(now);
+    }
+    return this.#date;
   }
 
   /**
@@ -62,11 +77,6 @@ export class Clock {
 
   #tick(): void {
     const now = Date.now();
-    const second = Math.floor(now / 1000);
-    if (second !== this.#second) {
-      this.#second = second;
-      this.date = formatHttpDate(now);
-    }
     for (const callback of this.#subscribers) callback(now);
   }
 }

@@ -4,13 +4,13 @@
  *
  * Serving a small file from memory saves an open, a read and a close per request (issue 5, S3).
  * A cached entry is validated by a `stat` of its path, comparing the file's identity (device,
- * inode, size, mtime, ctime) with what was read — at most once per
- * {@linkcode DEFAULT_CACHE_REVALIDATE_MS} (issue 12): in between, the entry is served as it is, so
- * a file replaced on disk may still be served, whole and with its own validators, for up to that
- * long. Millisecond timestamps could miss a rewrite of the same size within the same tick (and Deno
- * reports ctime in whole seconds), so a file is only cached once its mtime and ctime are at least
- * {@linkcode DEFAULT_CACHE_MIN_AGE_MS} in the past (git's "racily clean" rule): any later write then
- * necessarily moves the ctime.
+ * inode, size, mtime, ctime, birth time: the fields its ETag is made of) with what was read — at
+ * most once per {@linkcode DEFAULT_CACHE_REVALIDATE_MS} (issue 12): in between, the entry is served
+ * as it is, so a file replaced on disk may still be served, whole and with its own validators, for
+ * up to that long. Entries are keyed by request path. Millisecond timestamps could miss a rewrite
+ * of the same size within the same tick (and Deno reports ctime in whole seconds), so a file is
+ * only cached once its mtime and ctime are at least {@linkcode DEFAULT_CACHE_MIN_AGE_MS} in the
+ * past (git's "racily clean" rule): any later write then necessarily moves the ctime.
  *
  * @module
  */
@@ -32,6 +32,7 @@ export const DEFAULT_CACHE_MAX_TOTAL_BYTES = 32 * 1024 * 1024;
 export const DEFAULT_CACHE_MIN_AGE_MS = 2_000;
 
 /**
+/**
  * How long a cached entry is served without asking the file system whether the file changed
  * (0: a `stat` on every hit). Measured in S3 (1 KiB file, 64 connections, `bench/profile.ts`):
  * with a `stat` on every hit, `op_fs_stat_sync` was 16% of the server's busy time; revalidating at
@@ -42,13 +43,33 @@ export const DEFAULT_CACHE_MIN_AGE_MS = 2_000;
  */
 export const DEFAULT_CACHE_REVALIDATE_MS = 250;
 
-/** What identifies one version of a file on disk. */
+/**
+ * What identifies one version of a file on disk: where it is (device, inode), what it holds (size,
+ * mtime) and when its inode last changed and was made (ctime, birth time). mtime alone can be set
+ * to anything (`cp -p`, `touch -d`, `rsync -t`); ctime and birth time cannot, so a file deleted and
+ * made again under a reused inode number, with the same size and a copied mtime, still differs.
+ * Fields a file system does not report are -1.
+ */
 export interface FileIdentity {
   dev: number;
   ino: number;
   size: number;
+  /** ms since the epoch. */
   mtime: number;
+  /** ms since the epoch (Deno reports whole seconds). */
   ctime: number;
+  /** ms since the epoch (Linux `statx`, macOS, Windows; -1 where not reported). */
+  birthtime: number;
+  /**
+   * Names it had (`nlink`) when the identity was taken. Not part of what identifies a version
+   * (a new name leaves the bytes as they were; ctime records the change): {@linkcode sameContent}
+   * uses it to tell a content change from a name change.
+   */
+  nlink: number;
+}
+
+function time(date: Date | null | undefined): number {
+  return date === null || date === undefined ? -1 : date.getTime();
 }
 
 /** The identity of a stat result (null fields, as in embedded files, become -1). */
@@ -57,28 +78,38 @@ export function identityOf(info: Deno.FileInfo): FileIdentity {
     dev: info.dev,
     ino: info.ino ?? -1,
     size: info.size,
-    mtime: info.mtime === null ? -1 : info.mtime.getTime(),
-    ctime: info.ctime === null ? -1 : info.ctime.getTime(),
+    mtime: time(info.mtime),
+    ctime: time(info.ctime),
+    birthtime: time(info.birthtime),
+    nlink: info.nlink ?? -1,
   };
 }
 
-/** Whether a fresh stat still describes the cached version. */
+/** Whether a fresh stat still describes the cached version (every field of its identity). */
 export function sameIdentity(identity: FileIdentity, info: Deno.FileInfo): boolean {
   return info.isFile && identity.size === info.size && identity.ino === (info.ino ?? -1) &&
-    identity.dev === info.dev &&
-    identity.mtime === (info.mtime === null ? -1 : info.mtime.getTime()) &&
-    identity.ctime === (info.ctime === null ? -1 : info.ctime.getTime());
+    identity.dev === info.dev && identity.mtime === time(info.mtime) &&
+    identity.ctime === time(info.ctime) && identity.birthtime === time(info.birthtime);
 }
 
 /**
  * Whether the content an open file's fresh `fstat` describes is still the one `identity` was
- * taken from: same size and mtime. ctime is left out on purpose: it also moves when the file only
- * loses a name (replaced by rename, deleted) or gains one (a hard link), which leaves its bytes as
- * they were; a write moves mtime.
+ * taken from: same size and mtime, and, for a file with exactly one name then and now, same ctime.
+ *
+ * A write moves mtime, but a writer can set it back (`cp -p` or `install -p` onto an existing
+ * file, `rsync --inplace -t`, reproducible builds whose every file has the same mtime); ctime then
+ * moves, and cannot be set back. ctime also moves when the file only gains or loses a name, which
+ * leaves its bytes as they were: a file replaced by rename or deleted (no name left), or one with
+ * several names (hard links, which deploys juggle) is judged by size and mtime only. A file
+ * with one name whose ctime moved otherwise (renamed to another name, its mode changed) counts as
+ * changed: rare, and the safe side.
+ *
+ * What stays invisible: a rewrite keeping size and mtime within the same second as the file's
+ * previous inode change (Deno reports ctime in whole seconds), or of a file with several names.
  */
 export function sameContent(identity: FileIdentity, info: Deno.FileInfo): boolean {
-  return identity.size === info.size &&
-    identity.mtime === (info.mtime === null ? -1 : info.mtime.getTime());
+  if (identity.size !== info.size || identity.mtime !== time(info.mtime)) return false;
+  return identity.ctime === time(info.ctime) || identity.nlink !== 1 || info.nlink !== 1;
 }
 
 /** What a {@linkcode ByteBudgetCache} holds: values that know their size. */

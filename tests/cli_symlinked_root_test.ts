@@ -92,3 +92,38 @@ Deno.test("cli: a symlinked ROOT that --allow-read covers only where it leads is
     await Deno.remove(base, { recursive: true });
   }
 });
+
+Deno.test("cli: ROOT switched to a release --allow-read does not cover is a 500 and one line naming the --allow-read needed", async () => {
+  const base = await releases();
+  const current = join(base, "current");
+  await Deno.symlink("releases/42", current);
+  const release42 = join(base, "releases", "42");
+  const release43 = join(base, "releases", "43");
+  const server = await startSockserve([current, "--host", "127.0.0.1", "--port", "0"], {
+    permissions: ["--allow-net", `--allow-read=${current},${release42}`],
+  });
+  try {
+    const get = async (path: string) => {
+      const response = await fetch(new URL(path, server.url));
+      return { status: response.status, text: await response.text() };
+    };
+    assert.deepEqual(await get("/"), { status: 200, text: "release 42" });
+    // A deploy to a directory the permissions do not reach: a configuration problem.
+    await Deno.symlink("releases/43", current + ".new");
+    await Deno.rename(current + ".new", current);
+    const answer = await get("/css/site.css");
+    assert.equal(answer.status, 500);
+    assert.ok(!answer.text.includes("allow-read"), "the client learns nothing of it");
+    const line = await server.stderr.waitFor(/--allow-read/, "the permission line");
+    assert.equal(
+      line,
+      `sockserve: ${current}/css/site.css could not be read (GET /css/site.css): ROOT ${current} ` +
+        `now leads to ${release43}, which --allow-read does not cover: run deno with ` +
+        `--allow-read=${current},${release43} (or a directory above both)`,
+    );
+    assert.ok(!server.stderr.text.includes("    at "), "no stack trace");
+  } finally {
+    await server.close();
+    await Deno.remove(base, { recursive: true });
+  }
+});

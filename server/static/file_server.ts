@@ -24,7 +24,7 @@
  * | GET/HEAD of a file                               | 200, Content-Type (charset=utf-8 for text), ETag, Last-Modified, Accept-Ranges, nosniff |
  * | other methods                                    | 405 with `Allow: GET, HEAD, OPTIONS`; OPTIONS → 204 (+ CORS preflight with `cors`) |
  * | `..` segments, `\` (resolved by the URL standard)  | as the resolved path: `/../b` is `/b`, `/a\b` is `/a/b` |
- * | encoded `/` or `\` (`%2F`, `%5C`), NUL, bad UTF-8  | 400                                                      |
+ * | `%2F`, `%5C`, `%00`, malformed escape, not UTF-8  | 400                                                      |
  * | outside the root after symlinks, missing, FIFO   | 404 (ROOT/404.html as body when present; SPA: index.html with 200) |
  * | dotfile segment (in the URL or the real path)    | 404 (`ignore`), 403 (`deny`) or served (`allow`)          |
  * | `/dir`                                           | 301 to `/dir/` (query kept)                               |
@@ -32,6 +32,7 @@
  * | If-Match/If-Unmodified-Since false               | 412                                                      |
  * | If-None-Match/If-Modified-Since not modified     | 304 with ETag/Last-Modified/Cache-Control/Vary only       |
  * | Range (GET, identity)                            | 206 single or multipart/byteranges; 416 `bytes *\/size` |
+ * | If-Range: the current strong ETag / anything else | the range / the whole file with 200 (a date included)     |
  * | Accept-Encoding br/zstd/gzip, compressible type  | `.br`/`.zst`/`.gz` sidecar, else br or gzip made once (1 KiB–8 MiB); Vary |
  * | a path that keeps changing under every attempt   | 503 with `Retry-After: 1`                                 |
  *

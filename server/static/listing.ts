@@ -71,8 +71,6 @@ export interface ListingOptions {
   maxEntries: number;
   /** Clock in ms. */
   now?: () => number;
-  /** Waits `ms` milliseconds. */
-  sleep?: (ms: number) => Promise<void>;
 }
 
 /**
@@ -112,8 +110,6 @@ export function readListing(options: ListingOptions, relative: string): Promise<
       );
       return retryFor(held.verdict) ?? held.value;
     },
-    now,
-    options.sleep,
   ).then((outcome) => outcome === "busy" ? { kind: "busy" } : outcome);
 }
 

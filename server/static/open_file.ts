@@ -47,9 +47,7 @@ const NOTHING_THERE = new Set(["ENOENT", "ENOTDIR", "ELOOP", "ENAMETOOLONG"]);
 /**
  * Maps a file-system failure to what the client may learn: never the error text. "Nothing there"
  * and "not allowed" are the client's answers (404, 403); anything else is the server's failure
- * (500), to be reported. That includes NotCapable: a file under the root that `--allow-read` does
- * not cover (Deno checks an open file's metadata against its real path) means the root now leads
- * somewhere the permissions do not reach, which the start-up check had ruled out.
+ * (500), to be reported. (`NotCapable` from an open file is judged by {@linkcode openInRoot}.)
  */
 export function lookupFailure(error: unknown): LookupFailure {
   if (error instanceof Deno.errors.PermissionDenied) return FORBIDDEN;
@@ -67,8 +65,6 @@ export interface OpenOptions {
   allowDotfiles: boolean;
   /** Clock in ms. */
   now?: () => number;
-  /** Waits `ms` milliseconds. */
-  sleep?: (ms: number) => Promise<void>;
 }
 
 function hasDotSegment(relative: string): boolean {
@@ -92,8 +88,16 @@ function parentOf(relative: string): string {
  *    the same file, unchanged — or else those of the file proven linked there right after the
  *    open (a file replaced by rename between the two steps).
  *
- * A file replaced twice or a directory swapped meanwhile makes it start again; after
- * `MAX_ATTEMPTS` attempts (`containment.ts`) it answers "busy".
+ * A file replaced twice or a directory swapped meanwhile makes it start again, at once; after
+ * `MAX_ATTEMPTS` attempts (`containment.ts`) it answers "busy". It never waits on a timer.
+ *
+ * An open file whose metadata Deno refuses (`NotCapable`: Deno checks an open file's `fstat`
+ * against its real path, which `--allow-read` does not cover) was reached outside what the
+ * process may read: through a directory swapped with a symlink during the open, since the real
+ * path was found inside the root. That is "missing" (404), like any path that leads outside.
+ * Only when the root itself now leads where `--allow-read` does not reach (a deploy switched
+ * `current` to a directory not granted) is it a configuration problem: "failed" with a
+ * {@linkcode RootNotReadableError} (500, and one line saying which `--allow-read` is needed).
  *
  * @example
  * ```ts
@@ -116,8 +120,6 @@ export function openInRoot(
   const now = options.now ?? Date.now;
   return untilProven<Opened>(
     () => attempt(fs, root, requestPath, options.allowDotfiles, now),
-    now,
-    options.sleep,
   ).then((outcome) => outcome === "busy" ? { kind: "busy" } : outcome);
 }
 
@@ -166,6 +168,7 @@ async function attempt(
     info = file.statSync();
   } catch (error) {
     file.close();
+    if (error instanceof Deno.errors.NotCapable) return outsidePermissions(root);
     return lookupFailure(error);
   }
   // The descriptor is the version proven before the open (same inode, size, mtime, ctime: its
@@ -181,4 +184,42 @@ async function attempt(
   }
   file.close();
   return retryFor(after.verdict) ?? RETRY_NOW;
+}
+
+/**
+ * The root leads where `--allow-read` does not reach: every file under it is refused, which only
+ * the operator can fix. `message` is one line naming the permission needed; no stack trace.
+ *
+ * @example
+ * ```ts
+ * import { RootNotReadableError } from "./open_file.ts";
+ * const error = new RootNotReadableError("/srv/current", "/srv/releases/43");
+ * // error.message: "ROOT /srv/current now leads to /srv/releases/43, which --allow-read does
+ * // not cover: run deno with --allow-read=/srv/current,/srv/releases/43 (or a directory above
+ * // both)"
+ * ```
+ */
+export class RootNotReadableError extends Error {
+  /**
+   * @param root The configured root.
+   * @param real Where it leads now.
+   */
+  constructor(root: string, real: string) {
+    super(
+      `ROOT ${root} now leads to ${real}, which --allow-read does not cover: run deno with ` +
+        `--allow-read=${root},${real} (or a directory above both)`,
+    );
+    this.name = "RootNotReadableError";
+    this.stack = `${this.name}: ${this.message}`;
+  }
+}
+
+/** What a `NotCapable` open means: see {@linkcode openInRoot}. */
+function outsidePermissions(root: ServedRoot): LookupFailure {
+  const real = root.real();
+  if (real === null) return MISSING;
+  const state = Deno.permissions.querySync({ name: "read", path: real }).state;
+  return state === "granted"
+    ? MISSING
+    : { kind: "failed", error: new RootNotReadableError(root.path, real) };
 }

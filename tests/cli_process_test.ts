@@ -276,7 +276,8 @@ Deno.test("cli: without read permission for ROOT the error names the --allow-rea
     assert.equal(result.stdout, "");
     assert.equal(
       result.stderr,
-      `sockserve: no permission to read ${site}: run deno with --allow-read=${site}\n`,
+      `sockserve: no permission to read ${site}: run deno with --allow-read=${site} ` +
+        `(if it is a symbolic link, with where it leads too: --allow-read=${site},TARGET)\n`,
     );
   } finally {
     await Deno.remove(site, { recursive: true });

@@ -183,7 +183,7 @@ Deno.test("compression: a file changed while it is read for compression is sent 
 function fakeOpen(name: string, size: number, file: StaticFile | null): OpenVersion {
   const version = {
     requestPath: `/site/${name}`,
-    identity: { dev: 1, ino: name.length, size, mtime: 1, ctime: 1 },
+    identity: { dev: 1, ino: name.length, size, mtime: 1, ctime: 1, birthtime: 1, nlink: 1 },
     size,
     contentType: "text/plain; charset=utf-8",
     compressible: true,

@@ -16,6 +16,10 @@
  *   its payload is buffered.
  * - After the peer's Close frame nothing more is read (§5.5.1: it sends nothing after it).
  *
+ * Memory: the message in progress is kept in one buffer whose capacity doubles as its bytes
+ * arrive, so it holds at most about twice the bytes received, however many fragments carry them
+ * (§5.4 sets no bound on their number: a million one-byte fragments cost what a 1 MB frame does).
+ *
  * Buffer contract: as the frame parser's: `feed()` lends its buffer (payload bytes are unmasked
  * in place) until `next()` returns `NEED_MESSAGE_DATA`. Events own their data.
  *
@@ -60,6 +64,11 @@ export interface MessageReaderOptions extends FrameParserOptions {
 /** No message in progress. */
 const NONE = -1;
 
+const EMPTY = new Uint8Array(0);
+
+/** Smallest buffer made for a message received in pieces (fragments or reads). */
+const MIN_MESSAGE_BUFFER_BYTES = 256;
+
 /**
  * Incremental message reader for one connection: any split of the input gives the same events.
  *
@@ -96,10 +105,15 @@ export class MessageReader {
    * clean); dropped when a message ends in the middle of a streamed decode.
    */
   #decoder: TextDecoder | null = null;
-  /** The text message in progress was decoded in pieces: `#decoder` holds a partial state. */
+  /** The text message in progress was validated in pieces: `#decoder` holds a partial state. */
   #streaming = false;
-  #text = "";
-  #chunks: Uint8Array[] = [];
+  /**
+   * The payload of the message in progress, in one buffer filled up to `#filled`: its capacity
+   * doubles as bytes arrive (never past `maxMessageBytes`), so a message costs at most about
+   * twice its size whatever the number of its fragments.
+   */
+  #buffer: Uint8Array = EMPTY;
+  #filled = 0;
 
   /** A reader for the frames a client sends (by default), up to the given message size. */
   constructor(options: MessageReaderOptions = {}) {
@@ -115,6 +129,14 @@ export class MessageReader {
   /** True while a fragmented message has started and not ended. */
   get inMessage(): boolean {
     return this.#messageOpcode !== NONE;
+  }
+
+  /**
+   * Bytes held for the message in progress: the capacity of its buffer (at most about twice the
+   * bytes received so far, and never more than `maxMessageBytes`), 0 between messages.
+   */
+  get retainedBytes(): number {
+    return this.#buffer.length;
   }
 
   /** Adds received bytes, lent until `next()` returns `NEED_MESSAGE_DATA`. */
@@ -184,30 +206,60 @@ export class MessageReader {
       this.#release();
       return { type: "close", code, reason };
     }
-    if (this.#messageOpcode === OPCODE.TEXT) {
-      if (end && this.#finalFrame && !this.#streaming) {
-        // The whole message in one piece, the usual case: one decode that keeps no state.
-        const text = this.#decode(data, false);
-        this.#release();
-        return { type: "text", text };
-      }
-      if (data.length > 0) {
-        this.#text += this.#decode(data, true);
+    if (
+      end && this.#finalFrame && this.#filled === 0 && !this.#streaming &&
+      data.length === this.#messageBytes
+    ) {
+      // The whole message in one piece, the usual case: no copy for text (one decode that keeps
+      // no state), one for binary (the event owns its data).
+      const event: WebSocketEvent = this.#messageOpcode === OPCODE.TEXT
+        ? { type: "text", text: this.#decode(data, false) }
+        : { type: "binary", data: data.slice() };
+      this.#release();
+      return event;
+    }
+    if (data.length > 0) {
+      // Text is validated as it arrives (a streaming decode whose output is dropped), so that the
+      // connection fails at the first invalid byte, not at the end of the message.
+      if (this.#messageOpcode === OPCODE.TEXT) {
+        this.#decode(data, true);
         this.#streaming = true;
       }
-    } else if (data.length > 0) {
-      this.#chunks.push(data.slice());
+      this.#append(data);
     }
     if (!end || !this.#finalFrame) return null;
+    const bytes = this.#buffer.subarray(0, this.#filled);
     let event: WebSocketEvent;
     if (this.#messageOpcode === OPCODE.TEXT) {
-      event = { type: "text", text: this.#text + this.#decode(undefined, false) };
+      // The end of the streamed validation (an incomplete last sequence fails here), then one
+      // decode of the whole message, which cannot fail and leaves the decoder clean.
+      if (this.#streaming) this.#decode(undefined, false);
       this.#streaming = false;
+      event = { type: "text", text: this.#decode(bytes, false) };
     } else {
-      event = { type: "binary", data: concat(this.#chunks, this.#messageBytes) };
+      event = { type: "binary", data: bytes };
     }
     this.#release();
     return event;
+  }
+
+  /** Appends payload bytes of the message in progress, doubling the buffer when it is full. */
+  #append(data: Uint8Array): void {
+    const needed = this.#filled + data.length;
+    if (needed > this.#buffer.length) {
+      // Grown by the bytes received, not by what headers announce (a header alone commits no
+      // memory), up to the message's size once its last frame is known, else up to the limit:
+      // needed <= #messageBytes <= maxMessageBytes, as frame headers were checked against it.
+      const capacity = Math.min(
+        Math.max(needed, 2 * this.#buffer.length, MIN_MESSAGE_BUFFER_BYTES),
+        this.#finalFrame ? this.#messageBytes : this.#maxMessageBytes,
+      );
+      const grown = new Uint8Array(capacity);
+      grown.set(this.#buffer.subarray(0, this.#filled));
+      this.#buffer = grown;
+    }
+    this.#buffer.set(data, this.#filled);
+    this.#filled = needed;
   }
 
   #decode(data: Uint8Array | undefined, stream: boolean): string {
@@ -225,19 +277,8 @@ export class MessageReader {
     this.#messageBytes = 0;
     if (this.#streaming) this.#decoder = null;
     this.#streaming = false;
-    this.#text = "";
-    this.#chunks = [];
+    this.#buffer = EMPTY;
+    this.#filled = 0;
     this.#control = null;
   }
-}
-
-function concat(chunks: readonly Uint8Array[], length: number): Uint8Array {
-  if (chunks.length === 1 && chunks[0]!.length === length) return chunks[0]!;
-  const result = new Uint8Array(length);
-  let offset = 0;
-  for (const chunk of chunks) {
-    result.set(chunk, offset);
-    offset += chunk.length;
-  }
-  return result;
 }

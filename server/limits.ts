@@ -157,8 +157,9 @@ export const DEFAULT_WEBSOCKET_MAX_MESSAGE_BYTES = 16 * 1024 * 1024;
 
 /**
  * Most bytes a WebSocket may have waiting behind the message being written (messages given to
- * `send()`, Pongs, the Close frame) while the client does not read; beyond it the connection is
- * dropped, since a Close frame could not get through either. The message being written is not
+ * `send()`, Pongs, the Close frame) while the client does not read, each frame counted as its
+ * bytes plus 64 (`FRAME_OVERHEAD_BYTES` in server/websocket/session.ts: what holding it costs);
+ * beyond it the connection is dropped, since a Close frame could not get through either. The message being written is not
  * counted: the application made it and holds its bytes anyway, so a message of any size reaches
  * a slow client, and its Pongs and the next messages may queue behind it. Per connection, sending
  * holds at most one message plus this; receiving holds at most `maxMessageSize`. Option

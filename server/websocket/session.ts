@@ -1,7 +1,8 @@
 /**
  * The I/O loop of one WebSocket connection after the 101 response: reads frames through the pure
- * codec (server/http1/websocket_*.ts), writes with backpressure, keeps the connection alive with
- * pings, and runs the closing handshake. It owns the transport from `start()` to the one
+ * codec (server/http1/websocket_*.ts), writes through its {@linkcode SendQueue} (send_queue.ts,
+ * backpressure and the counting of what waits), keeps the connection alive with pings, and runs
+ * the closing handshake. It owns the transport from `start()` to the one
  * `transport.close()` call, and tells its socket what happened through a {@linkcode SessionSink}.
  *
  * Closing, in the cases that end a session (RFC 6455 §7):
@@ -17,17 +18,22 @@
  *   read), a reset, or the client's FIN without Close: the connection is closed at once (1006,
  *   not clean).
  *
+ * A client that sends without reading cannot make the session queue answers without bound:
+ * - Each queued frame counts as its bytes plus {@linkcode FRAME_OVERHEAD_BYTES} toward
+ *   `maxBufferedBytes` (the memory a frame costs, not just its bytes: an empty frame is not free).
+ * - At most one Pong waits to be written: a Ping that comes while one waits replaces its payload
+ *   (RFC 6455 §5.5.3 allows answering only the most recent Ping).
+ * - The session stops reading (between frames) while more than {@linkcode READ_PAUSE_BYTES} wait
+ *   behind the frame being written, and reads again once they are written: TCP flow control then
+ *   slows the client down, as `Deno.serve` does by awaiting each Pong's write before reading on.
+ *
  * @module
  */
 
 import { CLOSE_CODE, CloseHandshake, encodeClosePayload } from "../http1/websocket_close.ts";
-import {
-  encodeFrame,
-  encodeFrameHeader,
-  OPCODE,
-  WebSocketProtocolError,
-} from "../http1/websocket_frames.ts";
+import { OPCODE, WebSocketProtocolError } from "../http1/websocket_frames.ts";
 import { MessageReader, NEED_MESSAGE_DATA } from "../http1/websocket_messages.ts";
+import { FRAME_OVERHEAD_BYTES, SendQueue } from "./send_queue.ts";
 import type { WebSocketTransport } from "./transport.ts";
 
 /** Limits of one session (sizes in bytes, times in milliseconds; 0 disables the idle timeout). */
@@ -64,22 +70,12 @@ const utf8 = new TextEncoder();
 /** Size of the session's read buffer: one read takes a few typical messages. */
 const READ_BUFFER_BYTES = 16 * 1024;
 
-/** Frames with payloads up to this size are copied into one buffer with their header. */
-const WHOLE_FRAME_BYTES = 4 * 1024;
-
-/** Queued frames are written together up to this many bytes (fewer system calls). */
-const COALESCE_BYTES = 64 * 1024;
-
-interface QueuedFrame {
-  /** Header and payload (an owned copy), or null while a Blob is being read. */
-  parts: Uint8Array[] | null;
-  /** Settles with the parts of a frame whose payload is a Blob being read. */
-  pending: Promise<Uint8Array[]> | null;
-  /** Bytes on the wire (the Blob's size, for a pending one). */
-  size: number;
-  /** Application bytes, the part of `bufferedAmount` this frame accounts for. */
-  payload: number;
-}
+/**
+ * Reading stops while more than this many bytes (frames counted with
+ * {@linkcode FRAME_OVERHEAD_BYTES}) wait behind the frame being written: the answers and echoes a
+ * client's frames cause are bounded by about this much plus what one of its messages causes.
+ */
+export const READ_PAUSE_BYTES = 64 * 1024;
 
 /** Whether the session waits for the client after sending its Close frame. */
 const enum Linger {
@@ -110,16 +106,26 @@ export class WebSocketSession {
   #lastActivity = 0;
   #pingSentAt = -1;
 
-  #queue: QueuedFrame[] = [];
-  #queuedBytes = 0;
-  #bufferedAmount = 0;
-  #writing = false;
+  readonly #sending: SendQueue;
+  /** Settles when frames were written (or the session ended) while reading is paused. */
+  #readPaused: PromiseWithResolvers<void> | null = null;
 
   constructor(transport: WebSocketTransport, sink: SessionSink, limits: SessionLimits) {
     this.#transport = transport;
     this.#sink = sink;
     this.#limits = limits;
     this.#reader = new MessageReader({ maxMessageBytes: limits.maxMessageBytes });
+    this.#sending = new SendQueue(transport, limits.maxBufferedBytes, {
+      overflow: () =>
+        this.#finishUnclean("send buffer over maxBufferedAmount: the client is not reading"),
+      failed: (reason) => this.#finishUnclean(this.#failure ?? reason),
+      written: () => {
+        if (this.#readPaused === null) return;
+        // The client reads what we write: it is alive even though we do not read it now.
+        this.#noteActivity();
+        if (this.#sending.waitingBytes <= READ_PAUSE_BYTES) this.#readPaused.resolve();
+      },
+    });
   }
 
   /** Settles when the transport is closed. */
@@ -129,7 +135,7 @@ export class WebSocketSession {
 
   /** Application bytes queued and not yet handed to the kernel. */
   get bufferedAmount(): number {
-    return this.#bufferedAmount;
+    return this.#sending.bufferedAmount;
   }
 
   /** Whether data frames may still be sent (no Close frame sent, transport open). */
@@ -149,23 +155,19 @@ export class WebSocketSession {
   /** Queues a text message (its UTF-8 encoding; lone surrogates become U+FFFD). */
   sendText(text: string): void {
     if (!this.maySendData) return;
-    this.#enqueueFrame(OPCODE.TEXT, utf8.encode(text), true);
+    this.#sending.enqueueFrame(OPCODE.TEXT, utf8.encode(text), true);
   }
 
   /** Queues a binary message from bytes the session may keep (the caller passes a copy). */
   sendBinary(bytes: Uint8Array): void {
     if (!this.maySendData) return;
-    this.#enqueueFrame(OPCODE.BINARY, bytes, true);
+    this.#sending.enqueueFrame(OPCODE.BINARY, bytes, true);
   }
 
   /** Queues a binary message whose bytes are a Blob's, read in order with the other messages. */
   sendBlob(blob: Blob): void {
     if (!this.maySendData) return;
-    const pending = blob.arrayBuffer().then((buffer) => {
-      const payload = new Uint8Array(buffer);
-      return [encodeFrameHeader({ opcode: OPCODE.BINARY }, payload.length), payload];
-    });
-    this.#enqueue({ parts: null, pending, size: blob.size, payload: blob.size });
+    this.#sending.enqueueBlob(blob);
   }
 
   /**
@@ -189,9 +191,16 @@ export class WebSocketSession {
 
   async #readLoop(): Promise<void> {
     const initial = this.#transport.initialBytes;
-    if (initial.length > 0) this.#receive(initial);
+    if (initial.length > 0) this.#reader.feed(initial);
     const buffer = new Uint8Array(READ_BUFFER_BYTES);
-    while (!this.#finished) {
+    for (;;) {
+      // Handle what was read; between frames, wait while too much waits to be written.
+      while (!this.#finished && !this.#receive()) {
+        this.#readPaused = Promise.withResolvers();
+        await this.#readPaused.promise;
+        this.#readPaused = null;
+      }
+      if (this.#finished) return;
       let count: number | null;
       try {
         count = await this.#transport.read(buffer);
@@ -208,15 +217,25 @@ export class WebSocketSession {
         return;
       }
       // Any bytes prove the client alive: a long frame cannot carry a Pong in its middle.
-      this.#lastActivity = this.#transport.clock.now;
-      this.#pingSentAt = -1;
-      if (this.#failure === null) this.#receive(buffer.subarray(0, count));
+      this.#noteActivity();
+      if (this.#failure === null) this.#reader.feed(buffer.subarray(0, count));
     }
   }
 
-  #receive(bytes: Uint8Array): void {
-    this.#reader.feed(bytes);
+  #noteActivity(): void {
+    this.#lastActivity = this.#transport.clock.now;
+    this.#pingSentAt = -1;
+  }
+
+  /**
+   * Handles the events of the bytes fed so far. Returns true once they are all handled (or the
+   * session failed or ended), false if it stopped between frames because more than
+   * READ_PAUSE_BYTES wait to be written: the rest stays in the reader until called again.
+   */
+  #receive(): boolean {
     for (;;) {
+      if (this.#finished || this.#failure !== null) return true;
+      if (this.#sending.waitingBytes > READ_PAUSE_BYTES) return false;
       let event;
       try {
         event = this.#reader.next();
@@ -225,9 +244,9 @@ export class WebSocketSession {
           ? error.closeCode
           : CLOSE_CODE.INTERNAL_ERROR;
         this.#fail(code, error instanceof Error ? error.message : String(error), Linger.AwaitEnd);
-        return;
+        return true;
       }
-      if (event === NEED_MESSAGE_DATA || this.#finished) return;
+      if (event === NEED_MESSAGE_DATA) return true;
       switch (event.type) {
         case "text":
           if (this.#handshake.state === "open") this.#sink.message(event.text);
@@ -236,13 +255,13 @@ export class WebSocketSession {
           if (this.#handshake.state === "open") this.#sink.message(event.data);
           break;
         case "ping":
-          if (this.#handshake.maySendData) this.#enqueueFrame(OPCODE.PONG, event.data, false);
+          if (this.#handshake.maySendData) this.#sending.answerPing(event.data);
           break;
         case "pong":
           break;
         case "close":
           this.#receiveClose(event.code, event.reason);
-          return;
+          return true;
       }
     }
   }
@@ -254,14 +273,14 @@ export class WebSocketSession {
     if (this.#handshake.state === "close-received") {
       // Echo the client's code (§5.5.1), without a reason; none for a Close without a code.
       this.#sink.closing();
-      this.#enqueueFrame(
+      this.#sending.enqueueFrame(
         OPCODE.CLOSE,
         encodeClosePayload(code === CLOSE_CODE.NO_STATUS ? undefined : code),
         false,
       );
       this.#handshake.sendClose();
     }
-    this.#whenWritten(() => this.#finish(end));
+    this.#sending.whenWritten(() => this.#finish(end));
   }
 
   /** Fails the connection (§7.1.7): a Close frame with `code`, then the end after `linger`. */
@@ -280,7 +299,7 @@ export class WebSocketSession {
   #sendClose(payload: Uint8Array, linger: Linger): void {
     this.#handshake.sendClose();
     this.#sink.closing();
-    this.#enqueueFrame(OPCODE.CLOSE, payload, false);
+    this.#sending.enqueueFrame(OPCODE.CLOSE, payload, false);
     this.#linger = linger;
     this.#closeDeadline = this.#transport.clock.now + this.#limits.closeTimeoutMs;
     this.#armLinger();
@@ -288,9 +307,9 @@ export class WebSocketSession {
 
   #armLinger(): void {
     if (this.#linger === Linger.AwaitEnd) {
-      this.#whenWritten(() => void this.#transport.closeWrite());
+      this.#sending.whenWritten(() => void this.#transport.closeWrite());
     } else if (this.#linger === Linger.None) {
-      this.#whenWritten(() => this.#finishUnclean(this.#failure));
+      this.#sending.whenWritten(() => this.#finishUnclean(this.#failure));
     }
   }
 
@@ -305,100 +324,11 @@ export class WebSocketSession {
     if (this.#pingSentAt < 0) {
       if (now - this.#lastActivity >= idle / 2) {
         this.#pingSentAt = now;
-        this.#enqueueFrame(OPCODE.PING, new Uint8Array(0), false);
+        this.#sending.enqueueFrame(OPCODE.PING, new Uint8Array(0), false);
       }
     } else if (now - this.#pingSentAt >= idle / 2) {
       this.#fail(CLOSE_CODE.GOING_AWAY, "no response to ping within idleTimeout", Linger.None);
     }
-  }
-
-  #enqueueFrame(opcode: number, payload: Uint8Array, isData: boolean): void {
-    // A small frame is built whole at once (one buffer, written as is); a large one keeps its
-    // payload as given, written after its header without a copy.
-    const parts = payload.length <= WHOLE_FRAME_BYTES
-      ? [encodeFrame({ opcode }, payload)]
-      : [encodeFrameHeader({ opcode }, payload.length), payload];
-    this.#enqueue({
-      parts,
-      pending: null,
-      size: parts.length === 1 ? parts[0]!.length : parts[0]!.length + payload.length,
-      payload: isData ? payload.length : 0,
-    });
-  }
-
-  #enqueue(frame: QueuedFrame): void {
-    if (this.#finished) return;
-    this.#queue.push(frame);
-    this.#queuedBytes += frame.size;
-    this.#bufferedAmount += frame.payload;
-    // The frame at the head of the queue (being written) may be of any size: the application
-    // made it and holds its bytes anyway. What waits behind it is bounded: more than the limit
-    // there means the client is not reading.
-    if (this.#queuedBytes - this.#queue[0]!.size > this.#limits.maxBufferedBytes) {
-      this.#finishUnclean("send buffer over maxBufferedAmount: the client is not reading");
-      return;
-    }
-    if (!this.#writing) void this.#writeLoop();
-  }
-
-  #drainWaiters: (() => void)[] = [];
-
-  /** Runs `callback` once everything queued so far is written (at once if nothing is queued). */
-  #whenWritten(callback: () => void): void {
-    if (this.#queue.length === 0 && !this.#writing) callback();
-    else this.#drainWaiters.push(callback);
-  }
-
-  async #writeLoop(): Promise<void> {
-    this.#writing = true;
-    try {
-      while (this.#queue.length > 0 && !this.#finished) {
-        const first = this.#queue[0]!;
-        if (first.parts === null) {
-          try {
-            first.parts = await first.pending!;
-          } catch {
-            this.#finishUnclean("a Blob given to send() could not be read");
-            return;
-          }
-          if (this.#finished) return;
-          // Counted at the Blob's size until now; the frame adds its header.
-          const size = first.parts.reduce((sum, part) => sum + part.length, 0);
-          this.#queuedBytes += size - first.size;
-          first.size = size;
-        }
-        let count = 0;
-        let total = 0;
-        const parts: Uint8Array[] = [];
-        for (const frame of this.#queue) {
-          if (frame.parts === null || (count > 0 && total + frame.size > COALESCE_BYTES)) break;
-          parts.push(...frame.parts);
-          total += frame.size;
-          count++;
-        }
-        const writes = parts.length === 1 || total > COALESCE_BYTES
-          ? parts
-          : [concat(parts, total)];
-        try {
-          for (const bytes of writes) await this.#transport.write(bytes);
-        } catch {
-          if (!this.#finished) {
-            this.#finishUnclean(this.#failure ?? "write failed: connection reset");
-          }
-          return;
-        }
-        if (this.#finished) return;
-        for (const frame of this.#queue.splice(0, count)) {
-          this.#queuedBytes -= frame.size;
-          this.#bufferedAmount -= frame.payload;
-        }
-      }
-    } finally {
-      this.#writing = false;
-    }
-    const waiters = this.#drainWaiters;
-    this.#drainWaiters = [];
-    for (const waiter of waiters) waiter();
   }
 
   #finishUnclean(error: string | null): void {
@@ -410,23 +340,11 @@ export class WebSocketSession {
     this.#finished = true;
     this.#unsubscribe?.();
     this.#unsubscribe = null;
-    this.#queue = [];
-    this.#drainWaiters = [];
-    this.#queuedBytes = 0;
-    this.#bufferedAmount = 0;
+    this.#sending.stop();
+    this.#readPaused?.resolve();
     this.#transport.close();
     this.#closed.resolve();
     // The events come in their own task's turn, never inside a send()/close() call.
     queueMicrotask(() => this.#sink.closed(end));
   }
-}
-
-function concat(parts: readonly Uint8Array[], total: number): Uint8Array {
-  const result = new Uint8Array(total);
-  let offset = 0;
-  for (const part of parts) {
-    result.set(part, offset);
-    offset += part.length;
-  }
-  return result;
 }

@@ -3,11 +3,14 @@
  * {@linkcode WebSocketSession}, behaving as the socket of `Deno.upgradeWebSocket` does.
  *
  * As Deno's server socket: `binaryType` starts as `"arraybuffer"`, `url` and `extensions` are
- * empty, `send()` before `open` throws `InvalidStateError` and after `close()` does nothing,
- * `close()` takes any code valid on the wire. Unlike it: `protocol` is the selected subprotocol
- * (Deno leaves it empty), events are not `isTrusted`, `socket instanceof WebSocket` is false, and
- * the `close` event of a connection that ended without the client's Close frame has code 1006 as
- * RFC 6455 §7.1.5 says (Deno reports the code it sent, or 0).
+ * empty, `send()` before `open` throws `InvalidStateError` and after `close()` does nothing, a
+ * close reason over 123 bytes throws `SyntaxError`. Unlike it: `close()` checks its code as the
+ * web API does (`InvalidAccessError` for a code RFC 6455 §7.4 does not allow on the wire, where
+ * Deno 2.9 sends any number: 999, 1005, 1006 or 5000 as given, 0 for NaN, and for a reason without
+ * a code the reason's first two bytes), `protocol` is the selected subprotocol (Deno leaves it
+ * empty), events are not `isTrusted`, `socket instanceof WebSocket` is false, and the `close`
+ * event of a connection that ended without the client's Close frame has code 1006 as RFC 6455
+ * §7.1.5 says (Deno reports the code it sent, or 0).
  *
  * @module
  */
@@ -87,7 +90,10 @@ export class ServerWebSocket extends EventTarget {
     return "";
   }
 
-  /** Bytes of messages given to `send()` and not yet handed to the kernel. */
+  /**
+   * Bytes of messages given to `send()` and not yet handed to the kernel: payload bytes, as the
+   * web API counts them (frame headers, Pongs and Close are not included; an empty message adds 0).
+   */
   get bufferedAmount(): number {
     return this.#session?.bufferedAmount ?? 0;
   }

@@ -50,9 +50,11 @@ export interface UpgradeWebSocketOptions {
   /** Largest message accepted from the client, in bytes; larger closes with 1009. Default 16 MiB. */
   maxMessageSize?: number;
   /**
-   * Most bytes that may wait behind the message being written (`bufferedAmount` and the Pongs and
-   * Close queued) while the client does not read; beyond it the connection is dropped (`error`,
-   * then `close` with 1006). The message being written may be of any size. Default 16 MiB.
+   * Most bytes that may wait behind the message being written (messages given to `send()`, the
+   * Pong and Close queued) while the client does not read, each frame counted as its bytes plus
+   * 64 (so that many small messages are not nearly free); beyond it the connection is dropped
+   * (`error`, then `close` with 1006). The message being written may be of any size. Default
+   * 16 MiB.
    */
   maxBufferedAmount?: number;
   /** Seconds to wait for the client's Close after sending ours. Default 5. */

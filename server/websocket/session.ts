@@ -19,7 +19,7 @@
  *   not clean).
  *
  * A client that sends without reading cannot make the session queue answers without bound:
- * - Each queued frame counts as its bytes plus {@linkcode FRAME_OVERHEAD_BYTES} toward
+ * - Each queued frame counts as its bytes plus `FRAME_OVERHEAD_BYTES` (send_queue.ts) toward
  *   `maxBufferedBytes` (the memory a frame costs, not just its bytes: an empty frame is not free).
  * - At most one Pong waits to be written: a Ping that comes while one waits replaces its payload
  *   (RFC 6455 §5.5.3 allows answering only the most recent Ping).
@@ -33,7 +33,7 @@
 import { CLOSE_CODE, CloseHandshake, encodeClosePayload } from "../http1/websocket_close.ts";
 import { OPCODE, WebSocketProtocolError } from "../http1/websocket_frames.ts";
 import { MessageReader, NEED_MESSAGE_DATA } from "../http1/websocket_messages.ts";
-import { FRAME_OVERHEAD_BYTES, SendQueue } from "./send_queue.ts";
+import { SendQueue } from "./send_queue.ts";
 import type { WebSocketTransport } from "./transport.ts";
 
 /** Limits of one session (sizes in bytes, times in milliseconds; 0 disables the idle timeout). */
@@ -71,9 +71,9 @@ const utf8 = new TextEncoder();
 const READ_BUFFER_BYTES = 16 * 1024;
 
 /**
- * Reading stops while more than this many bytes (frames counted with
- * {@linkcode FRAME_OVERHEAD_BYTES}) wait behind the frame being written: the answers and echoes a
- * client's frames cause are bounded by about this much plus what one of its messages causes.
+ * Reading stops while more than this many bytes wait behind the frame being written (each frame
+ * counted with send_queue.ts's `FRAME_OVERHEAD_BYTES`): the answers and echoes a client's frames
+ * cause are bounded by about this much plus what one of its messages causes.
  */
 export const READ_PAUSE_BYTES = 64 * 1024;
 

@@ -61,7 +61,8 @@ export interface FileIdentity {
   /** ms since the epoch (Linux `statx`, macOS, Windows; -1 where not reported). */
   birthtime: number;
   /**
-   * Names it had (`nlink`) when the identity was taken. Not part of what identifies a version
+   * Names it had (`nlink`) when the identity was taken (the most seen, by the `lstat` that found it
+   * at its path and by its `fstat`). Not part of what identifies a version
    * (a new name leaves the bytes as they were; ctime records the change): {@linkcode sameContent}
    * uses it to tell a content change from a name change.
    */

@@ -277,7 +277,7 @@ export function createFileServer(
     for (let i = 0; i < MAX_LOADS; i++) {
       const opened = await openInRoot(fs, root, requestPath, { allowDotfiles });
       if (opened.kind !== "file") return opened;
-      const loaded = await store.load(requestPath, opened.file, opened.info);
+      const loaded = await store.load(requestPath, opened.file, opened.info, opened.names);
       if (loaded !== "changed") return { kind: "file", open: loaded };
     }
     return BUSY;

@@ -246,14 +246,19 @@ export class VersionStore {
    * Makes the version of the open `file` (whose `fstat` is `info`) served for `requestPath`.
    * A small file is read into memory and closed; a large one stays open in the result. Resolves
    * to "changed" (with `file` closed) when the file changed while it was read: its size or mtime
-   * moved, or it ended early.
+   * moved, its ctime moved while it had one name (`sameContent`), or it ended early.
+   *
+   * @param names Names the file had at its path when it was proven there (`Opened.names`).
    */
   async load(
     requestPath: string,
     file: StaticFile,
     info: Deno.FileInfo,
+    names = -1,
   ): Promise<OpenVersion | "changed"> {
+    // The most names the file was seen with: one that had several is judged by size and mtime.
     const identity = identityOf(info);
+    identity.nlink = Math.max(identity.nlink, names);
     let bytes: Uint8Array<ArrayBuffer> | null = null;
     let hash: string | null = null;
     try {

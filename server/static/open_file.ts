@@ -20,6 +20,12 @@ export type Opened =
     file: StaticFile;
     /** Metadata of the open file (`fstat`). */
     info: Deno.FileInfo;
+    /**
+     * Its number of names (`nlink`) as the `lstat` that proved it linked at the path saw it, or
+     * -1 when not reported. Read at the path, not from the descriptor: a file renamed away between
+     * the open and its `fstat` has one name fewer there.
+     */
+    names: number;
     /** Its real path relative to the root's real path. */
     relative: string;
   }
@@ -173,14 +179,16 @@ async function attempt(
   }
   // The descriptor is the version proven before the open (same inode, size, mtime, ctime: its
   // bytes have not changed since), or else the one proven right after it.
-  if (sameIdentity(identityOf(found), info)) return { kind: "file", file, info, relative };
+  if (sameIdentity(identityOf(found), info)) {
+    return { kind: "file", file, info, relative, names: found.nlink ?? -1 };
+  }
   const after = await holdPath(fs, root, parent, linked, now);
   const linkedAfter = after.value;
   if (
     after.verdict.kind === "proven" && !("kind" in linkedAfter) &&
     sameIdentity(identityOf(linkedAfter), info)
   ) {
-    return { kind: "file", file, info, relative };
+    return { kind: "file", file, info, relative, names: linkedAfter.nlink ?? -1 };
   }
   file.close();
   return retryFor(after.verdict) ?? RETRY_NOW;

@@ -294,6 +294,7 @@ Deno.test("`deno task start` serves the demo in site/ on port 8000 with exactly 
     "--allow-env=PORT,HOST",
     "--allow-net",
     "--allow-read=site",
+    "--allow-sys=uid",
     "deno",
     "run",
   ]);

@@ -138,6 +138,7 @@ Deno.test("compile tasks bake in least-privilege permissions: net, read, env POR
     "--allow-net",
     "--allow-read",
     "--allow-env=PORT,HOST",
+    "--allow-sys=uid",
     `--allow-write=${stateFile},${EXECUTABLE_SOCKET_DIR}`,
     ...(usesReusePort ? ["--unstable-net"] : []),
   ].sort();

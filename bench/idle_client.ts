@@ -7,7 +7,7 @@
  * @module
  */
 
-import { httpGet } from "./processes.ts";
+import { httpGet } from "./probe.ts";
 
 /** Connections being opened at once: fast, without overflowing the server's accept backlog. */
 const OPEN_CONCURRENCY = 50;

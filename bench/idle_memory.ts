@@ -1,0 +1,123 @@
+/**
+ * M1 and M2: the memory a server holds per idle keep-alive connection, read from /proc while
+ * bench/idle_client.ts holds the connections open.
+ *
+ * @module
+ */
+
+import { join } from "node:path";
+import { SMALL_FILE_NAME } from "./options.ts";
+import type { MeasuredServer, MemoryResult, MemoryScenarioId } from "./report.ts";
+import { countOpenFds, pause, readRssKiB, wrapCommand } from "./processes.ts";
+import { httpGet } from "./probe.ts";
+import { BENCH_DIR, type RunContext, SETTLE_MS } from "./context.ts";
+import { commandLineSpec, launchSpec, startOrReason, stopServer } from "./launch.ts";
+
+/**
+ * Requests (each on its own connection, closed after) a server answers before M1 reads its
+ * baseline: enough for the JIT to compile the request path, few enough not to fill connection
+ * pools that the measured connections would then reuse.
+ */
+const IDLE_WARMUP_REQUESTS = 200;
+
+/** Share of M1's connections the server must still hold when its memory is read. */
+const HELD_FDS_MIN_SHARE = 0.95;
+
+/** Longest the M1 client may take to open its connections and report. */
+const IDLE_CLIENT_TIMEOUT_MS = 60_000;
+
+/**
+ * M1 (Hello, World!) and M2 (the static site; sockserve as its command line): RSS growth of a
+ * fresh server while it holds N idle keep-alive connections, each after one request.
+ */
+export async function measureIdleMemory(
+  scenario: MemoryScenarioId,
+  name: MeasuredServer,
+  connections: number,
+  context: RunContext,
+): Promise<MemoryResult> {
+  const empty = {
+    scenario,
+    server: name,
+    connections,
+    baselineRssKiB: 0,
+    loadedRssKiB: 0,
+    kibPerConnection: 0,
+    fdsGained: 0,
+    ratioToReference: null,
+  };
+  const isSockserve = name === "sockserve" ||
+    (context.baseline !== null && name === context.baseline.server);
+  const spec = scenario === "M2" && isSockserve
+    ? commandLineSpec(name, context)
+    : await launchSpec(name, scenario === "M2" ? "static" : "hello", context);
+  const path = scenario === "M2" ? `/${SMALL_FILE_NAME}` : "/";
+  const server = await startOrReason(spec);
+  if (typeof server === "string") return { ...empty, skipped: server };
+  try {
+    // Warm up first, as a server that has been running is: what is measured is the memory each
+    // further idle connection costs, not the one-time cost of compiling the server's code.
+    for (let i = 0; i < IDLE_WARMUP_REQUESTS; i++) {
+      const response = await httpGet(server.port, path);
+      response.connection.close();
+    }
+    await pause(SETTLE_MS);
+    const baselineRssKiB = await readRssKiB(server.pid);
+    const baselineFds = await countOpenFds(server.pid);
+    const argv = wrapCommand([
+      Deno.execPath(),
+      "run",
+      "--no-prompt",
+      "--allow-net=127.0.0.1",
+      join(BENCH_DIR, "idle_client.ts"),
+      String(server.port),
+      String(connections),
+      path,
+    ], context.clientCore);
+    const client = new Deno.Command(argv[0] as string, {
+      args: argv.slice(1),
+      stdin: "piped",
+      stdout: "piped",
+      stderr: "inherit",
+      signal: AbortSignal.timeout(IDLE_CLIENT_TIMEOUT_MS),
+    }).spawn();
+    const reader = client.stdout.pipeThrough(new TextDecoderStream()).getReader();
+    let text = "";
+    while (!/HOLDING \d+ FAILED \d+/.test(text)) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      text += value;
+    }
+    const match = /HOLDING (\d+) FAILED (\d+)/.exec(text);
+    let result: MemoryResult;
+    if (match === null) {
+      result = { ...empty, skipped: "the idle client did not report its connections" };
+    } else {
+      const held = Number(match[1]);
+      await pause(SETTLE_MS);
+      const loadedRssKiB = await readRssKiB(server.pid);
+      const fdsGained = (await countOpenFds(server.pid)) - baselineFds;
+      result = {
+        ...empty,
+        connections: held,
+        baselineRssKiB,
+        loadedRssKiB,
+        kibPerConnection: held > 0 ? (loadedRssKiB - baselineRssKiB) / held : 0,
+        fdsGained,
+      };
+      if (Number(match[2]) > 0) {
+        result.skipped = `only ${held} of ${connections} connections completed a request`;
+      } else if (fdsGained < held * HELD_FDS_MIN_SHARE) {
+        // The server closed connections before the reading (an idle timeout shorter than the
+        // time it took to open them all): the per-connection figure would be too low.
+        result.skipped = `the server held only ${fdsGained} of ${held} connections when measured`;
+      }
+    }
+    await client.stdin.close();
+    await reader.cancel().catch(() => {});
+    await client.status;
+    return result;
+  } finally {
+    await stopServer(server);
+  }
+}

@@ -1,0 +1,165 @@
+/**
+ * Launching the servers of a benchmark run: the argv of each server in each mode (or why it
+ * cannot run here), starting them, and stopping them (also on an interrupt).
+ *
+ * @module
+ */
+
+import { join } from "node:path";
+import { missingTool, NO_COMPRESSED_CACHE_BYTES, SMALL_FILE_NAME } from "./options.ts";
+import type { MeasuredServer } from "./report.ts";
+import { type LaunchSpec, type ServerProcess, startServer } from "./processes.ts";
+import { freePort, nginxConfig } from "./nginx.ts";
+import { BENCH_DIR, type Mode, REPO_DIR, type RunContext } from "./context.ts";
+
+/** nginx `worker_connections`: above M1's 1,000 idle connections plus wrk's. */
+const NGINX_WORKER_CONNECTIONS = 4096;
+
+/** Why a server is not in the WebSocket scenario. */
+const NO_WEBSOCKET = "no WebSocket server without a library (W1 compares sockserve and Deno.serve)";
+
+/** The argv that starts one server in one mode, or why it cannot run here. */
+export async function launchSpec(
+  server: MeasuredServer,
+  mode: Mode,
+  context: Pick<RunContext, "filesDir" | "tempDir" | "tools" | "serverCore" | "baseline">,
+): Promise<LaunchSpec | string> {
+  const { filesDir, tempDir, tools, serverCore: core, baseline } = context;
+  const files = mode === "static" || mode === "compress";
+  const modeArgs = files ? ["static", filesDir] : [mode];
+  const readyPath = files ? `/${SMALL_FILE_NAME}` : "/";
+  const denoScript = (file: string, root = REPO_DIR, extra: string[] = []) => [
+    Deno.execPath(),
+    "run",
+    "--no-prompt",
+    "--allow-net=127.0.0.1",
+    `--allow-read`,
+    join(root, "bench", "servers", file),
+    ...modeArgs,
+    ...extra,
+  ];
+  // S7: a cache with no room for a compressed file, so that sockserve compresses every response.
+  const sockserveExtra = mode === "compress"
+    ? [`--cache-max-total-bytes=${NO_COMPRESSED_CACHE_BYTES}`]
+    : [];
+  if (baseline !== null && server === baseline.server) {
+    // The old tree's own entry, run from the old tree so that its deno.json (unstable flags,
+    // imports) applies, exactly as the current sockserve is run from the repository.
+    return {
+      name: server,
+      command: denoScript("sockserve.ts", baseline.dir, sockserveExtra),
+      readyPath,
+      core,
+      cwd: baseline.dir,
+    };
+  }
+  switch (server) {
+    case "sockserve":
+      return {
+        name: server,
+        command: denoScript("sockserve.ts", REPO_DIR, sockserveExtra),
+        readyPath,
+        core,
+        cwd: REPO_DIR,
+      };
+    case "deno-serve":
+      return { name: server, command: denoScript("deno_serve.ts"), readyPath, core, cwd: REPO_DIR };
+    case "deno-raw-loop":
+      if (mode !== "hello") return "it only answers Hello, World! (a ceiling, not a file server)";
+      return {
+        name: server,
+        command: denoScript("deno_raw_loop.ts"),
+        readyPath,
+        core,
+        cwd: REPO_DIR,
+      };
+    case "node-http":
+      if (mode === "websocket") return NO_WEBSOCKET;
+      if (!tools.node) return missingTool("node");
+      return {
+        name: server,
+        command: ["node", join(BENCH_DIR, "servers", "node_http.mjs"), ...modeArgs],
+        readyPath,
+        core,
+      };
+    case "nginx": {
+      if (mode === "websocket") return NO_WEBSOCKET;
+      if (tools.nginx === null) return missingTool("nginx");
+      const prefix = await Deno.makeTempDir({ dir: tempDir, prefix: `nginx-${mode}-` });
+      const port = freePort();
+      const configPath = join(prefix, "nginx.conf");
+      await Deno.writeTextFile(
+        configPath,
+        nginxConfig({
+          prefix,
+          port,
+          mode: files ? "static" : "hello",
+          root: filesDir,
+          workerConnections: NGINX_WORKER_CONNECTIONS,
+        }),
+      );
+      return {
+        name: server,
+        command: [tools.nginx, "-p", prefix, "-c", configPath, "-e", join(prefix, "error.log")],
+        fixedPort: port,
+        readyPath,
+        core,
+      };
+    }
+    default:
+      return `unknown server ${server}`;
+  }
+}
+
+/** Servers started by this run, so that an interrupt can stop them. */
+export const running = new Set<ServerProcess>();
+
+export async function startOrReason(spec: LaunchSpec | string): Promise<ServerProcess | string> {
+  if (typeof spec === "string") return spec;
+  try {
+    const server = await startServer(spec);
+    running.add(server);
+    return server;
+  } catch (error) {
+    return error instanceof Error ? error.message : String(error);
+  }
+}
+
+export async function stopServer(server: ServerProcess): Promise<void> {
+  await server.stop();
+  running.delete(server);
+}
+
+/**
+ * sockserve's command line serving the static files, as a user runs it (its default access log
+ * on stdout, which the harness reads and drops), for M2; the baseline's from its own tree.
+ */
+export function commandLineSpec(
+  name: MeasuredServer,
+  context: Pick<RunContext, "filesDir" | "serverCore" | "baseline">,
+): LaunchSpec {
+  const root = context.baseline !== null && name === context.baseline.server
+    ? context.baseline.dir
+    : REPO_DIR;
+  const port = freePort();
+  return {
+    name,
+    command: [
+      Deno.execPath(),
+      "run",
+      "--no-prompt",
+      "--allow-net=127.0.0.1",
+      `--allow-read=${context.filesDir}`,
+      join(root, "main.ts"),
+      context.filesDir,
+      "--host",
+      "127.0.0.1",
+      "--port",
+      String(port),
+    ],
+    fixedPort: port,
+    readyPath: `/${SMALL_FILE_NAME}`,
+    core: context.serverCore,
+    cwd: root,
+  };
+}

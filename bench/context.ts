@@ -9,8 +9,9 @@
 import { dirname } from "node:path";
 import type { LoadScenario } from "./options.ts";
 import type { BaselineTree } from "./baseline.ts";
-import { hasProgram } from "./processes.ts";
-import { NGINX_BINARY } from "./nginx.ts";
+import { commandOutput, hasProgram } from "./processes.ts";
+import { hasSslModule, NGINX_BINARY } from "./nginx.ts";
+import type { TlsFiles } from "./tls_cert.ts";
 
 /** The bench/ directory, and the repository around it. */
 export const BENCH_DIR = import.meta.dirname as string;
@@ -36,6 +37,8 @@ export interface Tools {
   taskset: boolean;
   node: boolean;
   nginx: string | null;
+  /** Whether that nginx has its TLS module (T1). */
+  nginxSsl: boolean;
 }
 
 /** Looks for the programs the run may use (nginx also at Debian's path, off PATH). */
@@ -48,7 +51,8 @@ export async function detectTools(): Promise<Tools> {
   ]);
   let nginx: string | null = nginxOnPath ? "nginx" : null;
   if (nginx === null && await hasProgram(NGINX_BINARY)) nginx = NGINX_BINARY;
-  return { wrk, taskset, node, nginx };
+  const nginxSsl = nginx !== null && hasSslModule((await commandOutput(nginx, ["-V"])) ?? "");
+  return { wrk, taskset, node, nginx, nginxSsl };
 }
 
 /** Everything a run decided at start, passed to launching and measuring. */
@@ -64,4 +68,6 @@ export interface RunContext {
   retries: number;
   /** sockserve of `--baseline REF`, extracted into tempDir; null without the option. */
   baseline: BaselineTree | null;
+  /** The throwaway certificate of T1, or why there is none. */
+  tls: TlsFiles | string;
 }

@@ -24,7 +24,7 @@ if (!Number.isInteger(port) || !Number.isInteger(count) || count < 1) {
   Deno.exit(2);
 }
 
-const held: Deno.TcpConn[] = [];
+const held: Deno.Conn[] = [];
 let failures = 0;
 let next = 0;
 async function openMore(): Promise<void> {

@@ -22,11 +22,23 @@ const NO_WEBSOCKET = "no WebSocket server without a library (W1 compares sockser
 export async function launchSpec(
   server: MeasuredServer,
   mode: Mode,
-  context: Pick<RunContext, "filesDir" | "tempDir" | "tools" | "serverCore" | "baseline">,
+  context: Pick<
+    RunContext,
+    "filesDir" | "tempDir" | "tools" | "serverCore" | "baseline" | "tls"
+  >,
 ): Promise<LaunchSpec | string> {
   const { filesDir, tempDir, tools, serverCore: core, baseline } = context;
   const files = mode === "static" || mode === "compress";
-  const modeArgs = files ? ["static", filesDir] : [mode];
+  // T1: the hello servers with the run's certificate; no certificate, no T1.
+  const tls = mode === "tls" ? context.tls : null;
+  if (typeof tls === "string") return tls;
+  const modeArgs = files
+    ? ["static", filesDir]
+    : tls !== null
+    ? ["hello", `--cert=${tls.certFile}`, `--key=${tls.keyFile}`]
+    : [mode];
+  // The readiness check of a TLS server connects with TLS, trusting the run's certificate.
+  const secure = tls === null ? {} : { caCert: tls.cert };
   const readyPath = files ? `/${SMALL_FILE_NAME}` : "/";
   const denoScript = (file: string, root = REPO_DIR, extra: string[] = []) => [
     Deno.execPath(),
@@ -45,7 +57,11 @@ export async function launchSpec(
   if (baseline !== null && server === baseline.server) {
     // The old tree's own entry, run from the old tree so that its deno.json (unstable flags,
     // imports) applies, exactly as the current sockserve is run from the repository.
+    if (tls !== null && !await servesTls(baseline.dir)) {
+      return `its bench/servers/sockserve.ts predates T1 (no --cert=FILE --key=FILE)`;
+    }
     return {
+      ...secure,
       name: server,
       command: denoScript("sockserve.ts", baseline.dir, sockserveExtra),
       readyPath,
@@ -56,6 +72,7 @@ export async function launchSpec(
   switch (server) {
     case "sockserve":
       return {
+        ...secure,
         name: server,
         command: denoScript("sockserve.ts", REPO_DIR, sockserveExtra),
         readyPath,
@@ -63,8 +80,16 @@ export async function launchSpec(
         cwd: REPO_DIR,
       };
     case "deno-serve":
-      return { name: server, command: denoScript("deno_serve.ts"), readyPath, core, cwd: REPO_DIR };
+      return {
+        ...secure,
+        name: server,
+        command: denoScript("deno_serve.ts"),
+        readyPath,
+        core,
+        cwd: REPO_DIR,
+      };
     case "deno-raw-loop":
+      if (tls !== null) return "it speaks plain TCP only (a ceiling for S1 and S5)";
       if (mode !== "hello") return "it only answers Hello, World! (a ceiling, not a file server)";
       return {
         name: server,
@@ -77,6 +102,7 @@ export async function launchSpec(
       if (mode === "websocket") return NO_WEBSOCKET;
       if (!tools.node) return missingTool("node");
       return {
+        ...secure,
         name: server,
         command: ["node", join(BENCH_DIR, "servers", "node_http.mjs"), ...modeArgs],
         readyPath,
@@ -85,6 +111,10 @@ export async function launchSpec(
     case "nginx": {
       if (mode === "websocket") return NO_WEBSOCKET;
       if (tools.nginx === null) return missingTool("nginx");
+      if (tls !== null && !tools.nginxSsl) {
+        return `${tools.nginx} was built without its ssl module (nginx -V lists no ` +
+          "--with-http_ssl_module)";
+      }
       const prefix = await Deno.makeTempDir({ dir: tempDir, prefix: `nginx-${mode}-` });
       const port = freePort();
       const configPath = join(prefix, "nginx.conf");
@@ -96,10 +126,12 @@ export async function launchSpec(
           mode: files ? "static" : "hello",
           root: filesDir,
           workerConnections: NGINX_WORKER_CONNECTIONS,
+          ...(tls === null ? {} : { tls: { certFile: tls.certFile, keyFile: tls.keyFile } }),
         }),
       );
       return {
         name: server,
+        ...secure,
         command: [tools.nginx, "-p", prefix, "-c", configPath, "-e", join(prefix, "error.log")],
         fixedPort: port,
         readyPath,
@@ -108,6 +140,16 @@ export async function launchSpec(
     }
     default:
       return `unknown server ${server}`;
+  }
+}
+
+/** Whether the bench server entry of a (baseline) tree takes T1's certificate options. */
+async function servesTls(root: string): Promise<boolean> {
+  try {
+    const args = await Deno.readTextFile(join(root, "bench", "servers", "server_args.ts"));
+    return args.includes('"--cert="');
+  } catch {
+    return false;
   }
 }
 

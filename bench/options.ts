@@ -25,18 +25,19 @@ export interface BackgroundLoad {
   headers: string[];
 }
 
-/** One load scenario: wrk against an HTTP server, or the WebSocket echo client (W1). */
+/** One load scenario: wrk against an HTTP(S) server, or the WebSocket echo client (W1). */
 export interface LoadScenario {
-  /** S1…S7, W1. */
+  /** S1…S7, T1, W1. */
   id: LoadScenarioId;
   /** Short title for the table and chart. */
   title: string;
   /**
    * Which kind of server process it needs. `compress`: the static servers, sockserve with a cache
    * too small to keep a compressed file, so that it compresses again for every response as the
-   * others do (S7).
+   * others do (S7). `tls`: the hello servers over TLS, with the run's throwaway certificate
+   * (T1); wrk then connects with `https://`.
    */
-  mode: "hello" | "static" | "compress" | "websocket";
+  mode: "hello" | "tls" | "static" | "compress" | "websocket";
   /** Path requested. */
   path: string;
   /** Concurrent connections. */
@@ -102,7 +103,9 @@ export const WEBSOCKET_MESSAGE_BYTES = 32;
  */
 export const WEBSOCKET_WINDOW = 1;
 
-/** The load scenarios of issue 5, and the WebSocket echo of issue 13. */
+/**
+ * The load scenarios of issue 5, S1 over TLS (T1, issue 11), and the WebSocket echo of issue 13.
+ */
 export const LOAD_SCENARIOS: readonly LoadScenario[] = [
   {
     id: "S1",
@@ -172,6 +175,15 @@ export const LOAD_SCENARIOS: readonly LoadScenario[] = [
       connections: 4,
       headers: ["Accept-Encoding: gzip"],
     },
+  },
+  {
+    id: "T1",
+    title: "hello, keep-alive, over TLS",
+    mode: "tls",
+    path: "/",
+    connections: KEEP_ALIVE_CONNECTIONS,
+    headers: [],
+    script: "report",
   },
   {
     id: "W1",
@@ -249,6 +261,7 @@ export const INSTALL_HINTS = {
   taskset: "apt-get install -y util-linux",
   node: "apt-get install -y nodejs",
   git: "apt-get install -y git",
+  openssl: "apt-get install -y openssl",
 } as const;
 
 /**
@@ -270,8 +283,9 @@ export const USAGE = `Usage: deno task bench [options]
 
 Runs sockserve, Deno.serve, node:http and nginx (when installed) side by side on loopback,
 each server pinned to core 0 and wrk to core 1, and writes bench/results/latest.{json,svg}.
-W1 echoes WebSocket messages (sockserve's upgradeWebSocket() against Deno.upgradeWebSocket),
-driven by bench/websocket_load.ts instead of wrk.
+T1 is S1 over TLS (https://, a self-signed certificate made with openssl at start; nginx only
+when built with its ssl module). W1 echoes WebSocket messages (sockserve's upgradeWebSocket()
+against Deno.upgradeWebSocket), driven by bench/websocket_load.ts instead of wrk.
 
 Options:
   --quick                 1 round × ${QUICK.durationSec} s after ${QUICK.warmupSec} s warm-up
@@ -294,7 +308,8 @@ Options:
   --help                  this text
 
 Needs wrk and taskset (apt-get install -y wrk util-linux), and git for --baseline; nginx is
-measured when installed (${INSTALL_HINTS.nginx}), node:http when node is on PATH.
+measured when installed (${INSTALL_HINTS.nginx}), node:http when node is on PATH; T1 needs
+openssl (${INSTALL_HINTS.openssl}).
 
 Example, the working tree against the last commit on two scenarios:
   deno task bench --baseline HEAD --scenarios S1,S3 --rounds 3`;

@@ -16,7 +16,7 @@ export interface ProbeResponse {
   /** Body bytes received (by Content-Length). */
   bodyBytes: number;
   /** The still-open connection (keep-alive), to hold or close. */
-  connection: Deno.TcpConn;
+  connection: Deno.Conn;
 }
 
 const HEAD_END = new Uint8Array([13, 10, 13, 10]);
@@ -34,7 +34,8 @@ function indexOfSequence(haystack: Uint8Array, needle: Uint8Array): number {
 /**
  * One keep-alive GET over a raw socket, reading exactly one Content-Length-framed response.
  * Raw rather than `fetch` so that no connection pool holds extra connections to the server.
- * Fails after {@linkcode PROBE_TIMEOUT_MS}.
+ * With `caCert`, over TLS (handshake included) trusting only that PEM certificate. Fails after
+ * {@linkcode PROBE_TIMEOUT_MS}.
  *
  * @example
  * ```ts
@@ -42,8 +43,14 @@ function indexOfSequence(haystack: Uint8Array, needle: Uint8Array): number {
  * connection.close();
  * ```
  */
-export async function httpGet(port: number, path: string): Promise<ProbeResponse> {
-  const connection = await Deno.connect({ hostname: "127.0.0.1", port });
+export async function httpGet(
+  port: number,
+  path: string,
+  caCert?: string,
+): Promise<ProbeResponse> {
+  const connection = caCert === undefined
+    ? await Deno.connect({ hostname: "127.0.0.1", port })
+    : await Deno.connectTls({ hostname: "127.0.0.1", port, caCerts: [caCert] });
   const timer = setTimeout(() => {
     try {
       connection.close();

@@ -56,6 +56,11 @@ export interface LaunchSpec {
   fixedPort?: number;
   /** Path to GET for the readiness check. */
   readyPath: string;
+  /**
+   * When set, the server speaks TLS with this PEM certificate, and the readiness check connects
+   * with TLS trusting only it.
+   */
+  caCert?: string;
   /** Core to pin the server to, or null to leave it unpinned. */
   core: number | null;
   /** Working directory. */
@@ -172,7 +177,7 @@ export async function startServer(spec: LaunchSpec): Promise<ServerProcess> {
     while (true) {
       if (exited) throw new ServerStartError("exited before answering the readiness request");
       try {
-        const probe = await httpGet(port, spec.readyPath);
+        const probe = await httpGet(port, spec.readyPath, spec.caCert);
         probe.connection.close();
         if (probe.status >= 200 && probe.status < 300) break;
         throw new ServerStartError(`readiness request got status ${probe.status}`);

@@ -57,8 +57,8 @@ export function memoryScenarioOf(entry: MemoryResult): MemoryScenarioId {
 /** The server every ratio is measured against. */
 export const REFERENCE_SERVER: ServerName = "deno-serve";
 
-/** The load scenarios, in report order: HTTP (S1–S7), then WebSocket (W1). */
-export const LOAD_SCENARIO_IDS = ["S1", "S2", "S3", "S4", "S5", "S6", "S7", "W1"] as const;
+/** The load scenarios, in report order: HTTP (S1–S7), HTTPS (T1), then WebSocket (W1). */
+export const LOAD_SCENARIO_IDS = ["S1", "S2", "S3", "S4", "S5", "S6", "S7", "T1", "W1"] as const;
 
 /** One of {@linkcode LOAD_SCENARIO_IDS}. */
 export type LoadScenarioId = typeof LOAD_SCENARIO_IDS[number];

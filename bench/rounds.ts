@@ -85,6 +85,7 @@ export async function measure(
       script: context.scripts[script],
       headers: scenario.headers,
       core: context.clientCore,
+      tls: scenario.mode === "tls",
     });
   const wallSeconds = (performance.now() - started) / 1000;
   const machineSeconds = (await readMachineCpuSeconds()) - machineBefore;

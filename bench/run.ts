@@ -54,6 +54,8 @@ import { writeStaticFiles } from "./static_files.ts";
 import { runMode } from "./rounds.ts";
 import { runMicroUndisturbed } from "./micro.ts";
 import { measureIdleMemory } from "./idle_memory.ts";
+import { makeSelfSignedCertificate } from "./tls_cert.ts";
+import { describeTlsTarget, tlsTarget } from "./tls_target.ts";
 
 /** Core the servers run on, and the core wrk (and the M1 client) run on. */
 const SERVER_CORE = 0;
@@ -104,6 +106,8 @@ async function machineInfo(tools: Tools): Promise<MachineInfo> {
     const text = (await commandOutput("wrk", ["-v"])) ?? "";
     versions.wrk = /wrk (\S+)/.exec(text)?.[1] ?? text.split("\n")[0] ?? "";
   }
+  const openssl = await commandOutput("openssl", ["version"]);
+  if (openssl !== null) versions.openssl = /OpenSSL (\S+)/.exec(openssl)?.[1] ?? openssl;
   return { cpuModel, cores: navigator.hardwareConcurrency, kernel: Deno.osRelease(), versions };
 }
 
@@ -255,9 +259,16 @@ async function main(): Promise<number> {
       wrkThreads: options.wrkThreads,
       retries: options.retries,
       baseline,
+      tls: loadScenarios.some((scenario) => scenario.mode === "tls")
+        ? await makeSelfSignedCertificate(tempDir)
+        : "no TLS scenario in this run",
     };
+    if (typeof context.tls === "string" && context.tls !== "no TLS scenario in this run") {
+      log(`T1 skipped: ${context.tls}`);
+    }
     const load: LoadResult[] = [];
-    for (const mode of ["hello", "static", "compress", "websocket"] as const) {
+    // T1 right after S1, so that the two ratios issue 11 compares are measured close in time.
+    for (const mode of ["hello", "tls", "static", "compress", "websocket"] as const) {
       const scenarios = loadScenarios.filter((scenario) => scenario.mode === mode);
       if (scenarios.length === 0) continue;
       load.push(...await runMode(mode, scenarios, servers, options, context));
@@ -290,6 +301,11 @@ async function main(): Promise<number> {
           "there the load generator limits req/s as much as the server, so those ratios " +
           "understate the faster server",
       );
+    }
+    const tls = tlsTarget(load);
+    if (tls !== null) {
+      log(describeTlsTarget(tls));
+      notes.push(describeTlsTarget(tls));
     }
     let micro: MicroResult[] = [];
     if (options.micro) {

@@ -61,6 +61,8 @@ export interface WrkOptions {
   headers: string[];
   /** Core to pin wrk to, or null. */
   core: number | null;
+  /** Connect with TLS (`https://`; wrk does not verify the certificate). Default false. */
+  tls?: boolean;
 }
 
 /**
@@ -105,7 +107,7 @@ export async function runWrk(options: WrkOptions): Promise<WrkSummary> {
     "-s",
     options.script,
     ...options.headers.flatMap((header) => ["-H", header]),
-    `http://127.0.0.1:${options.port}${options.path}`,
+    `${options.tls === true ? "https" : "http"}://127.0.0.1:${options.port}${options.path}`,
   ], options.core);
   const output = await new Deno.Command(argv[0] as string, {
     args: argv.slice(1),

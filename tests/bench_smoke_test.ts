@@ -175,6 +175,7 @@ Deno.test("parseBenchArgs: defaults, --quick, lists, and clear errors", () => {
     "S5",
     "S6",
     "S7",
+    "T1",
     "W1",
     "M1",
     "M2",

@@ -80,7 +80,11 @@ async function handle(connection: Deno.Conn): Promise<void> {
   }
 }
 
-parseServerArgs(Deno.args);
+if (parseServerArgs(Deno.args).mode !== "hello" || Deno.args.length !== 1) {
+  // deno-lint-ignore no-console
+  console.error("usage: deno_raw_loop.ts hello (plain TCP only: a ceiling for S1 and S5)");
+  Deno.exit(2);
+}
 Deno.addSignalListener("SIGTERM", () => Deno.exit(0));
 const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
 // deno-lint-ignore no-console

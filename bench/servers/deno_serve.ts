@@ -1,7 +1,8 @@
 /**
  * The reference server: `Deno.serve` (hyper, in Rust) with the smallest handler that does the
  * job, and `Deno.upgradeWebSocket` for the WebSocket echo. Usage:
- * `deno run --allow-net --allow-read deno_serve.ts hello|websocket|static [dir]`. Prints
+ * `deno run --allow-net --allow-read deno_serve.ts hello [--cert=FILE --key=FILE]|websocket|static
+ * [dir]` (with a certificate, hello over TLS). Prints
  * `LISTENING <port>` once bound to 127.0.0.1 on a port chosen by the OS.
  *
  * The static handler is the "async file read" baseline of issue 5: stat, then read small files
@@ -64,6 +65,7 @@ Deno.serve(
   {
     hostname: "127.0.0.1",
     port: 0,
+    ...(args.mode === "hello" && args.tls !== undefined ? args.tls : {}),
     // deno-lint-ignore no-console
     onListen: ({ port }) => console.log(`LISTENING ${port}`),
   },

@@ -1,11 +1,13 @@
 // The node:http baseline, run with the machine's `node` (not Deno's compatibility layer).
-// Usage: node node_http.mjs hello|static <dir>. Prints `LISTENING <port>` once bound to
+// Usage: node node_http.mjs hello [--cert=FILE --key=FILE]|static <dir> (with a certificate,
+// hello over TLS with node:https). Prints `LISTENING <port>` once bound to
 // 127.0.0.1 on a port chosen by the OS. Static files: stat, then read small files whole and
 // stream large ones, the same minimal handler as deno_serve.ts; scripts gzipped on the fly for
 // clients that accept it (S6, S7).
 // deno-lint-ignore-file no-console
 import { createServer } from "node:http";
-import { createReadStream } from "node:fs";
+import { createServer as createTlsServer } from "node:https";
+import { createReadStream, readFileSync } from "node:fs";
 import { readFile, stat } from "node:fs/promises";
 import { join, normalize } from "node:path";
 import { createGzip } from "node:zlib";
@@ -18,9 +20,17 @@ const CONTENT_TYPES = {
   ".js": "text/javascript; charset=utf-8",
 };
 
-const [mode, root] = process.argv.slice(2);
-if (!(mode === "hello" || (mode === "static" && root !== undefined))) {
-  console.error("usage: node node_http.mjs hello | static <dir>");
+const [mode, root, ...rest] = process.argv.slice(2);
+const fileOf = (option) =>
+  [root, ...rest].find((arg) => arg?.startsWith(option))?.slice(option.length);
+const tls = mode === "hello" && root !== undefined
+  ? { cert: fileOf("--cert="), key: fileOf("--key=") }
+  : null;
+if (
+  !((mode === "hello" && (root === undefined || (tls.cert && tls.key && rest.length === 1))) ||
+    (mode === "static" && root !== undefined && rest.length === 0))
+) {
+  console.error("usage: node node_http.mjs hello [--cert=FILE --key=FILE] | static <dir>");
   process.exit(2);
 }
 
@@ -72,18 +82,19 @@ async function serveFile(request, response) {
   }
 }
 
-const server = createServer(
-  mode === "hello"
-    ? (_request, response) => {
-      response.writeHead(200, {
-        "content-type": "text/plain;charset=UTF-8",
-        "content-length": String(HELLO.length),
-      });
-      response.end(HELLO);
-    }
-    : (request, response) => {
-      serveFile(request, response).catch(() => response.destroy());
-    },
-);
+const handler = mode === "hello"
+  ? (_request, response) => {
+    response.writeHead(200, {
+      "content-type": "text/plain;charset=UTF-8",
+      "content-length": String(HELLO.length),
+    });
+    response.end(HELLO);
+  }
+  : (request, response) => {
+    serveFile(request, response).catch(() => response.destroy());
+  };
+const server = tls === null
+  ? createServer(handler)
+  : createTlsServer({ cert: readFileSync(tls.cert), key: readFileSync(tls.key) }, handler);
 server.listen(0, "127.0.0.1", () => console.log(`LISTENING ${server.address().port}`));
 process.on("SIGTERM", () => process.exit(0));

@@ -2,7 +2,8 @@
  * Command-line contract shared by the benchmark servers written for Deno: `hello` answers every
  * request with "Hello, World!", `static <dir>` serves the files of a directory, `websocket`
  * echoes every message of a WebSocket opened at {@linkcode WEBSOCKET_PATH} (and says
- * "Hello, World!" to other requests, for the readiness check).
+ * "Hello, World!" to other requests, for the readiness check). `hello --cert=FILE --key=FILE`
+ * says hello over TLS (T1), with the PEM certificate and key read from the files.
  *
  * @module
  */
@@ -10,10 +11,21 @@
 import { join, normalize } from "node:path";
 
 /** What a benchmark server was asked to serve. */
-export type ServerArgs = { mode: "hello" } | { mode: "websocket" } | {
+export type ServerArgs = { mode: "hello"; tls?: TlsPem } | { mode: "websocket" } | {
   mode: "static";
   root: string;
 };
+
+/** A certificate and its key in PEM, as `Deno.serve` and sockserve's `serve()` take them. */
+export interface TlsPem {
+  /** The certificate (chain), PEM. */
+  cert: string;
+  /** Its private key, PEM. */
+  key: string;
+}
+
+const CERT_OPTION = "--cert=";
+const KEY_OPTION = "--key=";
 
 /** Where the `websocket` servers upgrade. */
 export const WEBSOCKET_PATH = "/ws";
@@ -30,8 +42,19 @@ export function parseServerArgs(argv: readonly string[]): ServerArgs {
   const [mode, root] = argv;
   if ((mode === "hello" || mode === "websocket") && argv.length === 1) return { mode };
   if (mode === "static" && root !== undefined && argv.length === 2) return { mode, root };
+  const [certFile, keyFile] = [CERT_OPTION, KEY_OPTION].map((option) =>
+    argv.find((arg) => arg.startsWith(option))?.slice(option.length)
+  );
+  if (mode === "hello" && argv.length === 3 && certFile && keyFile) {
+    return {
+      mode,
+      tls: { cert: Deno.readTextFileSync(certFile), key: Deno.readTextFileSync(keyFile) },
+    };
+  }
   // deno-lint-ignore no-console
-  console.error("usage: <server> hello | websocket | static <dir>");
+  console.error(
+    "usage: <server> hello [--cert=FILE --key=FILE] | websocket | static <dir>",
+  );
   Deno.exit(2);
 }
 

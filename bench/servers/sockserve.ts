@@ -1,8 +1,9 @@
 /**
- * sockserve under benchmark: `serve()` from server/mod.ts with a "Hello, World!" handler,
- * `createFileServer()` with its defaults, or a WebSocket echo with `upgradeWebSocket()`. Usage:
- * `deno run --allow-net --allow-read sockserve.ts hello|websocket|static <dir>
- * [--cache-max-total-bytes=N]` (the option sets the file cache's budget; S7 makes it too small
+ * sockserve under benchmark: `serve()` from server/mod.ts with a "Hello, World!" handler (over
+ * TLS with `--cert=FILE --key=FILE`), `createFileServer()` with its defaults, or a WebSocket echo
+ * with `upgradeWebSocket()`. Usage:
+ * `deno run --allow-net --allow-read sockserve.ts hello [--cert=FILE --key=FILE]|websocket|static
+ * <dir> [--cache-max-total-bytes=N]` (the option sets the file cache's budget; S7 makes it too small
  * to keep a compressed file). Prints `LISTENING <port>` once bound to 127.0.0.1 on a port chosen
  * by the OS.
  *
@@ -38,6 +39,7 @@ const handler: Handler = args.mode === "hello"
 const server = serve({
   hostname: "127.0.0.1",
   port: 0,
+  ...(args.mode === "hello" && args.tls !== undefined ? args.tls : {}),
   // deno-lint-ignore no-console
   onListen: ({ port }) => console.log(`LISTENING ${port}`),
 }, handler);

@@ -3,7 +3,7 @@
  * `--cpu-prof` under wrk (S1 by default; W1 under bench/websocket_load.ts), then prints the
  * functions with the most self time.
  *
- * Usage: `deno run --allow-all bench/profile.ts [--scenario S1…S5|W1] [--duration S]
+ * Usage: `deno run --allow-all bench/profile.ts [--scenario S1…S5|T1|W1] [--duration S]
  * [--top N] [--out FILE.md]`. The raw `.cpuprofile` is kept next to `--out` (or in a temp dir)
  * for Chrome DevTools.
  *
@@ -25,6 +25,7 @@ import {
 import { hasProgram, pause, startServer } from "./processes.ts";
 import { DEFAULT_CACHE_MIN_AGE_MS } from "../server/static/file_cache.ts";
 import { runWrk } from "./wrk.ts";
+import { makeSelfSignedCertificate } from "./tls_cert.ts";
 import { runWebSocketLoad } from "./websocket_load.ts";
 
 const BENCH_DIR = import.meta.dirname as string;
@@ -176,6 +177,12 @@ async function main(): Promise<number> {
     // A file changed less than DEFAULT_CACHE_MIN_AGE_MS ago is not cached (its ctime is now and
     // cannot be set back): wait, so that the profile shows the cached hits a running site serves.
     await pause(DEFAULT_CACHE_MIN_AGE_MS + 100);
+    // T1: over TLS with a throwaway certificate, as `deno task bench` runs it.
+    const tls = scenario.mode === "tls" ? await makeSelfSignedCertificate(tempDir) : null;
+    if (typeof tls === "string") {
+      console.error(`bench/profile.ts: ${tls}`);
+      return 1;
+    }
     const profileDir = join(tempDir, "profile");
     const server = await startServer({
       name: "sockserve",
@@ -188,8 +195,13 @@ async function main(): Promise<number> {
         "--cpu-prof",
         `--cpu-prof-dir=${profileDir}`,
         join(BENCH_DIR, "servers", "sockserve.ts"),
-        ...(scenario.mode === "static" ? ["static", filesDir] : [scenario.mode]),
+        ...(scenario.mode === "static"
+          ? ["static", filesDir]
+          : tls !== null
+          ? ["hello", `--cert=${tls.certFile}`, `--key=${tls.keyFile}`]
+          : [scenario.mode]),
       ],
+      ...(tls === null ? {} : { caCert: tls.cert }),
       readyPath: scenario.mode === "static" ? `/${SMALL_FILE_NAME}` : "/",
       core: pinned ? 0 : null,
       cwd: REPO_DIR,
@@ -225,6 +237,7 @@ async function main(): Promise<number> {
           script,
           headers: scenario.headers,
           core: pinned ? 1 : null,
+          tls: tls !== null,
         });
     } finally {
       await pause(200);

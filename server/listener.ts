@@ -159,7 +159,7 @@ export function serve(
   const admit = (socket: ByteSocket, remoteAddr: ServeAddr): void => {
     const connection = new Connection(socket, remoteAddr, context);
     connections.add(connection);
-    connection.run().finally(() => {
+    connection.run().then(() => socket.released).finally(() => {
       connections.delete(connection);
       if (connections.size === 0) allClosed?.resolve();
     });

@@ -69,6 +69,11 @@ export interface ByteSocket {
   write(bytes: Uint8Array): Promise<number>;
   closeWrite(): Promise<void>;
   close(): void;
+  /**
+   * Settles once the socket is really closed, when that can come after `close()` (TLS sends its
+   * close_notify first): the server counts the connection until then. Never rejects.
+   */
+  readonly released?: Promise<void>;
 }
 
 /**

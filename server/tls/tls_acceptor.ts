@@ -20,12 +20,13 @@
 
 import { createServer, type Server as NetServer, type Socket } from "node:net";
 import process from "node:process";
-import { Duplex } from "node:stream";
+import type { Duplex } from "node:stream";
 import { createSecureContext, type SecureContext, TLSSocket } from "node:tls";
 import { type Acceptor, type Incoming, listenerAcceptor, listenTcp } from "../acceptor.ts";
 import type { ListenTarget } from "../serve_options.ts";
 import { type CertificateSummary, type CertifiedKey, checkCertifiedKey } from "./certificate.ts";
-import { TlsByteSocket, type TlsHandshakeError } from "./tls_socket.ts";
+import { ConnStream } from "./conn_stream.ts";
+import { TlsByteSocket, type TlsHandshakeError, type TransportReads } from "./tls_socket.ts";
 
 /** ALPN: the only application protocol offered (RFC 7301); an h2-only client is refused. */
 export const ALPN_PROTOCOLS: readonly string[] = ["http/1.1"];
@@ -39,6 +40,8 @@ interface TcpHandle {
   bind6(address: string, port: number, flags: number): number;
   listen(backlog: number): number;
   getsockname(out: { address?: string; port?: number }): number;
+  readStart(): number;
+  readStop(): number;
   close(): void;
 }
 
@@ -64,7 +67,8 @@ export function nodeTcpWrap(): TcpWrap | null {
     const proto = binding?.TCP?.prototype as Partial<TcpHandle> | undefined;
     const usable = typeof proto?.bindWithFlags === "function" &&
       typeof proto.bind6 === "function" && typeof proto.listen === "function" &&
-      typeof proto.getsockname === "function" &&
+      typeof proto.getsockname === "function" && typeof proto.readStart === "function" &&
+      typeof proto.readStop === "function" &&
       typeof binding?.constants?.SERVER === "number" &&
       typeof binding.constants.UV_TCP_REUSEPORT === "number";
     return usable ? binding as TcpWrap : null;
@@ -122,58 +126,32 @@ function secureContextOf(
 }
 
 /**
- * A `Deno.Conn` as the Node stream `TLSSocket` runs over (the general path). Reads are made when
- * the stream asks for data, one at a time, into a fresh copy each (the TLS stack may keep it);
- * writes complete when the socket took every byte.
+ * The TCP handle under a `TLSSocket` of the fast path, started and stopped directly: Deno's
+ * `TLSWrap` reads it whatever the `TLSSocket`'s flow (its `readStop` only stops delivering the
+ * decrypted bytes, which then pile up in memory). The handle is the accepted `net.Socket`'s
+ * `_handle`, the one the `TLSWrap` is attached to. Should it be missing (a Deno upgrade changed
+ * this), a client that fills the queue is disconnected rather than buffered without bound, and
+ * `tests/tls_test.ts` fails loudly.
  */
-export class ConnStream extends Duplex {
-  readonly #conn: Deno.Conn;
-  readonly #buffer = new Uint8Array(16 * 1024);
-  #reading = false;
-
-  /** @param conn The accepted connection; the stream owns it from now on. */
-  constructor(conn: Deno.Conn) {
-    super({ allowHalfOpen: true });
-    this.#conn = conn;
+function tcpHandleReads(socket: Socket): TransportReads {
+  const handle = (socket as unknown as { _handle?: Partial<TcpHandle> | null })._handle;
+  if (typeof handle?.readStop !== "function" || typeof handle.readStart !== "function") {
+    return { stop: () => socket.destroy(), start() {} };
   }
-
-  override _read(): void {
-    if (this.#reading) return;
-    this.#reading = true;
-    this.#conn.read(this.#buffer).then((n) => {
-      this.#reading = false;
-      if (n === null) this.push(null);
-      else this.push(this.#buffer.slice(0, n));
-    }, (error) => this.destroy(error));
-  }
-
-  override _write(
-    chunk: Uint8Array,
-    _encoding: string,
-    callback: (error?: Error | null) => void,
-  ): void {
-    this.#writeAll(chunk).then(() => callback(), callback);
-  }
-
-  async #writeAll(chunk: Uint8Array): Promise<void> {
-    let offset = 0;
-    while (offset < chunk.length) {
-      offset += await this.#conn.write(offset === 0 ? chunk : chunk.subarray(offset));
-    }
-  }
-
-  override _final(callback: (error?: Error | null) => void): void {
-    this.#conn.closeWrite().then(() => callback(), callback);
-  }
-
-  override _destroy(error: Error | null, callback: (error: Error | null) => void): void {
-    try {
-      this.#conn.close();
-    } catch {
-      // Already closed.
-    }
-    callback(error);
-  }
+  const reading = handle as TcpHandle;
+  let stopped = false;
+  return {
+    stop() {
+      if (stopped) return;
+      stopped = true;
+      reading.readStop();
+    },
+    start() {
+      if (!stopped) return;
+      stopped = false;
+      reading.readStart();
+    },
+  };
 }
 
 /** The fast path: Node's TCP handle, bound synchronously. Null when Node's binding fails. */
@@ -215,17 +193,19 @@ export function bindTls(
     context = next.context;
     return next.summary;
   };
-  const open = (stream: Socket | Duplex, remoteAddr: Deno.NetAddr) =>
-    new TlsByteSocket(
-      new TLSSocket(stream as Socket, {
-        isServer: true,
-        secureContext: context,
-        ALPNProtocols: [...ALPN_PROTOCOLS],
-        requestCert: false,
-      }),
-      remoteAddr,
-      settings.onHandshakeError,
-    );
+  const open = (
+    stream: Socket | Duplex,
+    remoteAddr: Deno.NetAddr,
+    reads: (tls: TLSSocket) => TransportReads,
+  ) => {
+    const tls = new TLSSocket(stream as Socket, {
+      isServer: true,
+      secureContext: context,
+      ALPNProtocols: [...ALPN_PROTOCOLS],
+      requestCert: false,
+    });
+    return new TlsByteSocket(tls, remoteAddr, settings.onHandshakeError, reads(tls));
+  };
 
   const wrap = forcedPath === "deno-listen" ? null : nodeTcpWrap();
   const bound = wrap === null ? null : bindNodeTcp(wrap, target);
@@ -245,7 +225,8 @@ export function bindTls(
           } catch {
             // The peer may already be gone.
           }
-          return open(new ConnStream(conn), conn.remoteAddr);
+          const stream = new ConnStream(conn);
+          return open(stream, conn.remoteAddr, () => stream.reads);
         },
         refuse() {
           try {
@@ -283,7 +264,7 @@ export function bindTls(
           remoteAddr,
           open() {
             socket.setNoDelay(true);
-            return open(socket, remoteAddr);
+            return open(socket, remoteAddr, () => tcpHandleReads(socket));
           },
           refuse: () => socket.destroy(),
         });

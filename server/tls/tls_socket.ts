@@ -10,9 +10,16 @@
  * closes its socket at once. Everything the engine bounds — the handshake under the header
  * timeout, a client that leaves, shutdown — therefore holds over TLS too.
  *
- * What this file owns: the queue of decrypted bytes not yet read (bounded: the socket is paused
- * past {@linkcode READ_QUEUE_HIGH_BYTES}), the pending writes (settled when the socket closes,
- * so that no write waits for ever), and the one report of a failed handshake.
+ * What this file owns: the queue of decrypted bytes not yet read, the pending writes (settled
+ * when the socket closes, so that no write waits for ever), the one report of a failed handshake,
+ * and closing (close_notify first, bounded by {@linkcode CLOSE_NOTIFY_TIMEOUT_MS}).
+ *
+ * Reading is pulled by the engine: the transport under the TLS stack (the TCP handle, or the
+ * `Deno.Conn` stream) reads only while fewer than {@linkcode READ_QUEUE_HIGH_BYTES} decrypted
+ * bytes wait to be read ({@linkcode TransportReads}). Pausing the `TLSSocket` itself is not
+ * enough: Deno's `node:tls` keeps reading the TCP socket and decrypting into memory while it is
+ * paused (its `TLSWrap.readStop` only stops delivering), so a client that sends and never reads
+ * its answers could make the server hold everything it sends.
  *
  * @module
  */
@@ -21,11 +28,30 @@ import type { TLSSocket } from "node:tls";
 import type { ByteSocket } from "../connection/socket_io.ts";
 
 /**
- * Decrypted bytes queued before the engine reads them; past this the socket is paused, so that
- * a client cannot make the server buffer what it has not asked to read (one TLS record is at most
- * 16 KiB, and the engine's reads take up to 64 KiB).
+ * Decrypted bytes queued before the engine reads them; past this the transport stops reading, so
+ * that a client cannot make the server buffer what it has not asked to read (the engine's reads
+ * take up to 64 KiB). What is queued stays under this plus what one transport read decrypts to
+ * (at most 64 KiB), whatever the client sends.
  */
 export const READ_QUEUE_HIGH_BYTES = 64 * 1024;
+
+/**
+ * How long closing waits for TLS's close_notify to be handed to the socket before closing it
+ * anyway (milliseconds): a client that does not read cannot hold a closed connection open.
+ */
+export const CLOSE_NOTIFY_TIMEOUT_MS = 500;
+
+/**
+ * Starts and stops reading of the transport the TLS stack decrypts from: the TCP handle under a
+ * `TLSSocket`, or the stream over a `Deno.Conn`. While stopped, the kernel's receive buffer
+ * fills and TCP's flow control makes the client wait.
+ */
+export interface TransportReads {
+  /** Stop reading from the network. Idempotent. */
+  stop(): void;
+  /** Read again. Idempotent. */
+  start(): void;
+}
 
 /**
  * A TLS handshake that failed: the client spoke something other than TLS, refused the
@@ -97,31 +123,40 @@ export class TlsByteSocket implements ByteSocket {
   readonly #queue: Uint8Array[] = [];
   #offset = 0;
   #queued = 0;
-  #paused = false;
+  readonly #transport: TransportReads;
+  /** The transport is stopped because the queue is full. */
+  #stopped = false;
   /** No more bytes will come: the client's EOF, an error, or the socket closed. */
   #ended = false;
   #closed = false;
   #secure = false;
   #reader: { buffer: Uint8Array; resolve: (n: number | null) => void } | null = null;
   readonly #writes = new Set<(error: Error) => void>();
+  readonly #released = Promise.withResolvers<void>();
 
   /**
    * @param socket A server-side `TLSSocket` over an accepted connection.
    * @param remoteAddr The client's address, for the handshake error.
    * @param onHandshakeError Called at most once, with a handshake that failed.
+   * @param transport Starts and stops the reads of the transport under `socket`.
    */
   constructor(
     socket: TLSSocket,
     remoteAddr: Deno.NetAddr,
     onHandshakeError: (error: TlsHandshakeError) => void,
+    transport: TransportReads,
   ) {
     this.#socket = socket;
+    this.#transport = transport;
     socket.on("secure", () => {
       this.#secure = true;
     });
     socket.on("data", this.#onData);
     socket.on("end", this.#onEnd);
-    socket.on("close", () => this.#shut());
+    socket.on("close", () => {
+      this.#shut();
+      this.#released.resolve();
+    });
     socket.on("error", (error: Error) => {
       if (!this.#secure && !this.#closed && isHandshakeFailure(error)) {
         const reason = (error.message.split("\n")[0] ?? "").trim();
@@ -153,9 +188,9 @@ export class TlsByteSocket implements ByteSocket {
   #enqueue(chunk: Uint8Array): void {
     this.#queue.push(chunk);
     this.#queued += chunk.length;
-    if (!this.#paused && this.#queued >= READ_QUEUE_HIGH_BYTES) {
-      this.#paused = true;
-      this.#socket.pause();
+    if (!this.#stopped && this.#queued >= READ_QUEUE_HIGH_BYTES) {
+      this.#stopped = true;
+      this.#transport.stop();
     }
   }
 
@@ -203,9 +238,9 @@ export class TlsByteSocket implements ByteSocket {
       }
     }
     this.#queued -= n;
-    if (this.#paused && this.#queued < READ_QUEUE_HIGH_BYTES / 2) {
-      this.#paused = false;
-      this.#socket.resume();
+    if (this.#stopped && this.#queued < READ_QUEUE_HIGH_BYTES / 2 && !this.#closed) {
+      this.#stopped = false;
+      this.#transport.start();
     }
     return n;
   }
@@ -239,15 +274,32 @@ export class TlsByteSocket implements ByteSocket {
   }
 
   /**
-   * Closes the connection now, whatever the handshake's state. After a handshake, TLS's
-   * close_notify goes first (RFC 8446 §6.1), so that the client can tell the end of the data
-   * from a truncation; it is written at once when the socket can take it, never waited for.
+   * Closes the connection, whatever the handshake's state: reads and writes in flight fail now.
+   * After a handshake, TLS's close_notify goes first (RFC 8446 §6.1), so that the client can tell
+   * the end of the data from a truncation: the socket is destroyed once it is sent, or after
+   * {@linkcode CLOSE_NOTIFY_TIMEOUT_MS} when the client does not take it.
+   * {@linkcode TlsByteSocket.released} settles when the socket is closed.
    */
   close(): void {
     if (this.#closed) return;
     this.#shut();
     const socket = this.#socket;
-    if (this.#secure && socket.writable) socket.end();
-    socket.destroy();
+    if (!this.#secure || !socket.writable || socket.destroyed) {
+      socket.destroy();
+      return;
+    }
+    const timer = setTimeout(() => socket.destroy(), CLOSE_NOTIFY_TIMEOUT_MS);
+    socket.once("close", () => clearTimeout(timer));
+    // end() sends close_notify and then the FIN; its callback runs once they are written.
+    socket.end(() => socket.destroy());
+  }
+
+  /**
+   * Settles once the socket is closed and its file descriptor released: after
+   * {@linkcode TlsByteSocket.close} (at most {@linkcode CLOSE_NOTIFY_TIMEOUT_MS} later), or when
+   * the client leaves. Never rejects.
+   */
+  get released(): Promise<void> {
+    return this.#released.promise;
   }
 }

@@ -72,11 +72,13 @@ export interface ServeCommonOptions<Addr extends ServeAddr> extends Partial<Serv
   /** The handler, when it is passed in the options (like `Deno.serve({ handler })`). */
   handler?: Handler<Addr>;
   /**
-   * `Deno.serve`'s automatic compression of responses. sockserve does not compress responses
-   * on its own (the file server compresses files: `createFileServer`'s `compression`), so only
-   * `false`, what happens anyway, is accepted; `true` is refused with a TypeError.
+   * `Deno.serve`'s automatic compression of responses; a `boolean`, as Deno declares it, so that
+   * options typed as `Deno.ServeTcpOptions` pass as they are. sockserve does not compress
+   * responses on its own (the file server compresses files: `createFileServer`'s `compression`),
+   * so only `false`, what happens anyway, is accepted: `true` is refused at the call with a
+   * TypeError.
    */
-  automaticCompression?: false;
+  automaticCompression?: boolean;
 }
 
 /**

@@ -7,7 +7,12 @@
  * (with a hint when it looks like a file name, or when certificate and key are swapped), a
  * certificate of the chain that does not parse, an encrypted or unreadable key, a key that is not
  * the certificate's. The checks parse with `node:crypto` (`X509Certificate`, `createPrivateKey`,
- * `checkPrivateKey`), the same PEM the TLS stack then loads.
+ * `checkPrivateKey`), the same PEM the TLS stack then loads: the blocks checked are what
+ * {@linkcode CheckedCertifiedKey.pem} hands on.
+ *
+ * As with `Deno.serve`, a file may hold the certificate chain and the key together (either
+ * order, the same text passed as `cert` and as `key`): `cert` is its CERTIFICATE blocks, `key`
+ * its one PRIVATE KEY block; other blocks (`EC PARAMETERS`, say) are ignored.
  *
  * @module
  */
@@ -34,8 +39,16 @@ export interface CertificateSummary {
   readonly validTo: Date;
 }
 
+/** A certificate and key that passed the checks. */
+export interface CheckedCertifiedKey extends CertificateSummary {
+  /** The blocks that were checked, alone: the chain's CERTIFICATE blocks and the key's block. */
+  readonly pem: CertifiedKey;
+}
+
 const CERTIFICATE_BLOCK = /-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g;
 const PRIVATE_KEY_LABEL = /-----BEGIN ((?:RSA |EC |ENCRYPTED )?PRIVATE KEY)-----/;
+const PRIVATE_KEY_BLOCK =
+  /-----BEGIN ((?:RSA |EC |ENCRYPTED )?PRIVATE KEY)-----[\s\S]*?-----END \1-----/g;
 
 function reason(error: unknown): string {
   return (error instanceof Error ? error.message : String(error)).split("\n")[0] ?? "";
@@ -64,8 +77,9 @@ function notPem(what: "cert" | "key", text: string, expected: string): TypeError
 }
 
 /**
- * Checks that `cert` is a PEM certificate chain and `key` the PEM private key of its first
- * certificate. Throws a TypeError saying what is wrong; returns what it learned.
+ * Checks that `cert` holds a PEM certificate chain and `key` the PEM private key of its first
+ * certificate (in one block; `cert` and `key` may be the same text holding both). Throws a
+ * TypeError saying what is wrong; returns what it learned and the blocks checked.
  *
  * @example
  * ```ts
@@ -77,7 +91,7 @@ function notPem(what: "cert" | "key", text: string, expected: string): TypeError
  * }
  * ```
  */
-export function checkCertifiedKey(pair: CertifiedKey): CertificateSummary {
+export function checkCertifiedKey(pair: CertifiedKey): CheckedCertifiedKey {
   const { cert, key } = pair;
   if (typeof cert !== "string" || cert.trim() === "") {
     throw new TypeError("cert must be the certificate chain in PEM (a non-empty string)");
@@ -97,8 +111,18 @@ export function checkCertifiedKey(pair: CertifiedKey): CertificateSummary {
       throw new TypeError(`cert: ${which} cannot be read: ${reason(error)}`);
     }
   });
-  const label = PRIVATE_KEY_LABEL.exec(key)?.[1];
-  if (label === undefined) throw notPem("key", key, "-----BEGIN PRIVATE KEY-----");
+  const begun = PRIVATE_KEY_LABEL.exec(key)?.[1];
+  if (begun === undefined) throw notPem("key", key, "-----BEGIN PRIVATE KEY-----");
+  const keyBlocks = [...key.matchAll(PRIVATE_KEY_BLOCK)];
+  if (keyBlocks.length === 0) {
+    throw new TypeError(`key: the ${begun} block has no -----END ${begun}----- line`);
+  }
+  if (keyBlocks.length > 1) {
+    throw new TypeError(
+      `key holds ${keyBlocks.length} private keys; give only the certificate's own key`,
+    );
+  }
+  const [keyBlock, label] = keyBlocks[0]! as unknown as [string, string];
   if (label === "ENCRYPTED PRIVATE KEY") {
     throw new TypeError(
       "key is encrypted with a passphrase, which the server cannot enter: give it the key " +
@@ -107,7 +131,7 @@ export function checkCertifiedKey(pair: CertifiedKey): CertificateSummary {
   }
   let privateKey: KeyObject;
   try {
-    privateKey = createPrivateKey(key);
+    privateKey = createPrivateKey(keyBlock);
   } catch (error) {
     throw new TypeError(`key: the ${label} cannot be read: ${reason(error)}`);
   }
@@ -123,5 +147,6 @@ export function checkCertifiedKey(pair: CertifiedKey): CertificateSummary {
     chainLength: chain.length,
     validFrom: new Date(leaf.validFrom),
     validTo: new Date(leaf.validTo),
+    pem: { cert: blocks.join("\n") + "\n", key: keyBlock + "\n" },
   };
 }

@@ -121,8 +121,10 @@ export function forceTlsPath(path: TlsPath | undefined): void {
 function secureContextOf(
   pair: CertifiedKey,
 ): { context: SecureContext; summary: CertificateSummary } {
-  const summary = checkCertifiedKey(pair);
-  return { context: createSecureContext({ cert: pair.cert, key: pair.key }), summary };
+  const checked = checkCertifiedKey(pair);
+  // The blocks checked, not the text given: what is checked is what is loaded.
+  const { pem, ...summary } = checked;
+  return { context: createSecureContext({ cert: pem.cert, key: pem.key }), summary };
 }
 
 /**

@@ -13,7 +13,10 @@ import { findBinary, runProgram } from "./support/binaries.ts";
 const curl = findBinary("curl", "/usr/bin/curl");
 const noCurl = curl === null ? " (ignored: curl is not installed)" : "";
 
-/** Deno's permissions for a Unix socket at `path`: read and write it (no network address). */
+/**
+ * Permissions for a Unix socket at `path`: Deno needs read, write and net (`unix:PATH`) access;
+ * these are broader on read and net.
+ */
 function socketPermissions(path: string, ...more: string[]): string[] {
   return ["--allow-read", `--allow-write=${[path, ...more].join(",")}`, "--allow-net"];
 }
@@ -152,6 +155,23 @@ Deno.test("cli unix: healthcheck follows the state file through the socket", asy
       result.stdout,
       `healthy: http://localhost/healthz (through unix:${path}) answered 200 OK\n`,
     );
+    // Without the permissions Deno asks for a socket, the line names them, and they are enough.
+    for (const given of [[], ["--allow-read", "--allow-write"], ["--allow-read", "--allow-net"]]) {
+      const denied = await runSockserve(["healthcheck", "--unix-socket", path], {
+        permissions: given,
+      });
+      assert.equal(denied.code, 1);
+      const advised = denied.stderr.match(/no permission to connect: run deno with (.*)\n$/)?.[1];
+      assert.equal(
+        advised,
+        `--allow-read=${path} --allow-write=${path} --allow-net=unix:${path}`,
+        denied.stderr,
+      );
+      const allowed = await runSockserve(["healthcheck", "--unix-socket", path], {
+        permissions: advised.split(" "),
+      });
+      assert.equal(allowed.code, 0, allowed.stderr);
+    }
     server.child.kill("SIGTERM");
     await server.status;
     const gone = await runSockserve(["healthcheck", "--unix-socket", path, "--timeout", "2s"], {
@@ -159,13 +179,24 @@ Deno.test("cli unix: healthcheck follows the state file through the socket", asy
     });
     assert.equal(gone.code, 1);
     assert.match(gone.stderr, /^unhealthy: http:\/\/localhost\/healthz \(through unix:/);
-    // Without write permission for the socket, Deno may not connect to it: the line says so.
-    const denied = await runSockserve(["healthcheck", "--unix-socket", path], {
-      permissions: ["--allow-read", "--allow-net"],
-    });
-    assert.equal(denied.code, 1);
-    assert.ok(denied.stderr.includes(`--allow-write=${path}`), denied.stderr);
   } finally {
     await server.close();
   }
+});
+
+Deno.test("cli unix: without the permissions to listen, the line names them, net access absolute", async () => {
+  const site = await makeSite({ "index.html": "x\n" });
+  const dir = await Deno.makeTempDir({ prefix: "sockserve_unix_" });
+  // Deno takes `--allow-net=unix:` with an absolute path only: a relative PATH is resolved.
+  const result = await runSockserve([site, "--unix-socket", "site.sock"], {
+    permissions: ["--allow-read", "--allow-write"],
+    cwd: dir,
+  });
+  assert.equal(result.code, 1);
+  assert.equal(
+    result.stderr,
+    "sockserve: no permission to listen on unix:site.sock: run deno with " +
+      `--allow-read=site.sock --allow-write=site.sock --allow-net=unix:${join(dir, "site.sock")} ` +
+      "(the executables may listen under /run/sockserve/ only)\n",
+  );
 });

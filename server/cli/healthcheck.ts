@@ -12,6 +12,7 @@
  */
 
 import { connect as connectNodeTls, type TLSSocket } from "node:tls";
+import { unixSocketPermissionFlags } from "./permissions.ts";
 
 /** Exit code of a healthy check. */
 export const EXIT_HEALTHY = 0;
@@ -206,9 +207,8 @@ export async function healthcheck(
     };
   } catch (error) {
     const reason = probe.unixSocket !== undefined && error instanceof Deno.errors.NotCapable
-      // Deno connects to a Unix socket only with read and write permission for its path.
-      ? `no permission to connect: run deno with --allow-read=${probe.unixSocket} ` +
-        `--allow-write=${probe.unixSocket}`
+      // Deno connects to a Unix socket only with read, write and net permission for its path.
+      ? `no permission to connect: run deno with ${unixSocketPermissionFlags(probe.unixSocket)}`
       : error instanceof Error
       ? error.message.split("\n")[0]
       : String(error);

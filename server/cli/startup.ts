@@ -11,6 +11,7 @@
 
 import { isAbsolute, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import { unixSocketPermissionFlags } from "./permissions.ts";
 
 /** Exit code for a start-up failure that is not a usage error (bad ROOT, port in use). */
 export const EXIT_STARTUP_FAILURE = 1;
@@ -263,8 +264,8 @@ function describeSocketError(error: unknown, path: string): string {
     return `sockserve: cannot listen on ${at}: a server is already listening there`;
   }
   if (error instanceof Deno.errors.NotCapable) {
-    return `sockserve: no permission to listen on ${at}: run deno with --allow-read=${path} ` +
-      `--allow-write=${path} --allow-net=${at} (the executables may listen under ` +
+    return `sockserve: no permission to listen on ${at}: run deno with ` +
+      `${unixSocketPermissionFlags(path)} (the executables may listen under ` +
       `${EXECUTABLE_SOCKET_DIR}/ only)`;
   }
   if (error instanceof Deno.errors.NotFound) {

@@ -13,7 +13,8 @@
  *    `-p80` too. A bare `--` ends the options. `--help` and `--version` win as soon as they are met.
  * 3. A single-valued option given twice keeps the last value; `--header` accumulates.
  * 4. Options that cannot go together are a usage error: `--cert` without `--key` or the reverse;
- *    `--unix-socket` with `--port`, `--host`, `--cert` or `--workers` other than 1.
+ *    `--header "Cache-Control: …"` with `--cache-control`; `--unix-socket` with `--port`,
+ *    `--host`, `--cert` or `--workers` other than 1.
  * 5. `PORT` and `HOST` apply only where no flag set the same setting (flags beat environment),
  *    and not with `--unix-socket`. An empty environment variable counts as unset.
  * 6. Any unknown or malformed option is a usage error (exit code {@linkcode EXIT_USAGE}) whose
@@ -128,6 +129,12 @@ export function parseCommandLine(
 function conflictingOptions(config: ServeConfig, given: ReadonlySet<string>): string | undefined {
   if (given.has("cert") !== given.has("key")) {
     return given.has("cert") ? "--cert needs --key" : "--key needs --cert";
+  }
+  if (
+    config.cacheControl !== undefined &&
+    config.headers.some(([name]) => name.toLowerCase() === "cache-control")
+  ) {
+    return "--header Cache-Control with --cache-control: give Cache-Control once";
   }
   if (config.unixSocket === undefined) return undefined;
   for (const name of ["port", "host"]) {

@@ -100,7 +100,11 @@ export interface FileServerOptions {
    * `"deny"` (403) or `"allow"` (serve them like any other file).
    */
   dotfiles?: "allow" | "deny" | "ignore";
-  /** Extra headers on every response; a name given here replaces the server's own value. */
+  /**
+   * Extra headers on every response; a name given here replaces the server's own value, except
+   * `Vary`, whose field names are added to the server's (`Vary: Accept-Encoding, Cookie`). A
+   * `Cache-Control` here together with `cacheControl` is refused (TypeError).
+   */
   headers?: [string, string][];
   /**
    * Precompressed `.br`/`.zst`/`.gz` sidecars, and br or gzip made on the fly (once per file
@@ -203,6 +207,14 @@ export function createFileServer(
     DEFAULT_MAX_LISTING_ENTRIES,
   );
   const root = new ServedRoot(options.root, fs);
+  if (
+    options.cacheControl !== undefined &&
+    options.headers?.some(([name]) => name.toLowerCase() === "cache-control")
+  ) {
+    throw new TypeError(
+      "cacheControl and a Cache-Control in headers: give Cache-Control once, as cacheControl",
+    );
+  }
   const answers = new Answers(options.cors ?? false, options.headers ?? []);
   const store = new VersionStore({
     fs,

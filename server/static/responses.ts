@@ -1,7 +1,7 @@
 /**
  * What every answer of the file server shares: the header policy (the server's own headers, the
- * user's extra headers replacing ours by name) and the short text answers for errors, redirects
- * and OPTIONS.
+ * user's extra headers replacing ours by name — except `Vary`, whose tokens are added to ours,
+ * RFC 9110 §12.5.5) and the short text answers for errors, redirects and OPTIONS.
  *
  * @module
  */
@@ -35,16 +35,45 @@ const REASONS: Readonly<Record<number, string>> = Object.freeze({
 
 const encoder = new TextEncoder();
 
+/**
+ * `Vary` as both the server and the user ask: the union of their field names, in order, compared
+ * without case; `*` if either says `*` (RFC 9110 §12.5.5: a list, and `*` varies on everything).
+ *
+ * @example
+ * ```ts
+ * import { mergeVary } from "./responses.ts";
+ * mergeVary("Accept-Encoding", ["Cookie", "accept-encoding"]); // "Accept-Encoding, Cookie"
+ * ```
+ */
+export function mergeVary(ours: string, theirs: readonly string[]): string {
+  const names = [...ours.split(","), ...theirs].map((name) => name.trim()).filter((name) =>
+    name !== ""
+  );
+  if (names.includes("*")) return "*";
+  const seen = new Set<string>();
+  return names.filter((name) => {
+    const key = name.toLowerCase();
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  }).join(", ");
+}
+
 /** The header policy and the text answers of one file server. */
 export class Answers {
   readonly #cors: boolean;
   readonly #common: HeaderList;
   readonly #userNames: Set<string>;
+  /** The field names of the user's `Vary` headers; null when none were given. */
+  readonly #userVary: string[] | null;
 
   /**
    * @param cors Send `Access-Control-Allow-Origin: *` and answer CORS preflights.
    * @param headers Extra headers on every response; validated now, so that a bad `--header`
-   *   fails at start and not per request (throws TypeError).
+   *   fails at start and not per request (throws TypeError). Each replaces the server's own
+   *   header of its name, except `Vary`, merged with the server's (a response that varies with
+   *   `Accept-Encoding` must keep saying so, or a cache would give gzip to clients that did not
+   *   ask for it).
    */
   constructor(cors: boolean, headers: readonly [string, string][]) {
     this.#cors = cors;
@@ -57,22 +86,32 @@ export class Answers {
       ]);
     }
     const user: HeaderList = [];
+    let userVary: string[] | null = null;
     for (const [name, value] of headers) {
       new Headers([[name, value]]);
-      user.push([name.toLowerCase(), value]);
+      const lower = name.toLowerCase();
+      if (lower === "vary") (userVary ??= []).push(...value.split(","));
+      else user.push([lower, value]);
     }
+    this.#userVary = userVary;
     this.#userNames = new Set(user.map(([name]) => name));
     this.#common = [...own.filter(([name]) => !this.#userNames.has(name)), ...user];
   }
 
-  /** Adds the common headers to `headers`, dropping ours that the user overrides. */
+  /**
+   * Adds the common headers to `headers`, dropping ours that the user overrides and merging the
+   * user's `Vary` into ours.
+   */
   finish(headers: HeaderList): HeaderList {
-    if (this.#userNames.size === 0) {
-      for (const pair of this.#common) headers.push(pair);
-      return headers;
-    }
-    const kept = headers.filter(([name]) => !this.#userNames.has(name));
+    let kept = headers;
+    if (this.#userNames.size > 0) kept = headers.filter(([name]) => !this.#userNames.has(name));
     for (const pair of this.#common) kept.push(pair);
+    const userVary = this.#userVary;
+    if (userVary !== null) {
+      const at = kept.findIndex(([name]) => name === "vary");
+      if (at === -1) kept.push(["vary", mergeVary("", userVary)]);
+      else kept[at] = ["vary", mergeVary(kept[at]![1], userVary)];
+    }
     return kept;
   }
 

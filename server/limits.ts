@@ -262,16 +262,32 @@ export const DEFAULT_SERVER_LIMITS: Readonly<ServerLimits> = Object.freeze({
   readBufferBytes: DEFAULT_READ_BUFFER_BYTES,
 });
 
+/** What a value that is not a number is, for an error message: `a string ("5")`, `null`. */
+function describeType(value: unknown): string {
+  if (value === null) return "null";
+  if (Array.isArray(value)) return "an array";
+  if (typeof value === "string") return `a string (${JSON.stringify(value)})`;
+  const type = typeof value;
+  return `${/^[aeiou]/.test(type) ? "an" : "a"} ${type}`;
+}
+
 /**
- * Fills in defaults for any limit not given, and rejects values that make no sense (negative,
- * NaN, fractional sizes) so that a typo in configuration fails loudly at start.
+ * Fills in defaults for any limit not given, and rejects values that make no sense so that a
+ * typo in configuration fails loudly at start: a TypeError for a value that is not a number
+ * (`"5"`), naming the type seen; a RangeError for a number that is negative, NaN, infinite or
+ * fractional.
  */
 export function resolveLimits(overrides: Partial<ServerLimits> = {}): ServerLimits {
   const limits: ServerLimits = { ...DEFAULT_SERVER_LIMITS };
   for (const [key, value] of Object.entries(overrides)) {
     if (value === undefined) continue;
     if (!(key in DEFAULT_SERVER_LIMITS)) throw new TypeError(`unknown limit: ${key}`);
-    if (typeof value !== "number" || !Number.isSafeInteger(value) || value < 0) {
+    if (typeof value !== "number") {
+      throw new TypeError(
+        `limit ${key} must be a number (a non-negative integer), got ${describeType(value)}`,
+      );
+    }
+    if (!Number.isSafeInteger(value) || value < 0) {
       throw new RangeError(`limit ${key} must be a non-negative integer, got ${String(value)}`);
     }
     limits[key as keyof ServerLimits] = value;

@@ -36,7 +36,7 @@ function urlHost(hostname: string): string {
   return hostname.includes(":") ? `[${hostname}]` : hostname;
 }
 
-/** Logs where the server listens, as `Deno.serve` does. */
+/** Logs where the server listens, as `Deno.serve` does: one line on stderr. */
 function defaultOnListen(addr: ServeAddr, scheme: "http" | "https"): void {
   let line: string;
   if ("path" in addr) {
@@ -47,8 +47,9 @@ function defaultOnListen(addr: ServeAddr, scheme: "http" | "https"): void {
       line += ` (${scheme}://localhost:${addr.port}/)`;
     }
   }
+  // Deno.serve writes it to stderr, keeping stdout for the program's own output.
   // deno-lint-ignore no-console
-  console.log(line);
+  console.error(line);
 }
 
 /** Authority used for the URL of an HTTP/1.0 request that has no Host. */
@@ -120,7 +121,8 @@ export function serve(
   const plan = planServe(optionsOrHandler, maybeHandler);
   const overrides = { ...plan.limits };
   // Never more connections than file descriptors allow (see fd_budget.ts).
-  overrides.maxConnections ??= defaultMaxConnections();
+  // (Only when absent: a null is a wrong type, which resolveLimits refuses.)
+  if (overrides.maxConnections === undefined) overrides.maxConnections = defaultMaxConnections();
   const limits = resolveLimits(overrides);
   const target = plan.target;
   const tls = plan.tls;

@@ -288,3 +288,62 @@ Deno.test({
     }
   },
 });
+
+/** The `openssl` command of docs/cli.md's HTTPS recipe, as a user would paste it. */
+function recipeCommand(): string {
+  const doc = Deno.readTextFileSync(new URL("../docs/cli.md", import.meta.url));
+  const section = doc.slice(doc.indexOf("## HTTPS and Unix sockets"));
+  const block = /```sh\n([\s\S]*?)```/.exec(section)?.[1] ?? "";
+  // Continuation lines joined, comments dropped; the command ends where a line does not continue.
+  const lines = block.split("\n");
+  const start = lines.findIndex((line) => line.startsWith("openssl "));
+  assert.ok(start >= 0, "docs/cli.md's HTTPS section has an openssl command");
+  let command = "";
+  for (const line of lines.slice(start)) {
+    const text = line.replace(/\s+#.*$/, "");
+    command += text.replace(/\\$/, " ");
+    if (!text.endsWith("\\")) break;
+  }
+  return command;
+}
+
+Deno.test({
+  name:
+    "cli https: docs/cli.md's self-signed certificate recipe, run as written, serves Deno's fetch" +
+    noOpenssl,
+  ignore,
+  async fn() {
+    const dir = await Deno.makeTempDir({ prefix: "sockserve_recipe_" });
+    const site = await makeSite({ "index.html": "<h1>self-signed</h1>\n" });
+    try {
+      const made = await runProgram("/bin/sh", ["-c", recipeCommand()], { cwd: dir });
+      assert.equal(made.code, 0, made.stderr);
+      const certFile = join(dir, "cert.pem");
+      const server = await startSockserve([
+        site,
+        "--host=127.0.0.1",
+        "--port=0",
+        "--cert",
+        certFile,
+        "--key",
+        join(dir, "key.pem"),
+      ]);
+      // Deno's client (rustls, webpki) refuses a CA certificate as the server's own
+      // (CaUsedAsEndEntity): the recipe must make an end-entity certificate for localhost.
+      const client = Deno.createHttpClient({ caCerts: [await Deno.readTextFile(certFile)] });
+      try {
+        const response = await fetch(`https://localhost:${server.port}/`, { client });
+        assert.equal(await response.text(), "<h1>self-signed</h1>\n");
+        const ip = await fetch(`https://127.0.0.1:${server.port}/`, { client });
+        assert.equal(ip.status, 200);
+        await ip.body?.cancel();
+      } finally {
+        client.close();
+        await server.close();
+      }
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+      await Deno.remove(site, { recursive: true });
+    }
+  },
+});

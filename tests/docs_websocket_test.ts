@@ -38,12 +38,12 @@ Deno.test("docs: the WebSocket chat example serves its page and relays a message
   const stderr = child.stderr.pipeThrough(new TextDecoderStream()).getReader();
   const stdout = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
   try {
-    // serve()'s default onListen prints "Listening on http://127.0.0.1:PORT/".
+    // serve()'s default onListen prints "Listening on http://127.0.0.1:PORT/" on stderr.
     let printed = "";
     let port = 0;
     while (port === 0) {
-      const { value, done } = await stdout.read();
-      if (done) assert.fail(`the example exited: ${printed}${(await stderr.read()).value ?? ""}`);
+      const { value, done } = await stderr.read();
+      if (done) assert.fail(`the example exited: ${printed}${(await stdout.read()).value ?? ""}`);
       printed += value;
       port = Number(/Listening on http:\/\/127\.0\.0\.1:(\d+)\//.exec(printed)?.[1] ?? 0);
     }

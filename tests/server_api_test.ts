@@ -87,3 +87,47 @@ Deno.test("unref_and_ref_are_callable_and_the_server_keeps_serving", async () =>
     await server.shutdown();
   }
 });
+
+Deno.test("the default onListen line is Deno.serve's, on stderr like Deno.serve's", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "sockserve_onlisten_" });
+  try {
+    // Each address served by Deno.serve and by serve(), one after the other, in one process.
+    const script = `
+      import { serve } from ${JSON.stringify(new URL("../server/mod.ts", import.meta.url).href)};
+      const handler = () => new Response("x");
+      for (const options of [
+        { port: 0, hostname: "127.0.0.1" },
+        { port: 0, hostname: "0.0.0.0" },
+        { path: ${JSON.stringify(dir)} + "/SERVER.sock" },
+      ]) {
+        for (const [name, start] of [["deno", Deno.serve], ["ours", serve]]) {
+          const given = "path" in options
+            ? { path: options.path.replace("SERVER", name) }
+            : options;
+          await start(given, handler).shutdown();
+        }
+      }
+    `;
+    const output = await new Deno.Command(Deno.execPath(), {
+      args: ["eval", "--ext=ts", script],
+      env: { NO_COLOR: "1" },
+      stdin: "null",
+    }).output();
+    const stderr = new TextDecoder().decode(output.stderr);
+    assert.equal(output.code, 0, stderr);
+    assert.equal(new TextDecoder().decode(output.stdout), "", "nothing on stdout");
+    const lines = stderr.trimEnd().split("\n").map((line) =>
+      line.replace(/:\d+\//g, ":PORT/").replace(/(deno|ours)\.sock$/, "SERVER.sock")
+    );
+    assert.deepEqual(lines, [
+      "Listening on http://127.0.0.1:PORT/",
+      "Listening on http://127.0.0.1:PORT/",
+      "Listening on http://0.0.0.0:PORT/ (http://localhost:PORT/)",
+      "Listening on http://0.0.0.0:PORT/ (http://localhost:PORT/)",
+      `Listening on ${dir}/SERVER.sock`,
+      `Listening on ${dir}/SERVER.sock`,
+    ]);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -198,6 +198,16 @@ Deno.test("values of the wrong type or out of range are refused, naming the opti
     [{ automaticCompression: "no" }, TypeError, /automaticCompression must be a boolean/],
     [{ transport: "udp" }, TypeError, /transport must be "tcp" or "unix", got "udp"/],
     [{ headerTimeoutMs: -1 }, RangeError, /headerTimeoutMs must be a non-negative integer/],
+    [
+      { headerTimeoutMs: "5" },
+      TypeError,
+      /^limit headerTimeoutMs must be a number \(a non-negative integer\), got a string \("5"\)$/,
+    ],
+    [{ maxConnections: null }, TypeError, /limit maxConnections must be a number .*got null$/],
+    [{ idleTimeoutMs: [5] }, TypeError, /limit idleTimeoutMs must be a number .*got an array$/],
+    [{ gracePeriodMs: true }, TypeError, /limit gracePeriodMs must be a number .*got a boolean$/],
+    [{ bodyTimeoutMs: Number.NaN }, RangeError, /bodyTimeoutMs must be a non-negative integer/],
+    [{ maxDiscardBytes: 1.5 }, RangeError, /maxDiscardBytes must be a non-negative integer/],
   ];
   for (const [options, type, message] of cases) {
     assert.throws(() => serveUnchecked(options), (error: unknown) => {

@@ -289,3 +289,27 @@ Deno.test("cache e2e: a .zst sidecar goes to clients that accept zstd, with Vary
     assert.equal(header(again, "vary"), "Accept-Encoding");
   });
 });
+
+Deno.test("cache e2e: compressing distinct large files one after another keeps memory near the cache budget", async () => {
+  // Deno 2.9.6's node:worker_threads grew the worker's heap by ~60 MiB per 2 MB input received,
+  // and the process kept most of it: 8 such files took this process up by 300+ MiB. Made on a
+  // web worker that ends when idle, they cost their compressed bytes (~0.7 MB each) in the cache.
+  const N = 8;
+  const files: Record<string, string> = {};
+  for (let i = 0; i < N; i++) files[`f${i}.js`] = sourceLikeText(2_000_000, 100 + i);
+  await withSite(files, async (root) => {
+    await using server = serveFiles(root, denoFileSystem);
+    // One compression first: the worker's code and the server's paths are loaded and warm.
+    const warm = await get(server.port, "/f0.js", { "accept-encoding": "gzip" });
+    assert.equal(decoder.decode(gunzipSync(warm.body)), files["f0.js"]);
+    const before = Deno.memoryUsage().rss;
+    for (let i = 1; i < N; i++) {
+      const response = await get(server.port, `/f${i}.js`, { "accept-encoding": "gzip" });
+      assert.equal(header(response, "content-encoding"), "gzip");
+      assert.equal(decoder.decode(gunzipSync(response.body)), files[`f${i}.js`]);
+    }
+    const grownMiB = (Deno.memoryUsage().rss - before) / 2 ** 20;
+    // 7 × 0.7 MB of compressed bytes kept, plus this client's own garbage (bodies, decoded text).
+    assert.ok(grownMiB < 80, `memory grew by ${grownMiB.toFixed(0)} MiB for ${N - 1} files`);
+  });
+});

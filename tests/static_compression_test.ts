@@ -272,6 +272,39 @@ Deno.test("compression: the worker thread failing to start falls back to this th
   }
 });
 
+Deno.test("compression: large inputs move to the worker without a copy, and the worker lives only while it has work", async () => {
+  const compressor = new Compressor((error) => {
+    throw error;
+  });
+  try {
+    assert.equal(compressor.workerRunning, false, "no worker before the first large input");
+    // One after another, as the file server sends them: each is moved, compressed, and the
+    // worker ends with its last job (its memory given back, and no process kept alive).
+    for (let i = 0; i < 3; i++) {
+      const text = encoder.encode(sourceLikeText(1_000_000, 40 + i));
+      const input = text.slice();
+      const made = compressor.compress(input, "gzip", true);
+      assert.equal(input.byteLength, 0, "transferred: this thread no longer holds the input");
+      assert.equal(compressor.workerRunning, true);
+      assert.deepEqual(new Uint8Array(gunzipSync(await made)), text);
+      assert.equal(compressor.workerRunning, false, "ended once idle");
+      assert.equal(compressor.workersStarted, i + 1);
+    }
+    // Jobs pending together share one worker.
+    const inputs = [1, 2, 3].map((seed) => encoder.encode(sourceLikeText(100_000, seed)));
+    const made = await Promise.all(
+      inputs.map((input) => compressor.compress(input.slice(), "br", true)),
+    );
+    made.forEach((bytes, i) =>
+      assert.deepEqual(new Uint8Array(brotliDecompressSync(bytes)), inputs[i])
+    );
+    assert.equal(compressor.workersStarted, 4);
+    assert.equal(compressor.workerRunning, false);
+  } finally {
+    compressor.close();
+  }
+});
+
 Deno.test("compression: the worker's results equal those made in place", async () => {
   const compressor = new Compressor((error) => {
     throw error;

@@ -8,21 +8,30 @@
  * records how long the event loop stalls: `CompressionStream("gzip")` stalled it 67–200 ms,
  * node:zlib's callback `gzip` 28–40 ms, `brotliCompress` (quality 5) 240–280 ms, `zstdCompress`
  * 23–32 ms — each for its whole length, the timer never ran in between. The same work posted to a
- * `node:worker_threads` worker leaves the event loop free; a round trip for a small input costs
- * 0.3 ms, so inputs up to {@linkcode INLINE_MAX_BYTES} are compressed in place.
+ * worker leaves the event loop free; a round trip for a small input costs 0.3 ms, so inputs up to
+ * {@linkcode INLINE_MAX_BYTES} are compressed in place.
  *
- * The worker starts on the first large compression, is `unref`'d whenever it has nothing to do
- * (it never keeps a process alive), and ends after {@linkcode WORKER_IDLE_MS} without work, which
- * gives its isolate's memory back. Its program is a `data:` module built from the functions below
- * ({@linkcode workerProgram}), not a file: loading a file would need read access to sockserve's own
- * code, which `deno run --allow-read=site` does not give (and without which Deno fails the
- * worker with an unhandled rejection), and an executable would have to embed it. If the worker
- * fails anyway, compression falls back to the calling thread and the failure is reported once.
+ * Why a web `Worker`, not `node:worker_threads`: in Deno 2.9.6 a 2 MB `Uint8Array` posted to a
+ * `node:worker_threads` worker, transferred or copied, grows the worker's JavaScript heap by about
+ * 60 MiB while it is received, and the process keeps most of those pages: compressing 30 distinct
+ * 2 MB files one after another took the CLI server from 60 MiB to 444 MiB (470 MiB at the peak),
+ * against 69 MiB without compression. Deno's own `Worker` moves a transferred buffer without a
+ * copy: the same 30 files then cost what their compressed bytes take in the cache
+ * (`docs/file_server.md`).
+ *
+ * The worker lives only while it has work: it starts with the first large compression and is
+ * ended as soon as its last pending one is answered, which gives its isolate's memory back (a web
+ * worker cannot be `unref`'d, so one kept idle would also keep a process alive). Starting one
+ * costs about 100 ms on the worker's own thread, paid once per burst of compressions, and
+ * compressions are made once per file version. Its program is a `data:` module built from the
+ * functions below ({@linkcode workerProgram}), not a file: loading a file would need read access to
+ * sockserve's own code, which `deno run --allow-read=site` does not give, and an executable would
+ * have to embed it. If the worker fails anyway, compression falls back to the calling thread and
+ * the failure is reported once.
  *
  * @module
  */
 
-import { Worker } from "node:worker_threads";
 import { brotliCompressSync, constants, gzipSync } from "node:zlib";
 
 /** The content codings produced on the fly (RFC 9110 §8.4.1). */
@@ -34,12 +43,6 @@ export type OnTheFlyCoding = "br" | "gzip";
  * tell from network jitter.
  */
 export const INLINE_MAX_BYTES = 16 * 1024;
-
-/**
- * A worker with nothing to do for this long is ended (its isolate holds a few MiB); the next
- * large compression starts another (about 100 ms, once).
- */
-export const WORKER_IDLE_MS = 30_000;
 
 /**
  * Brotli quality for on-the-fly compression. The representation is made once per file version, so
@@ -92,10 +95,10 @@ export type CompressionReply =
   | { id: number; bytes: Uint8Array<ArrayBuffer> }
   | { id: number; error: string };
 
-/** The part of a worker's `parentPort` that {@linkcode serveJobs} uses. */
+/** The part of a worker's global scope that {@linkcode serveJobs} uses. */
 interface JobPort {
-  on(event: "message", listener: (job: CompressionJob) => void): void;
-  postMessage(reply: CompressionReply, transfer?: ArrayBuffer[]): void;
+  addEventListener(event: "message", listener: (event: { data: CompressionJob }) => void): void;
+  postMessage(reply: CompressionReply, transfer: ArrayBuffer[]): void;
 }
 
 /**
@@ -107,7 +110,7 @@ function serveJobs(
   port: JobPort,
   compress: (bytes: Uint8Array, coding: OnTheFlyCoding) => Uint8Array<ArrayBuffer>,
 ): void {
-  port.on("message", (job) => {
+  port.addEventListener("message", ({ data: job }) => {
     try {
       const bytes = compress(job.bytes, job.coding);
       port.postMessage({ id: job.id, bytes }, [bytes.buffer]);
@@ -115,7 +118,7 @@ function serveJobs(
       port.postMessage({
         id: job.id,
         error: error instanceof Error ? error.message : String(error),
-      });
+      }, []);
     }
   });
 }
@@ -127,13 +130,12 @@ function serveJobs(
  */
 export function workerProgram(): string {
   return [
-    `import { parentPort } from "node:worker_threads";`,
     `import { brotliCompressSync, constants, gzipSync } from "node:zlib";`,
     `const GZIP_LEVEL = ${GZIP_LEVEL};`,
     `const BROTLI_QUALITY = ${BROTLI_QUALITY};`,
     owned.toString(),
     compressNow.toString(),
-    `(${serveJobs.toString()})(parentPort, compressNow);`,
+    `(${serveJobs.toString()})(self, compressNow);`,
   ].join("\n");
 }
 
@@ -142,11 +144,12 @@ export class Compressor {
   readonly #workerSource: string;
   readonly #report: (error: unknown) => void;
   #worker: Worker | null = null;
+  /** Workers started so far (each lives only while it has work). */
+  #workersStarted = 0;
   /** The worker could not start: compress in place from now on. */
   #workerFailed = false;
   #nextId = 0;
   readonly #jobs = new Map<number, PromiseWithResolvers<Uint8Array<ArrayBuffer>>>();
-  #idleTimer: ReturnType<typeof setTimeout> | null = null;
 
   /**
    * @param report Told once if the worker cannot start (compression then runs in place).
@@ -160,6 +163,16 @@ export class Compressor {
   /** Compressions waiting for, or running on, the worker. */
   get pending(): number {
     return this.#jobs.size;
+  }
+
+  /** Whether a worker thread runs now (only while compressions are pending). */
+  get workerRunning(): boolean {
+    return this.#worker !== null;
+  }
+
+  /** Worker threads started so far. */
+  get workersStarted(): number {
+    return this.#workersStarted;
   }
 
   /**
@@ -183,44 +196,44 @@ export class Compressor {
     const id = this.#nextId++;
     const job = Promise.withResolvers<Uint8Array<ArrayBuffer>>();
     this.#jobs.set(id, job);
-    if (this.#jobs.size === 1) worker.ref();
     const message: CompressionJob = { id, coding, bytes };
     const whole = bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength;
     worker.postMessage(message, transfer && whole ? [bytes.buffer] : []);
     return job.promise;
   }
 
-  /** Ends the worker now (pending compressions are finished in place). */
+  /** Ends the worker now; pending compressions are rejected. */
   close(): void {
     const worker = this.#worker;
     if (worker === null) return;
     this.#worker = null;
-    if (this.#idleTimer !== null) clearTimeout(this.#idleTimer);
-    this.#idleTimer = null;
-    worker.removeAllListeners();
+    worker.onmessage = null;
+    worker.onerror = null;
+    worker.onmessageerror = null;
     worker.terminate();
     for (const [, job] of this.#jobs) job.reject(new Error("the compression worker was closed"));
     this.#jobs.clear();
   }
 
   #start(): Worker | null {
-    if (this.#idleTimer !== null) {
-      clearTimeout(this.#idleTimer);
-      this.#idleTimer = null;
-    }
     if (this.#worker !== null) return this.#worker;
     let worker: Worker;
     try {
       worker = new Worker(
         new URL(`data:text/javascript,${encodeURIComponent(this.#workerSource)}`),
+        { type: "module" },
       );
     } catch (error) {
       this.#fail(error);
       return null;
     }
-    worker.on("message", (reply: CompressionReply) => this.#done(reply));
-    worker.on("error", (error: unknown) => this.#fail(error));
-    worker.unref();
+    this.#workersStarted++;
+    worker.onmessage = (event: MessageEvent<CompressionReply>) => this.#done(event.data);
+    worker.onerror = (event: ErrorEvent) => {
+      event.preventDefault(); // handled here: an unhandled worker error would end the process
+      this.#fail(event.error ?? new Error(event.message));
+    };
+    worker.onmessageerror = () => this.#fail(new Error("a compression reply could not be read"));
     this.#worker = worker;
     return worker;
   }
@@ -231,11 +244,9 @@ export class Compressor {
     this.#jobs.delete(reply.id);
     if ("error" in reply) job.reject(new Error(reply.error));
     else job.resolve(reply.bytes);
-    if (this.#jobs.size === 0 && this.#worker !== null) {
-      this.#worker.unref();
-      this.#idleTimer = setTimeout(() => this.close(), WORKER_IDLE_MS);
-      Deno.unrefTimer(this.#idleTimer as unknown as number);
-    }
+    // Nothing left to do: end the worker, which gives its memory back (and a web worker, which
+    // cannot be unref'd, would otherwise keep the process alive).
+    if (this.#jobs.size === 0) this.close();
   }
 
   /** The worker failed to start or died: compress in place from now on; say so once. */

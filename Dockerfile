@@ -40,6 +40,10 @@ COPY --from=build /src/site /srv/www
 USER 65532:65532
 # HOST: every interface, or the published port would reach nothing.
 ENV PORT=8080 HOST=0.0.0.0
+# At most two glibc malloc arenas: each thread (the compression worker, file I/O threads) otherwise
+# gets its own, which keeps its freed memory. Measured with tools/measure_memory.ts (857 files, 32
+# clients, 5 runs each): peak RSS 183-224 MiB without, 154-177 MiB with.
+ENV MALLOC_ARENA_MAX=2
 EXPOSE 8080
 # SIGTERM starts sockserve's graceful shutdown (finish in-flight requests, then exit 0).
 STOPSIGNAL SIGTERM

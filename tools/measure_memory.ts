@@ -5,10 +5,10 @@
  *   deno run -A tools/measure_memory.ts [SITE] [--rounds N] [--concurrency N] [--executable PATH]
  *
  * Starts the command line as the container runs it (the compile task's permissions, one
- * isolate, the default access log), reads its resident memory from /proc (Linux) when idle, then
- * fetches every file of SITE `--rounds` times with `--concurrency` clients, as browsers ask for
- * them (gzip and br accepted; large files also by a range), and reads it again once the
- * responses are done. Prints idle, after-serving and peak (VmHWM) RSS.
+ * isolate, the default access log, the image's `MALLOC_ARENA_MAX=2`), reads its resident memory
+ * from /proc (Linux) when idle, then fetches every file of SITE `--rounds` times with
+ * `--concurrency` clients, as browsers ask for them (gzip and br accepted; large files also by a
+ * range), and reads it again once the responses are done. Prints idle, after-serving and peak (VmHWM) RSS.
  *
  * @module
  */
@@ -119,6 +119,7 @@ export async function measure(options: MeasureOptions): Promise<MemoryReport> {
     : [options.executable, []];
   const child = new Deno.Command(program, {
     args: [...prefix, options.site, "--host", "127.0.0.1", "--port", "0"],
+    env: { MALLOC_ARENA_MAX: "2" }, // as the Dockerfile sets it
     stdin: "null",
     stdout: "piped",
     stderr: "inherit",

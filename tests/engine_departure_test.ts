@@ -348,3 +348,32 @@ Deno.test("a_client_that_leaves_in_the_middle_of_an_echo_is_not_a_handler_failur
   await waitFor(() => test.server.connectionCount === 0, "the connection closed");
   assert.deepEqual(test.errors, []);
 });
+
+Deno.test("a_client_that_resets_during_an_idle_event_stream_aborts_the_request_signal", async () => {
+  // Found by a newcomer's probe: after a reset (not a FIN) the stream was cancelled but
+  // request.signal stayed unaborted in most runs, so handlers that clean up on it leaked.
+  const RESETS = 10;
+  const aborted: Promise<void>[] = [];
+  const handler = (request: Request) => {
+    const signal = request.signal;
+    aborted.push(new Promise((resolve) => signal.addEventListener("abort", () => resolve())));
+    return new Response(
+      new ReadableStream<Uint8Array>({
+        start(controller) {
+          controller.enqueue(encoder.encode("data: hi\n\n")); // then nothing: the stream idles
+        },
+      }),
+      { headers: { "content-type": "text/event-stream" } },
+    );
+  };
+  await using test = startServerBounded(handler);
+  const script = new URL("./support/reset_client.mjs", import.meta.url).pathname;
+  const output = await new Deno.Command("node", {
+    args: [script, String(test.port), "mid-response", String(RESETS)],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  assert.ok(output.success, new TextDecoder().decode(output.stderr));
+  assert.equal(aborted.length, RESETS);
+  await within(Promise.all(aborted), 5_000, "every request's signal aborted");
+});

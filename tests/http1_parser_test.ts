@@ -108,6 +108,13 @@ const ACCEPTED: AcceptRow[] = [
     headers: [["host", "h"], ["x", "caf\xe9"]],
   },
   {
+    // RFC 9110 §2.5: a higher minor version is processed as the highest one implemented.
+    name: "HTTP/1.2 is processed as HTTP/1.1",
+    wire: "GET / HTTP/1.2\r\nHost: h\r\n\r\n",
+    minorVersion: 1,
+    keepAlive: true,
+  },
+  {
     name: "HTTP/1.0 without Host closes by default",
     wire: "GET / HTTP/1.0\r\n\r\n",
     minorVersion: 0,
@@ -252,7 +259,7 @@ const REJECTED: RejectRow[] = [
   // Request line.
   { name: "lower-case HTTP version", wire: "GET / http/1.1\r\nHost: h\r\n\r\n", status: 400 },
   { name: "HTTP/2.0", wire: "GET / HTTP/2.0\r\nHost: h\r\n\r\n", status: 505 },
-  { name: "HTTP/1.2", wire: "GET / HTTP/1.2\r\nHost: h\r\n\r\n", status: 505 },
+  { name: "HTTP/1.2 without Host", wire: "GET / HTTP/1.2\r\n\r\n", status: 400 },
   { name: "HTTP/0.9 request", wire: "GET /\r\n\r\n", status: 400 },
   { name: "version with two digits", wire: "GET / HTTP/1.10\r\nHost: h\r\n\r\n", status: 400 },
   { name: "two spaces after method", wire: "GET  / HTTP/1.1\r\nHost: h\r\n\r\n", status: 400 },

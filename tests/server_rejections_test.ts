@@ -29,7 +29,7 @@ const REJECTIONS: readonly RejectionCase[] = [
   },
   { name: "invalid_host_value", request: "GET / HTTP/1.1\r\nHost: a b\r\n\r\n", status: 400 },
   { name: "http_20_version", request: "GET / HTTP/2.0\r\nHost: x\r\n\r\n", status: 505 },
-  { name: "http_12_version", request: "GET / HTTP/1.2\r\nHost: x\r\n\r\n", status: 505 },
+  { name: "http_12_version_without_host", request: "GET / HTTP/1.2\r\n\r\n", status: 400 },
   { name: "http_09_style_request", request: "GET /\r\n\r\n", status: 400 },
   { name: "lowercase_version", request: "GET / http/1.1\r\nHost: x\r\n\r\n", status: 400 },
   {
@@ -358,4 +358,17 @@ Deno.test("a_client_connection_close_request_leaves_a_pipelined_one_unanswered",
   assert.equal(responses.length, 1);
   assert.equal(header(responses[0]!, "connection"), "close");
   assert.equal(closedBy, "eof");
+});
+
+Deno.test("an_http_1_2_request_is_served_as_http_1_1_and_keeps_the_connection", async () => {
+  // RFC 9110 §2.5: a higher minor version SHOULD be processed as the highest one implemented.
+  await using test = startServer(() => new Response("served"));
+  await using client = await RawClient.connect(test.port);
+  await client.write("GET / HTTP/1.2\r\nHost: x\r\n\r\n");
+  const response = await client.readResponse();
+  assert.equal(response.status, 200);
+  assert.equal(bodyText(response), "served");
+  assert.equal(header(response, "connection"), null);
+  await client.write(NEXT);
+  assert.equal(bodyText(await client.readResponse()), "served");
 });

@@ -346,6 +346,9 @@ export class SocketIO {
       }
     } catch (error) {
       this.#earlier = null;
+      // A write that fails (reset, broken pipe) says the client is gone as surely as a read
+      // that does: the exchange learns it the same way (its request's signal aborts).
+      if (!this.#closed) this.#sawEof();
       throw error;
     } finally {
       deadlines.clear(Wait.WriteStall);

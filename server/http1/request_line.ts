@@ -42,7 +42,9 @@ export function internMethod(buffer: Uint8Array, start: number, end: number): st
 
 /**
  * The minor version of `HTTP-version` in `buffer[start, end)` (RFC 9112 §2.3): 400 when it is not
- * `HTTP/` DIGIT `.` DIGIT, 505 for a well-formed version other than HTTP/1.0 and HTTP/1.1.
+ * `HTTP/` DIGIT `.` DIGIT, 505 for a major version other than 1. A higher minor version (HTTP/1.2
+ * to HTTP/1.9) is processed as HTTP/1.1, the highest this server conforms to, as RFC 9110 §2.5
+ * says a recipient SHOULD.
  */
 export function parseHttpVersion(buffer: Uint8Array, start: number, end: number): 0 | 1 {
   if (
@@ -56,8 +58,8 @@ export function parseHttpVersion(buffer: Uint8Array, start: number, end: number)
   const major = buffer[start + 5]! - 0x30;
   const minor = buffer[start + 7]! - 0x30;
   if (major < 0 || major > 9 || minor < 0 || minor > 9) throw badRequest("invalid HTTP version");
-  if (major !== 1 || minor > 1) throw new HttpError(505, "HTTP version not supported");
-  return minor as 0 | 1;
+  if (major !== 1) throw new HttpError(505, "HTTP version not supported");
+  return minor === 0 ? 0 : 1;
 }
 
 /** Classifies the request-target (RFC 9112 §3.2) and rejects a form the method may not use. */

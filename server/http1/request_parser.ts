@@ -8,7 +8,8 @@
  * - Up to {@linkcode MAX_LEADING_EMPTY_LINES} empty lines before a request line are ignored
  *   (§2.2 SHOULD, for clients that send an extra CRLF after a body).
  * - Request line: `method SP request-target SP HTTP-version`, exactly one SP each (§3).
- *   HTTP/1.0 and HTTP/1.1 are served; any other well-formed version gets 505.
+ *   HTTP/1.0 and HTTP/1.1 are served, HTTP/1.2 to 1.9 as 1.1 (RFC 9110 §2.5); another major
+ *   version gets 505.
  * - Field lines: `name ":" OWS value OWS` (§5). Whitespace before the colon, obs-fold and
  *   whitespace before the first field are rejected (§5.1, §5.2, §2.2), as are CTLs in values.
  * - Host: exactly one on HTTP/1.1, at most one on HTTP/1.0, and a valid value (§3.2).

@@ -309,7 +309,7 @@ export function createFileServer(
       case "busy":
         report(
           new StaticFileError(
-            "kept changing under every attempt to serve it",
+            "could not be proven inside the root: its directories changed within the current second",
             path,
             describeRequest(request.method, request.url),
             "answered 503",

@@ -137,11 +137,6 @@ export function preparedFaceOf(handler: object): PreparedResponder | null {
   return typeof face === "function" ? face as PreparedResponder : null;
 }
 
-/** Whether a prepared responder's result is a prepared answer (not a Response). */
-export function isPreparedAnswer(result: PreparedResult): result is PreparedAnswer {
-  return !(result instanceof Response);
-}
-
 /** A prepared answer as a complete Response (HEAD: no content, its length announced). */
 function toResponse(result: PreparedResult, method: string): Response {
   if (result instanceof Response) return result;

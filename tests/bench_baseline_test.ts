@@ -14,6 +14,7 @@ import {
 } from "../bench/report.ts";
 import { renderSvgChart } from "../bench/chart.ts";
 import { BaselineError, resolveBaseline, roundOrder } from "../bench/baseline.ts";
+import { runShortBench } from "./support/bench_run.ts";
 
 const REPO_DIR = dirname(import.meta.dirname as string);
 
@@ -252,40 +253,11 @@ Deno.test({
       // that what is left afterwards can be checked.
       const tmp = join(work, "tmp");
       await Deno.mkdir(tmp);
-      const output = await new Deno.Command(Deno.execPath(), {
-        args: [
-          "run",
-          "--allow-all",
-          "bench/run.ts",
-          "--quick",
-          "--baseline",
-          "HEAD",
-          "--servers",
-          "sockserve",
-          "--scenarios",
-          "S1",
-          "--warmup",
-          "0",
-          "--duration",
-          "1",
-          "--retries",
-          "0",
-          "--no-micro",
-          "--out",
-          join(work, "out"),
-        ],
-        cwd: REPO_DIR,
-        env: { TMPDIR: tmp, NO_COLOR: "1" },
-        stdout: "piped",
-        stderr: "piped",
-        signal: AbortSignal.timeout(E2E_TIMEOUT_MS),
-      }).output();
-      const stdout = new TextDecoder().decode(output.stdout);
-      const stderr = new TextDecoder().decode(output.stderr);
-      assert.equal(output.code, 0, `bench failed:\n${stderr}\n${stdout}`);
-      const result = JSON.parse(
-        await Deno.readTextFile(join(work, "out", "latest.json")),
-      ) as BenchResult;
+      const { stdout, result } = await runShortBench(
+        ["--baseline", "HEAD", "--servers", "sockserve", "--scenarios", "S1"],
+        join(work, "out"),
+        { env: { TMPDIR: tmp }, timeoutMs: E2E_TIMEOUT_MS },
+      );
       const short = await stdoutOf("git", ["rev-parse", "--short", "HEAD"]);
       const baseline = `sockserve@${short}` as const;
       assert.equal(result.baseline?.commit, HEAD_COMMIT);

@@ -6,14 +6,11 @@
  * `https://` load. Nothing here measures speed.
  */
 import assert from "node:assert/strict";
-import { join } from "node:path";
-import { fileURLToPath } from "node:url";
-import type { BenchResult, LoadResult } from "../bench/report.ts";
+import type { LoadResult } from "../bench/report.ts";
 import { hasSslModule, nginxConfig } from "../bench/nginx.ts";
 import { describeTlsTarget, tlsTarget } from "../bench/tls_target.ts";
 import { hasProgram } from "../bench/processes.ts";
-
-const REPO_DIR = fileURLToPath(new URL("../", import.meta.url));
+import { runShortBench } from "./support/bench_run.ts";
 
 Deno.test("nginxConfig with a certificate listens with ssl and names both PEM files", () => {
   const base = {
@@ -95,36 +92,10 @@ Deno.test({
   fn: async () => {
     const out = await Deno.makeTempDir({ prefix: "bench-t1-" });
     try {
-      const output = await new Deno.Command(Deno.execPath(), {
-        args: [
-          "run",
-          "--allow-all",
-          "bench/run.ts",
-          "--quick",
-          "--scenarios",
-          "S1,T1",
-          "--servers",
-          "sockserve,deno-serve,nginx",
-          "--warmup",
-          "0",
-          "--duration",
-          "1",
-          "--retries",
-          "0",
-          "--no-micro",
-          "--out",
-          out,
-        ],
-        cwd: REPO_DIR,
-        env: { NO_COLOR: "1" },
-        stdout: "piped",
-        stderr: "piped",
-        signal: AbortSignal.timeout(120_000),
-      }).output();
-      const stdout = new TextDecoder().decode(output.stdout);
-      const stderr = new TextDecoder().decode(output.stderr);
-      assert.equal(output.code, 0, `bench failed:\n${stderr}\n${stdout}`);
-      const result = JSON.parse(await Deno.readTextFile(join(out, "latest.json"))) as BenchResult;
+      const { stdout, result } = await runShortBench(
+        ["--scenarios", "S1,T1", "--servers", "sockserve,deno-serve,nginx"],
+        out,
+      );
       const t1 = result.load.filter((candidate) => candidate.scenario === "T1");
       assert.deepEqual(t1.map((candidate) => candidate.server).sort(), [
         "deno-serve",

@@ -5,14 +5,11 @@
  * measures speed.
  */
 import assert from "node:assert/strict";
-import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { type BenchResult, renderMarkdownTables } from "../bench/report.ts";
 import { driveWebSocketLoad } from "../bench/websocket_load.ts";
 import { upgradeWebSocket } from "../server/mod.ts";
 import { startServer } from "./support/test_server.ts";
-
-const REPO_DIR = fileURLToPath(new URL("../", import.meta.url));
+import { runShortBench } from "./support/bench_run.ts";
 
 /** A server whose WebSocket at /ws answers each message with `reply(message)`. */
 function replyingServer(reply: (message: string) => string) {
@@ -111,33 +108,7 @@ Deno.test("W1 rows get their own table, in messages per second", () => {
 Deno.test("deno task bench --scenarios W1 measures sockserve and Deno.serve in the same round", async () => {
   const out = await Deno.makeTempDir({ prefix: "bench-w1-" });
   try {
-    const output = await new Deno.Command(Deno.execPath(), {
-      args: [
-        "run",
-        "--allow-all",
-        "bench/run.ts",
-        "--quick",
-        "--scenarios",
-        "W1",
-        "--warmup",
-        "0",
-        "--duration",
-        "1",
-        "--retries",
-        "0",
-        "--no-micro",
-        "--out",
-        out,
-      ],
-      cwd: REPO_DIR,
-      env: { NO_COLOR: "1" },
-      stdout: "piped",
-      stderr: "piped",
-      signal: AbortSignal.timeout(120_000),
-    }).output();
-    const stdout = new TextDecoder().decode(output.stdout);
-    assert.equal(output.code, 0, `bench failed:\n${new TextDecoder().decode(output.stderr)}`);
-    const result = JSON.parse(await Deno.readTextFile(join(out, "latest.json"))) as BenchResult;
+    const { stdout, result } = await runShortBench(["--scenarios", "W1"], out);
     const measured = result.load.filter((entry) => entry.skipped === undefined);
     assert.deepEqual(measured.map((entry) => entry.server).sort(), ["deno-serve", "sockserve"]);
     for (const entry of measured) {

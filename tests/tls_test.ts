@@ -84,6 +84,15 @@ async function tlsClient(port: number, methods: readonly string[] = []): Promise
   return RawClient.over(conn, methods);
 }
 
+/** Sends `GET path` with `Connection: close` over `client` and asserts the echo handler's answer. */
+async function assertEchoes(client: RawClient, path: string): Promise<void> {
+  await client.write(`GET ${path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n`);
+  assert.equal(
+    bodyText((await client.readUntilClose()).responses[0]!),
+    `GET https://localhost${path} tcp\n`,
+  );
+}
+
 /** Reads until the server closes the connection; resolves with how long that took. */
 async function closedWithin(conn: Deno.Conn, boundMs: number): Promise<number> {
   const start = performance.now();
@@ -325,11 +334,7 @@ Deno.test({
     assert.match(test.handshakeErrors[2]!.message, /protocol/i);
     assert.deepEqual(test.handlerErrors, []);
     await using client = await tlsClient(test.port);
-    await client.write("GET /after HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
-    assert.equal(
-      bodyText((await client.readUntilClose()).responses[0]!),
-      "GET https://localhost/after tcp\n",
-    );
+    await assertEchoes(client, "/after");
   },
 });
 
@@ -356,11 +361,7 @@ Deno.test({
       await first.dispose();
       await waitFor(() => test.server.connectionCount === 1, "the first connection's slot is free");
       await using fourth = await tlsClient(test.port);
-      await fourth.write("GET /4 HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
-      assert.equal(
-        bodyText((await fourth.readUntilClose()).responses[0]!),
-        "GET https://localhost/4 tcp\n",
-      );
+      await assertEchoes(fourth, "/4");
     } finally {
       await first.dispose();
       await second.dispose();
@@ -460,11 +461,7 @@ Deno.test({
     const tls = await tlsFixtures();
     await using test = await startTls(echo, { key: tls.keySec1 });
     await using client = await tlsClient(test.port);
-    await client.write("GET /sec1 HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
-    assert.equal(
-      bodyText((await client.readUntilClose()).responses[0]!),
-      "GET https://localhost/sec1 tcp\n",
-    );
+    await assertEchoes(client, "/sec1");
   },
 });
 

@@ -272,12 +272,12 @@ export class Connection implements ExchangeHost {
         if (this.#isClosed) return;
       }
       state.endExchange();
-      this.deadlines.set(Wait.Idle, this.clock.now, this.limits.idleTimeoutMs);
-      // Bytes already here begin the next head at once (their head deadline starts now).
       if (parser.hasBufferedBytes) {
+        // Bytes already here begin the next head at once (their head deadline starts now).
         state.reading = Reading.Head;
-        this.deadlines.clear(Wait.Idle);
         this.deadlines.set(Wait.Head, this.clock.now, this.limits.headerTimeoutMs);
+      } else {
+        this.deadlines.set(Wait.Idle, this.clock.now, this.limits.idleTimeoutMs);
       }
     }
   }

@@ -185,7 +185,7 @@ export function buildRequest(
   }
   const headers = head.fields.toPairs();
   const minor = head.minorVersion;
-  if (method === "GET" || method === "HEAD") {
+  if (method === "HEAD") {
     return new ServerRequest(url, { method, headers }, minor);
   }
   return new ServerRequest(url, { method, headers, body: body?.stream() ?? null }, minor);

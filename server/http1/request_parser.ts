@@ -79,6 +79,11 @@ export type ParseEvent =
 /** The single "need more bytes" event. */
 export const NEED_DATA: ParseEvent = Object.freeze({ type: "need-data" });
 
+/** The errors of lines over their limit, made only when thrown (no closure per line scanned). */
+const requestLineTooLong = () => new HttpError(414, "request line too long");
+const chunkSizeLineTooLong = () => badRequest("chunk-size line too long");
+const trailersTooLarge = () => new HttpError(431, "trailer section too large");
+
 /** The end of a message without trailers (the usual case), shared. */
 const END_WITHOUT_TRAILERS: ParseEvent = Object.freeze({ type: "end", trailers: null });
 
@@ -266,7 +271,7 @@ export class RequestParser {
         case State.RequestLine: {
           const lineEnd = this.#findLineEnd(
             this.#limits.maxRequestLineBytes,
-            () => new HttpError(414, "request line too long"),
+            requestLineTooLong,
           );
           if (lineEnd === -1) return NEED_DATA;
           if (lineEnd === this.#start) {
@@ -305,7 +310,7 @@ export class RequestParser {
         case State.ChunkSize: {
           const lineEnd = this.#findLineEnd(
             MAX_CHUNK_SIZE_DIGITS + this.#limits.maxChunkExtensionBytes,
-            () => badRequest("chunk-size line too long"),
+            chunkSizeLineTooLong,
           );
           if (lineEnd === -1) return NEED_DATA;
           const size = this.#chunkSizeLine(this.#start, lineEnd);
@@ -344,7 +349,7 @@ export class RequestParser {
         case State.Trailers: {
           const lineEnd = this.#findLineEnd(
             this.#limits.maxTrailerBytes - this.#headerBytes,
-            () => new HttpError(431, "trailer section too large"),
+            trailersTooLarge,
           );
           if (lineEnd === -1) return NEED_DATA;
           this.#headerBytes += lineEnd - this.#start + 2;

@@ -32,7 +32,6 @@ export const DEFAULT_CACHE_MAX_TOTAL_BYTES = 32 * 1024 * 1024;
 export const DEFAULT_CACHE_MIN_AGE_MS = 2_000;
 
 /**
-/**
  * How long a cached entry is served without asking the file system whether the file changed
  * (0: a `stat` on every hit). Measured in S3 (1 KiB file, 64 connections, `bench/profile.ts`):
  * with a `stat` on every hit, `op_fs_stat_sync` was 16% of the server's busy time; revalidating at

@@ -77,16 +77,5 @@ export function parseHttpDate(text: string): number {
   return NaN;
 }
 
-/**
- * Formats a time as IMF-fixdate (`Sun, 06 Nov 1994 08:49:37 GMT`), the only format a sender may
- * generate.
- *
- * @example
- * ```ts
- * import { formatHttpDate } from "./http_date.ts";
- * formatHttpDate(784111777000); // "Sun, 06 Nov 1994 08:49:37 GMT"
- * ```
- */
-export function formatHttpDate(time: number): string {
-  return new Date(time).toUTCString();
-}
+/** IMF-fixdate formatting: the one encoder, in the pure framing module. */
+export { formatHttpDate } from "../http1/http_date.ts";

@@ -184,7 +184,7 @@ export class MessageReader {
       this.#messageBytes = 0;
     }
     if (length > this.#maxMessageBytes - this.#messageBytes) {
-      throw new WebSocketProtocolError(1009, "message larger than maxMessageBytes");
+      throw new WebSocketProtocolError(1009, "message larger than maxMessageSize");
     }
     this.#messageBytes += length;
     this.#finalFrame = header.fin;

@@ -3,8 +3,9 @@
  *
  * The `Date` header value is formatted once per second (RFC 9110 §6.6.1) and read fresh. Every
  * {@linkcode TICK_MS} the clock tells its subscribers, which check their own deadlines. Setting a
- * deadline is a plain assignment from the current time on the hot path. Timeouts fire up to one
- * tick late, never early.
+ * deadline is a plain assignment from the current time; the waits begun on every request are
+ * armed without reading the time at all, and start at the next tick (`Deadlines.arm`). Timeouts
+ * fire up to one tick late (two for armed waits), never early.
  *
  * @module
  */

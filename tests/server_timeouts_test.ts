@@ -58,13 +58,18 @@ Deno.test("idle_keep_alive_connection_is_closed_after_the_idle_timeout", async (
   await using client = await RawClient.connect(test.port);
   await client.write("GET / HTTP/1.1\r\nHost: x\r\n\r\n");
   const response = await client.readResponse();
+  const answeredAt = performance.now();
   assert.equal(bodyText(response), "ok");
   const before = client.receivedText.length;
   const { responses, closedBy } = await client.readUntilClose();
+  const idleMs = performance.now() - answeredAt;
   // Closed silently: an idle connection has no request to answer.
   assert.equal(responses.length, 0);
   assert.equal(client.receivedText.length, before);
   assert.equal(closedBy, "eof");
+  // The idle wait is armed without reading the time and starts at the next tick: never early
+  // (the response left before the wait began), up to two 250 ms ticks late.
+  assert.ok(idleMs >= SHORT_MS, `closed after ${idleMs.toFixed(0)} ms`);
 });
 
 Deno.test("idle_timeout_does_not_cut_a_request_in_progress", async () => {

@@ -136,7 +136,7 @@ export class Connection implements ExchangeHost {
       // A client that connects and sends nothing is closed silently after the header timeout
       // (a browser's preconnect, say); once bytes arrive the head has its own deadline, and a
       // head still incomplete when it passes gets 408.
-      this.deadlines.set(Wait.Idle, this.clock.now, this.limits.headerTimeoutMs);
+      this.deadlines.arm(Wait.Idle, this.limits.headerTimeoutMs);
       await this.#serve();
     } catch {
       // A broken connection (reset, closed by a timeout) ends here; nothing to report.
@@ -239,6 +239,11 @@ export class Connection implements ExchangeHost {
           await this.io.flush();
           return;
         }
+        if (state.reading === Reading.Head && !this.deadlines.isSet(Wait.Head)) {
+          // Part of a head is here and the rest is not: from now on it has a deadline. A head
+          // that arrives whole in one read never needs one.
+          this.deadlines.set(Wait.Head, this.clock.now, this.limits.headerTimeoutMs);
+        }
         // As receive(), inline: one frame fewer waiting on every idle connection.
         await this.io.flush();
         const bytes = await this.io.read(false);
@@ -255,14 +260,14 @@ export class Connection implements ExchangeHost {
         if (state.reading === Reading.Init) {
           state.reading = Reading.Head;
           this.deadlines.clear(Wait.Idle);
-          this.deadlines.set(Wait.Head, this.clock.now, this.limits.headerTimeoutMs);
         }
         continue;
       }
       if (event.type !== "head") continue; // Content is taken by the body pump.
       this.deadlines.clear(Wait.Head);
       this.deadlines.clear(Wait.Idle);
-      const reuse = await this.#serveExchange(event.head);
+      const served = this.#serveExchange(event.head);
+      const reuse = typeof served === "boolean" ? served : await served;
       if (!reuse || this.#isClosed) return;
       // Pipelined requests already here are answered into the output queue without waiting for
       // the client to read; past a bound, the queue is written out first, so that a client that
@@ -273,11 +278,11 @@ export class Connection implements ExchangeHost {
       }
       state.endExchange();
       if (parser.hasBufferedBytes) {
-        // Bytes already here begin the next head at once (their head deadline starts now).
+        // Bytes already here begin the next head at once (its deadline starts if they are not
+        // all of it).
         state.reading = Reading.Head;
-        this.deadlines.set(Wait.Head, this.clock.now, this.limits.headerTimeoutMs);
       } else {
-        this.deadlines.set(Wait.Idle, this.clock.now, this.limits.idleTimeoutMs);
+        this.deadlines.arm(Wait.Idle, this.limits.idleTimeoutMs);
       }
     }
   }
@@ -335,28 +340,48 @@ export class Connection implements ExchangeHost {
     this.deadlines.set(Wait.HalfClose, this.clock.now, this.limits.halfCloseTimeoutMs);
   }
 
-  /** Serves one exchange; returns whether the connection may carry another. */
-  async #serveExchange(head: RequestHead): Promise<boolean> {
+  /**
+   * Serves one exchange; returns whether the connection may carry another — at once when the
+   * exchange completed without waiting, else a promise.
+   */
+  #serveExchange(head: RequestHead): boolean | Promise<boolean> {
     const state = this.state;
     state.beginExchange(head.framing.kind !== "none");
     if (this.context.draining) state.disable(CloseReason.Draining);
     const exchange = new Exchange(this, head);
     this.#exchange = exchange;
+    let completed: boolean | Promise<boolean>;
+    try {
+      completed = exchange.run();
+    } catch (error) {
+      this.#exchange = null;
+      throw error;
+    }
+    if (typeof completed !== "boolean") return this.#afterExchangeAsync(exchange, completed);
+    this.#exchange = null;
+    return this.#afterExchange(exchange, completed);
+  }
+
+  async #afterExchangeAsync(exchange: Exchange, pending: Promise<boolean>): Promise<boolean> {
     let completed = false;
     try {
-      completed = await exchange.run();
+      completed = await pending;
     } finally {
       this.#exchange = null;
     }
+    return this.#afterExchange(exchange, completed);
+  }
+
+  /** Whether the connection carries another exchange after `exchange`; closes it if not. */
+  #afterExchange(exchange: Exchange, completed: boolean): boolean | Promise<boolean> {
+    const state = this.state;
     if (this.#switched !== null) {
       // The new protocol owns the connection until it closes it; the slot stays counted.
-      await this.#switched.closed;
-      return false;
+      return this.#switched.closed.then(() => false);
     }
     if (!completed) state.disable(CloseReason.ResponseIncomplete);
     if (state.mayReuse()) return true;
-    await this.#closeAfter(exchange);
-    return false;
+    return this.#closeAfter(exchange).then(() => false);
   }
 
   reportError(error: unknown): void {

@@ -35,8 +35,9 @@ export const enum Wait {
 const WAIT_COUNT = 10;
 
 /**
- * Deadline slots in clock milliseconds (0 = not set), with the earliest kept so that a tick with
- * nothing due costs one comparison.
+ * Deadline slots in clock milliseconds (0 = not set, negative = armed for that many milliseconds
+ * from the next tick), with the earliest kept so that a tick with nothing due costs one
+ * comparison.
  *
  * @example
  * ```ts
@@ -57,6 +58,20 @@ export class Deadlines {
   constructor() {
     this.#at[0] = 0;
   }
+  /**
+   * Arms `wait` to expire `timeoutMs` after the next clock tick, without reading the clock: for
+   * the waits begun on every request (idle, write stall), whose start the tick takes as its own
+   * time. Never early; up to two ticks late. A timeout of 0 disables it (clears it).
+   */
+  arm(wait: Wait, timeoutMs: number): void {
+    if (timeoutMs <= 0) {
+      this.#at[wait] = 0;
+      return;
+    }
+    this.#at[wait] = -timeoutMs; // negative: not started yet
+    this.#earliest = -Infinity;
+  }
+
   /** Sets `wait` to expire `timeoutMs` after `now`; a timeout of 0 disables it (clears it). */
   set(wait: Wait, now: number, timeoutMs: number): void {
     if (timeoutMs <= 0) {
@@ -94,8 +109,13 @@ export class Deadlines {
     let earliest = Infinity;
     let due: Wait | -1 = -1;
     for (let wait = 0; wait < WAIT_COUNT; wait++) {
-      const at = this.#at[wait]!;
+      let at = this.#at[wait]!;
       if (at === 0) continue;
+      if (at < 0) {
+        // Armed since the last tick: it starts now.
+        at = now - at;
+        this.#at[wait] = at;
+      }
       if (due === -1 && at <= now) {
         due = wait as Wait;
         this.#at[wait] = 0;

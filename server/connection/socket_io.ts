@@ -333,7 +333,7 @@ export class SocketIO {
         }
         let offset = 0;
         while (offset < piece.length) {
-          deadlines.set(Wait.WriteStall, this.#clock.now, this.#limits.bodyTimeoutMs);
+          deadlines.arm(Wait.WriteStall, this.#limits.bodyTimeoutMs);
           offset += await socket.write(offset === 0 ? piece : piece.subarray(offset));
           if (this.#eof && deadlines.isSet(Wait.HalfClose)) {
             deadlines.set(Wait.HalfClose, this.#clock.now, this.#limits.halfCloseTimeoutMs);

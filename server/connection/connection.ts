@@ -266,8 +266,10 @@ export class Connection implements ExchangeHost {
       if (event.type !== "head") continue; // Content is taken by the body pump.
       this.deadlines.clear(Wait.Head);
       this.deadlines.clear(Wait.Idle);
-      const served = this.#serveExchange(event.head);
-      const reuse = typeof served === "boolean" ? served : await served;
+      // Awaited even when the exchange completed at once: the hop lets the other connections
+      // whose input arrived in the same turn run their exchanges before this one writes, so
+      // their writes leave together. Serving on without it measured 11% slower in S1 and S5.
+      const reuse = await this.#serveExchange(event.head);
       if (!reuse || this.#isClosed) return;
       // Pipelined requests already here are answered into the output queue without waiting for
       // the client to read; past a bound, the queue is written out first, so that a client that

@@ -17,7 +17,8 @@
  * @module
  */
 
-import { createPrivateKey, type KeyObject, X509Certificate } from "node:crypto";
+import type { KeyObject } from "node:crypto";
+import { nodeCrypto } from "./node_builtins.ts";
 
 /** A certificate chain and its private key, in PEM. */
 export interface CertifiedKey {
@@ -103,7 +104,7 @@ export function checkCertifiedKey(pair: CertifiedKey): CheckedCertifiedKey {
   if (blocks.length === 0) throw notPem("cert", cert, "-----BEGIN CERTIFICATE-----");
   const chain = blocks.map((block, index) => {
     try {
-      return new X509Certificate(block);
+      return new (nodeCrypto().X509Certificate)(block);
     } catch (error) {
       const which = blocks.length === 1
         ? "the certificate"
@@ -131,7 +132,7 @@ export function checkCertifiedKey(pair: CertifiedKey): CheckedCertifiedKey {
   }
   let privateKey: KeyObject;
   try {
-    privateKey = createPrivateKey(keyBlock);
+    privateKey = nodeCrypto().createPrivateKey(keyBlock);
   } catch (error) {
     throw new TypeError(`key: the ${label} cannot be read: ${reason(error)}`);
   }

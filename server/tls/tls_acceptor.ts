@@ -7,7 +7,7 @@
  *   implements) and accepts with `node:net`, so that the TLS stack reads and writes the socket
  *   natively;
  * - the general path, used when that binding is missing, accepts with `Deno.listen` and runs the
- *   TLS stack over each `Deno.TcpConn` through a stream ({@linkcode ConnStream}).
+ *   TLS stack over each `Deno.TcpConn` through a stream ({@linkcode connStream}).
  * `tests/tls_test.ts` checks that both answer byte for byte the same, and fails loudly when a Deno
  * upgrade takes the fast path away. Either way binding is synchronous and throws what
  * `Deno.listen` throws for the same address.
@@ -18,14 +18,14 @@
  * @module
  */
 
-import { createServer, type Server as NetServer, type Socket } from "node:net";
-import process from "node:process";
+import type { Server as NetServer, Socket } from "node:net";
 import type { Duplex } from "node:stream";
-import { createSecureContext, type SecureContext, TLSSocket } from "node:tls";
+import type { SecureContext, TLSSocket } from "node:tls";
+import { nodeNet, nodeProcess, nodeTls } from "./node_builtins.ts";
 import { type Acceptor, type Incoming, listenerAcceptor, listenTcp } from "../acceptor.ts";
 import type { ListenTarget } from "../serve_options.ts";
 import { type CertificateSummary, type CertifiedKey, checkCertifiedKey } from "./certificate.ts";
-import { ConnStream } from "./conn_stream.ts";
+import { connStream } from "./conn_stream.ts";
 import { TlsByteSocket, type TlsHandshakeError, type TransportReads } from "./tls_socket.ts";
 
 /** ALPN: the only application protocol offered (RFC 7301); an h2-only client is refused. */
@@ -62,7 +62,7 @@ interface TcpWrap {
  */
 export function nodeTcpWrap(): TcpWrap | null {
   try {
-    const binding = (process as unknown as { binding?: (name: string) => unknown })
+    const binding = (nodeProcess() as unknown as { binding?: (name: string) => unknown })
       .binding?.("tcp_wrap") as Partial<TcpWrap> | undefined;
     const proto = binding?.TCP?.prototype as Partial<TcpHandle> | undefined;
     const usable = typeof proto?.bindWithFlags === "function" &&
@@ -124,7 +124,7 @@ function secureContextOf(
   const checked = checkCertifiedKey(pair);
   // The blocks checked, not the text given: what is checked is what is loaded.
   const { pem, ...summary } = checked;
-  return { context: createSecureContext({ cert: pem.cert, key: pem.key }), summary };
+  return { context: nodeTls().createSecureContext({ cert: pem.cert, key: pem.key }), summary };
 }
 
 /**
@@ -200,7 +200,7 @@ export function bindTls(
     remoteAddr: Deno.NetAddr,
     reads: (tls: TLSSocket) => TransportReads,
   ) => {
-    const tls = new TLSSocket(stream as Socket, {
+    const tls = new (nodeTls().TLSSocket)(stream as Socket, {
       isServer: true,
       secureContext: context,
       ALPNProtocols: [...ALPN_PROTOCOLS],
@@ -227,7 +227,7 @@ export function bindTls(
           } catch {
             // The peer may already be gone.
           }
-          const stream = new ConnStream(conn);
+          const stream = connStream(conn);
           return open(stream, conn.remoteAddr, () => stream.reads);
         },
         refuse() {
@@ -246,7 +246,7 @@ export function bindTls(
 
   const { handle, addr } = bound;
   const backlog = target.tcpBacklog ?? DEFAULT_TCP_BACKLOG;
-  const server: NetServer = createServer({ allowHalfOpen: true });
+  const server: NetServer = nodeNet().createServer({ allowHalfOpen: true });
   let stopped: (() => void) | null = null;
   return {
     addr,

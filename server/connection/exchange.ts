@@ -159,21 +159,21 @@ export class Exchange {
       bodyPump.demand(bodyPump.body);
     }
     let answer: PreparedResult | Promise<PreparedResult>;
-    let written: boolean | Promise<boolean>;
+    let written: boolean | Promise<boolean> = false;
     try {
       answer = this.respond();
       if (answer instanceof Promise) return this.#runAsync(answer, false);
       if (c.isClosed()) {
         // Nobody will read it: its stream's cancel() runs now.
         if (answer instanceof Response) answer.body?.cancel().catch(() => {});
-        this.#finish(false);
-        return false;
+      } else {
+        written = this.writeResponse(answer);
       }
-      written = this.writeResponse(answer);
     } catch (error) {
       this.#finish(false);
       throw error;
     }
+    // Outside the try: #finish runs once, even if onRequestEnd throws.
     if (typeof written === "boolean" && (!written || bodyPump === null)) {
       this.#finish(written);
       return written;

@@ -102,9 +102,11 @@ export function checkCertifiedKey(pair: CertifiedKey): CheckedCertifiedKey {
   }
   const blocks = cert.match(CERTIFICATE_BLOCK) ?? [];
   if (blocks.length === 0) throw notPem("cert", cert, "-----BEGIN CERTIFICATE-----");
+  // Loaded outside the checks below, so that a missing built-in is not called a bad certificate.
+  const { X509Certificate, createPrivateKey } = nodeCrypto();
   const chain = blocks.map((block, index) => {
     try {
-      return new (nodeCrypto().X509Certificate)(block);
+      return new X509Certificate(block);
     } catch (error) {
       const which = blocks.length === 1
         ? "the certificate"
@@ -132,7 +134,7 @@ export function checkCertifiedKey(pair: CertifiedKey): CheckedCertifiedKey {
   }
   let privateKey: KeyObject;
   try {
-    privateKey = nodeCrypto().createPrivateKey(keyBlock);
+    privateKey = createPrivateKey(keyBlock);
   } catch (error) {
     throw new TypeError(`key: the ${label} cannot be read: ${reason(error)}`);
   }

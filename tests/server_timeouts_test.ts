@@ -73,6 +73,34 @@ Deno.test("idle_keep_alive_connection_is_closed_after_the_idle_timeout", async (
   assert.ok(idleMs >= SHORT_MS, `closed after ${idleMs.toFixed(0)} ms`);
 });
 
+Deno.test("a_stray_crlf_after_a_request_leaves_the_connection_idle_not_408", async () => {
+  // Some clients send CRLF after a POST body; RFC 9112 §2.2 says to ignore empty lines before a
+  // request line. The connection is then idle: closed silently, never answered 408.
+  await using test = startServer(() => new Response("ok"), {
+    idleTimeoutMs: SHORT_MS,
+    headerTimeoutMs: 60_000,
+  });
+  await using client = await RawClient.connect(test.port);
+  await client.write("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\nhi\r\n");
+  assert.equal(bodyText(await client.readResponse()), "ok");
+  const before = client.receivedText.length;
+  const { responses, closedBy } = await client.readUntilClose();
+  assert.equal(responses.length, 0);
+  assert.equal(client.receivedText.length, before);
+  assert.equal(closedBy, "eof");
+});
+
+Deno.test("empty_lines_then_a_request_are_served_and_a_partial_head_after_them_gets_408", async () => {
+  await using test = startServer(() => new Response("ok"), { headerTimeoutMs: SHORT_MS });
+  await using client = await RawClient.connect(test.port);
+  await client.write("\r\n\r\nGET / HTTP/1.1\r\nHost: x\r\n\r\n");
+  assert.equal(bodyText(await client.readResponse()), "ok");
+  await client.write("\r\nGET / HTTP/1.1\r\nHost: x\r\nX-Slow: ");
+  const { responses } = await client.readUntilClose();
+  assert.equal(responses.length, 1);
+  assert.equal(responses[0]!.status, 408);
+});
+
 Deno.test("idle_timeout_does_not_cut_a_request_in_progress", async () => {
   // A long header timeout and a short idle one: once a request has started, the header timeout
   // applies, so a head arriving in two parts across the idle timeout is served.

@@ -239,9 +239,11 @@ export class Connection implements ExchangeHost {
           await this.io.flush();
           return;
         }
-        if (state.reading === Reading.Head && !this.deadlines.isSet(Wait.Head)) {
-          // Part of a head is here and the rest is not: from now on it has a deadline. A head
-          // that arrives whole in one read never needs one.
+        if (!parser.isIdle && !this.deadlines.isSet(Wait.Head)) {
+          // Part of a head is here and the rest is not: from now on it has a deadline, instead
+          // of the idle one. A head that arrives whole in one read never needs one, and empty
+          // lines before a request line (ignored, RFC 9112 §2.2) do not begin one.
+          this.deadlines.clear(Wait.Idle);
           this.deadlines.set(Wait.Head, this.clock.now, this.limits.headerTimeoutMs);
         }
         // As receive(), inline: one frame fewer waiting on every idle connection.
@@ -257,10 +259,7 @@ export class Connection implements ExchangeHost {
           else await this.io.flush();
           return;
         }
-        if (state.reading === Reading.Init) {
-          state.reading = Reading.Head;
-          this.deadlines.clear(Wait.Idle);
-        }
+        if (state.reading === Reading.Init) state.reading = Reading.Head;
         continue;
       }
       if (event.type !== "head") continue; // Content is taken by the body pump.
@@ -279,13 +278,10 @@ export class Connection implements ExchangeHost {
         if (this.#isClosed) return;
       }
       state.endExchange();
-      if (parser.hasBufferedBytes) {
-        // Bytes already here begin the next head at once (its deadline starts if they are not
-        // all of it).
-        state.reading = Reading.Head;
-      } else {
-        this.deadlines.arm(Wait.Idle, this.limits.idleTimeoutMs);
-      }
+      // Bytes already here begin the next head at once; until one is begun, the connection is
+      // idle (a stray CRLF after a request is ignored, not answered 408).
+      if (parser.hasBufferedBytes) state.reading = Reading.Head;
+      this.deadlines.arm(Wait.Idle, this.limits.idleTimeoutMs);
     }
   }
 

@@ -1,7 +1,8 @@
 /**
  * The static file server: an ordinary handler `(Request) => Promise<Response>` that serves a
- * directory (issue 3, "Semantics"; issue 9, "open once"). This file holds its options and its
- * routing; each step of a request is a module of its own, along the seams of Go's `fs.go`:
+ * directory (issue 3, "Semantics"; issue 9, "open once"). This file holds its routing; its options
+ * (shape, defaults, validation) are `file_server_options.ts`, and each step of a request is a module
+ * of its own, along the seams of Go's `fs.go`:
  *
  * | Step                                                      | Module                                              |
  * | --------------------------------------------------------- | --------------------------------------------------- |
@@ -39,31 +40,17 @@
  * @module
  */
 
-import { reportError } from "../error_log.ts";
 import { preparedHandler, type PreparedResult } from "../prepared_response.ts";
 import type { RequestLike } from "../request_like.ts";
 import { Compressor } from "./compressor.ts";
-import {
-  DEFAULT_COMPRESS_MAX_FILE_BYTES,
-  DEFAULT_COMPRESS_MIN_BYTES,
-  type FindFile,
-} from "./content_coding.ts";
-import {
-  DEFAULT_CACHE_MAX_FILE_BYTES,
-  DEFAULT_CACHE_MAX_TOTAL_BYTES,
-  DEFAULT_CACHE_MIN_AGE_MS,
-  DEFAULT_CACHE_REVALIDATE_MS,
-} from "./file_cache.ts";
-import { DEFAULT_STREAM_CHUNK_BYTES } from "./file_stream.ts";
+import type { FindFile } from "./content_coding.ts";
 import { describeRequest, StaticFileError } from "./file_errors.ts";
-import { denoFileSystem, type StaticFileSystem } from "./file_system.ts";
+import { type FileServerOptions, resolveFileServerOptions } from "./file_server_options.ts";
 import { type OpenVersion, VersionStore } from "./file_version.ts";
-import { DEFAULT_MAX_LISTING_ENTRIES, readListing, renderListing } from "./listing.ts";
+import { readListing, renderListing } from "./listing.ts";
 import { type LookupFailure, openInRoot } from "./open_file.ts";
-import { DEFAULT_MAX_RANGES } from "./ranges.ts";
 import { parseRequestPath, type RequestPath } from "./request_path.ts";
-import { ALLOWED_METHODS, Answers } from "./responses.ts";
-import { ServedRoot } from "./served_root.ts";
+import { ALLOWED_METHODS } from "./responses.ts";
 import { FileAnswers } from "./serve_file.ts";
 
 export {
@@ -71,80 +58,17 @@ export {
   DEFAULT_CACHE_MAX_TOTAL_BYTES,
   DEFAULT_CACHE_MIN_AGE_MS,
   DEFAULT_CACHE_REVALIDATE_MS,
-};
-export { DEFAULT_COMPRESS_MAX_FILE_BYTES, DEFAULT_COMPRESS_MIN_BYTES } from "./content_coding.ts";
-export { DEFAULT_STREAM_CHUNK_BYTES } from "./file_stream.ts";
-export { DEFAULT_MAX_LISTING_ENTRIES } from "./listing.ts";
-export { DEFAULT_MAX_RANGES } from "./ranges.ts";
-export { ALLOWED_METHODS, DEFAULT_CORS_MAX_AGE_SECONDS } from "./responses.ts";
+  DEFAULT_COMPRESS_MAX_FILE_BYTES,
+  DEFAULT_COMPRESS_MIN_BYTES,
+  DEFAULT_CORS_MAX_AGE_SECONDS,
+  DEFAULT_MAX_LISTING_ENTRIES,
+  DEFAULT_MAX_RANGES,
+  DEFAULT_STREAM_CHUNK_BYTES,
+  type FileServerOptions,
+} from "./file_server_options.ts";
+export { ALLOWED_METHODS } from "./responses.ts";
 export type { StaticFile, StaticFileSystem } from "./file_system.ts";
 export { FileChangedError, StaticFileError } from "./file_errors.ts";
-
-/** Options of {@linkcode createFileServer}. Only `root` is required. */
-export interface FileServerOptions {
-  /** Directory to serve (absolute or relative to the current directory). */
-  root: string;
-  /** Send `Access-Control-Allow-Origin: *` and answer CORS preflights. Default false. */
-  cors?: boolean;
-  /** `Cache-Control` value for files (and their 304s). None by default: no surprise caching. */
-  cacheControl?: string;
-  /**
-   * Single-page-application mode: an unknown path requested with an `Accept` that includes
-   * `text/html` gets the root's `index.html` with 200. Default false.
-   */
-  spa?: boolean;
-  /** List directories without an `index.html`. Default true. */
-  dirListing?: boolean;
-  /**
-   * What to do with paths that have a segment starting with ".": `"ignore"` (404, the default),
-   * `"deny"` (403) or `"allow"` (serve them like any other file).
-   */
-  dotfiles?: "allow" | "deny" | "ignore";
-  /**
-   * Extra headers on every response; a name given here replaces the server's own value, except
-   * `Vary`, whose field names are added to the server's (`Vary: Accept-Encoding, Cookie`). A
-   * `Cache-Control` here together with `cacheControl` is refused (TypeError).
-   */
-  headers?: [string, string][];
-  /**
-   * Precompressed `.br`/`.zst`/`.gz` sidecars, and br or gzip made on the fly (once per file
-   * version, kept in the cache). Default true.
-   */
-  compression?: boolean;
-  /** See {@linkcode DEFAULT_CACHE_MAX_FILE_BYTES}; 0 disables the cache. */
-  cacheMaxFileBytes?: number;
-  /** See {@linkcode DEFAULT_CACHE_MAX_TOTAL_BYTES}. */
-  cacheMaxTotalBytes?: number;
-  /** See {@linkcode DEFAULT_CACHE_MIN_AGE_MS}; 0 caches files however recently they changed. */
-  cacheMinAgeMs?: number;
-  /**
-   * See {@linkcode DEFAULT_CACHE_REVALIDATE_MS}: how long (ms) a cached file is served before a
-   * `stat` checks it again, so how long a file replaced on disk may still be served; 0 checks on
-   * every hit.
-   */
-  cacheRevalidateMs?: number;
-  /** See {@linkcode DEFAULT_STREAM_CHUNK_BYTES}. */
-  streamChunkBytes?: number;
-  /** See {@linkcode DEFAULT_MAX_RANGES}. */
-  maxRanges?: number;
-  /** See {@linkcode DEFAULT_COMPRESS_MIN_BYTES}. */
-  compressMinBytes?: number;
-  /** See {@linkcode DEFAULT_COMPRESS_MAX_FILE_BYTES}. */
-  compressMaxFileBytes?: number;
-  /** See {@linkcode DEFAULT_MAX_LISTING_ENTRIES}. */
-  maxListingEntries?: number;
-  /** The file system to serve from; the real one (`Deno.*`) by default. */
-  fileSystem?: StaticFileSystem;
-  /**
-   * Called with each problem the file server answered for itself: a path that kept changing
-   * (503), a file that could not be read (500) — both as a {@linkcode StaticFileError}, one line
-   * saying what, which file and which request — and an unexpected exception (500: a bug). A body
-   * that fails while it is sent (a `FileChangedError`: the file changed meanwhile) errors the
-   * response's stream instead, which the server reports (`serve()`'s `onError`). Default: one
-   * line each on stderr, rate-limited (`server/error_log.ts`).
-   */
-  onError?: (error: unknown) => void;
-}
 
 /** What a request path led to: a version to answer with, a directory, or why not. */
 type Found =
@@ -162,14 +86,6 @@ const BUSY: Found = Object.freeze({ kind: "busy" });
 const MAX_LOADS = 3;
 
 const encoder = new TextEncoder();
-
-function nonNegativeInteger(name: string, value: number | undefined, fallback: number): number {
-  if (value === undefined) return fallback;
-  if (!Number.isSafeInteger(value) || value < 0) {
-    throw new RangeError(`${name} must be a non-negative integer, got ${String(value)}`);
-  }
-  return value;
-}
 
 /** Encodes decoded path segments back into a URL path ("/a%20b/c"). */
 function encodePath(segments: string[]): string {
@@ -192,54 +108,10 @@ function encodePath(segments: string[]): string {
 export function createFileServer(
   options: FileServerOptions,
 ): (request: Request) => Promise<Response> {
-  const fs = options.fileSystem ?? denoFileSystem;
-  const spa = options.spa ?? false;
-  const dirListing = options.dirListing ?? true;
-  const dotfiles = options.dotfiles ?? "ignore";
-  if (dotfiles !== "allow" && dotfiles !== "deny" && dotfiles !== "ignore") {
-    throw new TypeError(`dotfiles must be "allow", "deny" or "ignore", got ${String(dotfiles)}`);
-  }
+  const settings = resolveFileServerOptions(options);
+  const { fs, root, answers, spa, dirListing, dotfiles, report, maxListingEntries } = settings;
   const allowDotfiles = dotfiles === "allow";
-  const report = options.onError ?? reportError;
-  const maxListingEntries = nonNegativeInteger(
-    "maxListingEntries",
-    options.maxListingEntries,
-    DEFAULT_MAX_LISTING_ENTRIES,
-  );
-  const root = new ServedRoot(options.root, fs);
-  if (
-    options.cacheControl !== undefined &&
-    options.headers?.some(([name]) => name.toLowerCase() === "cache-control")
-  ) {
-    throw new TypeError(
-      "cacheControl and a Cache-Control in headers: give Cache-Control once, as cacheControl",
-    );
-  }
-  const answers = new Answers(options.cors ?? false, options.headers ?? []);
-  const store = new VersionStore({
-    fs,
-    cacheMaxFileBytes: nonNegativeInteger(
-      "cacheMaxFileBytes",
-      options.cacheMaxFileBytes,
-      DEFAULT_CACHE_MAX_FILE_BYTES,
-    ),
-    cacheMaxTotalBytes: nonNegativeInteger(
-      "cacheMaxTotalBytes",
-      options.cacheMaxTotalBytes,
-      DEFAULT_CACHE_MAX_TOTAL_BYTES,
-    ),
-    cacheMinAgeMs: nonNegativeInteger(
-      "cacheMinAgeMs",
-      options.cacheMinAgeMs,
-      DEFAULT_CACHE_MIN_AGE_MS,
-    ),
-    cacheRevalidateMs: nonNegativeInteger(
-      "cacheRevalidateMs",
-      options.cacheRevalidateMs,
-      DEFAULT_CACHE_REVALIDATE_MS,
-    ),
-    compression: options.compression ?? true,
-  }, new Compressor(report));
+  const store = new VersionStore(settings.store, new Compressor(report));
   const findFile: FindFile = (path) => {
     const found = find(path);
     if (found instanceof Promise) return found.then((f) => f.kind === "file" ? f.open : null);
@@ -250,24 +122,12 @@ export function createFileServer(
     variants: store.variants,
     coding: {
       findFile,
-      compressMinBytes: nonNegativeInteger(
-        "compressMinBytes",
-        options.compressMinBytes,
-        DEFAULT_COMPRESS_MIN_BYTES,
-      ),
-      compressMaxFileBytes: nonNegativeInteger(
-        "compressMaxFileBytes",
-        options.compressMaxFileBytes,
-        DEFAULT_COMPRESS_MAX_FILE_BYTES,
-      ),
+      compressMinBytes: settings.compressMinBytes,
+      compressMaxFileBytes: settings.compressMaxFileBytes,
     },
-    cacheControl: options.cacheControl ?? null,
-    maxRanges: nonNegativeInteger("maxRanges", options.maxRanges, DEFAULT_MAX_RANGES),
-    streamChunkBytes: nonNegativeInteger(
-      "streamChunkBytes",
-      options.streamChunkBytes,
-      DEFAULT_STREAM_CHUNK_BYTES,
-    ) || DEFAULT_STREAM_CHUNK_BYTES,
+    cacheControl: settings.cacheControl,
+    maxRanges: settings.maxRanges,
+    streamChunkBytes: settings.streamChunkBytes,
   });
 
   /**

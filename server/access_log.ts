@@ -17,6 +17,7 @@
  * @module
  */
 
+import { requestRecordHeader } from "./connection/request_record.ts";
 import type { RequestRecord, ServeAddr } from "./types.ts";
 
 /** Access log format names accepted by `--log` (besides `off`). */
@@ -66,8 +67,8 @@ export function escapeLogField(text: string): string {
 }
 
 /** A header value as a log field: `-` when absent, as Apache and nginx write it. */
-function headerField(headers: Headers, name: string): string {
-  const value = headers.get(name);
+function headerField(record: RequestRecord<ServeAddr>, name: string): string {
+  const value = requestRecordHeader(record, name);
   return value === null ? "-" : escapeLogField(value);
 }
 
@@ -122,8 +123,8 @@ export function formatAccessLogLine(
     case "common":
       return commonLine(record);
     case "combined":
-      return `${commonLine(record)} "${headerField(record.requestHeaders, "referer")}" "${
-        headerField(record.requestHeaders, "user-agent")
+      return `${commonLine(record)} "${headerField(record, "referer")}" "${
+        headerField(record, "user-agent")
       }" ${formatMs(record.durationMs)}`;
     case "json":
       // JSON.stringify escapes control characters, so a client cannot break the line either.
@@ -137,8 +138,8 @@ export function formatAccessLogLine(
         status: record.status,
         bytes: record.bodyBytes,
         duration_ms: Math.round(record.durationMs * 1000) / 1000,
-        referer: record.requestHeaders.get("referer"),
-        user_agent: record.requestHeaders.get("user-agent"),
+        referer: requestRecordHeader(record, "referer"),
+        user_agent: requestRecordHeader(record, "user-agent"),
         completed: record.completed,
       });
   }

@@ -49,7 +49,11 @@ export interface RequestRecord<Addr extends ServeAddr = Deno.NetAddr> {
   durationMs: number;
   /** When the request head was complete. */
   startTime: Date;
-  /** Request headers (for Referer, User-Agent and the like). */
+  /**
+   * Request headers (for Referer, User-Agent and the like). Made from the parsed head on first
+   * read and kept (an own enumerable property: `{...record}`, `JSON.stringify` and `Object.keys`
+   * see it like any other); assigning it replaces it.
+   */
   requestHeaders: Headers;
   /** False when the response could not be written completely (client gone, timeout). */
   completed: boolean;

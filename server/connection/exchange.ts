@@ -38,6 +38,7 @@ import {
 } from "./dispatch.ts";
 import { errorAnswer, type ProtocolSwitch, takeProtocolSwitch } from "./protocol_switch.ts";
 import { Owner, Receipt, type RequestBody } from "./request_body.ts";
+import { requestRecord } from "./request_record.ts";
 import { isStreamed } from "./response_source.ts";
 import {
   type ResponseProgress,
@@ -219,20 +220,14 @@ export class Exchange {
     this.info?.settle();
     const onRequestEnd = c.context.onRequestEnd;
     if (onRequestEnd !== undefined) {
-      const head = this.head;
-      const durationMs = performance.now() - this.#startMs;
-      onRequestEnd({
-        remoteAddr: c.remoteAddr,
-        method: head.method,
-        target: head.target,
-        httpVersion: head.minorVersion === 1 ? "HTTP/1.1" : "HTTP/1.0",
-        status: this.status,
-        bodyBytes: this.progress.bodyBytesWritten,
-        durationMs,
-        startTime: new Date(Date.now() - durationMs),
-        requestHeaders: new Headers(head.fields.toPairs()),
-        completed: completed && !c.isClosed(),
-      });
+      onRequestEnd(requestRecord(
+        c.remoteAddr,
+        this.head,
+        this.status,
+        this.progress.bodyBytesWritten,
+        performance.now() - this.#startMs,
+        completed && !c.isClosed(),
+      ));
     }
   }
 

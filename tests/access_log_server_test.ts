@@ -1,0 +1,170 @@
+/**
+ * The access log and the request record of a real server: what `onRequestEnd` receives (its keys,
+ * spread, JSON and headers) and the log lines written from it, over real sockets. (The formatting
+ * alone is `access_log_test.ts`, in the quick suite, which runs no server.)
+ *
+ * @module
+ */
+
+import assert from "node:assert/strict";
+import { createAccessLogger } from "../server/access_log.ts";
+import type { RequestRecord } from "../server/types.ts";
+import { RawClient } from "./support/http_client.ts";
+import { startServer } from "./support/test_server.ts";
+
+const RECORD_KEYS = [
+  "remoteAddr",
+  "method",
+  "target",
+  "httpVersion",
+  "status",
+  "bodyBytes",
+  "durationMs",
+  "startTime",
+  "requestHeaders",
+  "completed",
+];
+
+/** Sends `requests` on one connection of a server with `onRequestEnd`, then shuts it down. */
+async function serveAndRecord(
+  onRequestEnd: (record: RequestRecord) => void,
+  requests: string[],
+): Promise<void> {
+  const test = startServer(() => new Response("hello"), { onRequestEnd });
+  try {
+    await using client = await RawClient.connect(test.port);
+    await client.write(requests.join(""));
+    const responses = await client.readResponses(requests.length);
+    assert.deepEqual(responses.map((r) => r.status), requests.map(() => 200));
+  } finally {
+    await test.server.shutdown(); // every record is handed over by now
+  }
+}
+
+const FIRST = "GET /a?x=1 HTTP/1.1\r\nHost: x\r\nReferer: http://x/from\r\n" +
+  "User-Agent: first/1.0 caf\xe9\r\nCookie: a=1\r\nCookie: b=2\r\nX-Tab: a\tb\r\n\r\n";
+const SECOND = "GET /b HTTP/1.1\r\nHost: x\r\nUser-Agent: second/2.0\r\n\r\n";
+
+Deno.test("a real server's records keep their shape: keys, spread, JSON, headers read later", async () => {
+  const records: RequestRecord[] = [];
+  await serveAndRecord((record) => records.push(record), [FIRST, SECOND]);
+  assert.equal(records.length, 2);
+  const [first, second] = records as [RequestRecord, RequestRecord];
+  for (const record of records) assert.deepEqual(Object.keys(record), RECORD_KEYS);
+  // Read after the second record was made: each keeps its own request's fields.
+  assert.ok(first.requestHeaders instanceof Headers);
+  assert.equal(first.requestHeaders.get("user-agent"), "first/1.0 caf\xe9");
+  assert.equal(first.requestHeaders.get("referer"), "http://x/from");
+  assert.equal(first.requestHeaders.get("cookie"), "a=1; b=2");
+  assert.equal(first.requestHeaders.get("x-tab"), "a\tb");
+  assert.deepEqual([...first.requestHeaders.keys()], [
+    "cookie",
+    "host",
+    "referer",
+    "user-agent",
+    "x-tab",
+  ]);
+  assert.equal(first.requestHeaders, first.requestHeaders, "built once, then kept");
+  assert.equal(second.requestHeaders.get("user-agent"), "second/2.0");
+  assert.equal(second.requestHeaders.get("referer"), null);
+
+  // A spread copies the headers as a value (not as an accessor), like any data property.
+  const copy = { ...second };
+  assert.deepEqual(Object.keys(copy), RECORD_KEYS);
+  const descriptor = Object.getOwnPropertyDescriptor(copy, "requestHeaders");
+  assert.ok(descriptor?.value instanceof Headers && descriptor.enumerable);
+  assert.equal(copy.requestHeaders.get("user-agent"), "second/2.0");
+  assert.equal(copy.requestHeaders, second.requestHeaders);
+
+  assert.deepEqual(JSON.parse(JSON.stringify(first)), {
+    remoteAddr: { transport: "tcp", hostname: "127.0.0.1", port: first.remoteAddr.port },
+    method: "GET",
+    target: "/a?x=1",
+    httpVersion: "HTTP/1.1",
+    status: 200,
+    bodyBytes: 5,
+    durationMs: first.durationMs,
+    startTime: first.startTime.toISOString(),
+    requestHeaders: {},
+    completed: true,
+  });
+  assert.ok(first.startTime instanceof Date && first.durationMs >= 0);
+  assert.ok(Math.abs(first.startTime.getTime() - Date.now()) < 60_000);
+
+  // Assigning replaces the headers, as it would a data property.
+  const replaced = new Headers({ "user-agent": "redacted" });
+  second.requestHeaders = replaced;
+  assert.equal(second.requestHeaders, replaced);
+  assert.deepEqual({ ...second }.requestHeaders, replaced);
+});
+
+/** Replaces the global `Headers` while `body` runs, counting the objects built. */
+async function countingHeaders(body: () => Promise<void>): Promise<number> {
+  const original = globalThis.Headers;
+  let built = 0;
+  globalThis.Headers = class extends original {
+    constructor(init?: HeadersInit) {
+      super(init);
+      built++;
+    }
+  };
+  try {
+    await body();
+  } finally {
+    globalThis.Headers = original;
+  }
+  return built;
+}
+
+Deno.test("the access log of a real server reads Referer and User-Agent without building Headers", async () => {
+  const lines: string[] = [];
+  const combined = createAccessLogger("combined", (line) => lines.push(line));
+  const json = createAccessLogger("json", (line) => lines.push(line));
+  const built = await countingHeaders(() =>
+    serveAndRecord((record) => {
+      combined(record);
+      json(record);
+    }, [FIRST, SECOND])
+  );
+  assert.equal(built, 0, "no Headers made for the log");
+  assert.equal(lines.length, 4);
+  assert.match(
+    lines[0]!,
+    /^127\.0\.0\.1 - - \[\d\d\/\w{3}\/\d{4}:\d\d:\d\d:\d\d \+0000\] "GET \/a\?x=1 HTTP\/1\.1" 200 5 "http:\/\/x\/from" "first\/1\.0 caf\\xe9" [\d.]+ms$/,
+  );
+  const entry = JSON.parse(lines[1]!);
+  assert.equal(entry.referer, "http://x/from");
+  assert.equal(entry.user_agent, "first/1.0 caf\xe9");
+  assert.match(lines[2]!, /"GET \/b HTTP\/1\.1" 200 5 "-" "second\/2\.0" [\d.]+ms$/);
+  assert.equal(JSON.parse(lines[3]!).referer, null);
+
+  // The counter counts: a consumer that reads the headers gets them built, once per record.
+  const readers = await countingHeaders(() =>
+    serveAndRecord((record) => {
+      record.requestHeaders.get("accept");
+      record.requestHeaders.has("accept");
+    }, [FIRST, SECOND])
+  );
+  assert.equal(readers, 2);
+});
+
+Deno.test("a consumer that changes or copies the headers before logging is what the log shows", async () => {
+  const lines: string[] = [];
+  const log = createAccessLogger("combined", (line) => lines.push(line));
+  await serveAndRecord((record) => {
+    if (record.target === "/a?x=1") {
+      record.requestHeaders.delete("user-agent");
+      log(record);
+      record.requestHeaders = new Headers({ "referer": "http://replaced/" });
+      log(record);
+      log({ ...record, target: "/copied" });
+    } else {
+      log({ ...record, target: "/copied" });
+    }
+  }, [FIRST, SECOND]);
+  assert.equal(lines.length, 4);
+  assert.match(lines[0]!, /"GET \/a\?x=1 HTTP\/1\.1" 200 5 "http:\/\/x\/from" "-" /);
+  assert.match(lines[1]!, /"GET \/a\?x=1 HTTP\/1\.1" 200 5 "http:\/\/replaced\/" "-" /);
+  assert.match(lines[2]!, /"GET \/copied HTTP\/1\.1" 200 5 "http:\/\/replaced\/" "-" /);
+  assert.match(lines[3]!, /"GET \/copied HTTP\/1\.1" 200 5 "-" "second\/2\.0" /);
+});

@@ -29,8 +29,13 @@ function pad2(n: number): string {
   return n < 10 ? `0${n}` : String(n);
 }
 
+/** The second (Unix time, floored) of the last {@linkcode formatClfTime} result, and the text. */
+let clfSecond = Number.NaN;
+let clfText = "";
+
 /**
- * The Common Log Format's time, in UTC.
+ * The Common Log Format's time, in UTC. The text of the last second asked for is kept: the
+ * records of one second, logged one after another, share it.
  *
  * @example
  * ```ts
@@ -39,9 +44,14 @@ function pad2(n: number): string {
  * ```
  */
 export function formatClfTime(date: Date): string {
-  return `${pad2(date.getUTCDate())}/${MONTHS[date.getUTCMonth()]}/${date.getUTCFullYear()}:${
+  const second = Math.floor(date.getTime() / 1000);
+  if (second === clfSecond) return clfText; // never for an invalid date: NaN equals nothing
+  const text = `${pad2(date.getUTCDate())}/${MONTHS[date.getUTCMonth()]}/${date.getUTCFullYear()}:${
     pad2(date.getUTCHours())
   }:${pad2(date.getUTCMinutes())}:${pad2(date.getUTCSeconds())} +0000`;
+  clfSecond = second;
+  clfText = text;
+  return text;
 }
 
 /**

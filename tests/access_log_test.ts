@@ -103,6 +103,18 @@ Deno.test("escapeLogField table", () => {
   for (const [input, expected] of rows) assert.equal(escapeLogField(input), expected, input);
 });
 
+Deno.test("formatClfTime gives each second its own text, in any order of calls", () => {
+  const second = Date.UTC(2026, 10, 29, 22, 41, 7);
+  assert.equal(formatClfTime(new Date(second)), "29/Nov/2026:22:41:07 +0000");
+  assert.equal(formatClfTime(new Date(second + 999)), "29/Nov/2026:22:41:07 +0000");
+  assert.equal(formatClfTime(new Date(second + 1000)), "29/Nov/2026:22:41:08 +0000");
+  assert.equal(formatClfTime(new Date(second - 1)), "29/Nov/2026:22:41:06 +0000");
+  assert.equal(formatClfTime(new Date(second)), "29/Nov/2026:22:41:07 +0000");
+  assert.equal(formatClfTime(new Date(-1)), "31/Dec/1969:23:59:59 +0000");
+  assert.equal(formatClfTime(new Date(Number.NaN)), "NaN/undefined/NaN:NaN:NaN:NaN +0000");
+  assert.equal(formatClfTime(new Date(0)), "01/Jan/1970:00:00:00 +0000");
+});
+
 Deno.test("formatClfTime pads fields and uses UTC", () => {
   assert.equal(formatClfTime(new Date(0)), "01/Jan/1970:00:00:00 +0000");
   assert.equal(

@@ -48,6 +48,29 @@ Deno.test("chunked_upload_with_extensions_and_trailers_reaches_the_handler_decod
   assert.equal((await client.readResponse()).status, 200);
 });
 
+Deno.test("chunk_sizes_with_leading_zeros_beyond_sixteen_digits_are_their_value", async () => {
+  // chunk-size = 1*HEXDIG (RFC 9112 §7.1): zeros in front change nothing; only significant
+  // digits beyond 64 bits are an overflow.
+  let received = "";
+  await using test = startServer(async (request) => {
+    received = await request.text();
+    return new Response(`${received.length}`);
+  });
+  await using client = await RawClient.connect(test.port);
+  await client.write(
+    "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n" +
+      "0000000000000000005\r\nhello\r\n" + "0".repeat(24) + "\r\n\r\n",
+  );
+  const response = await client.readResponse();
+  assert.equal(response.status, 200);
+  assert.equal(received, "hello");
+  await client.write(
+    "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n" +
+      "00010000000000000005\r\nhello\r\n0\r\n\r\n",
+  );
+  assert.equal((await client.readResponse()).status, 400);
+});
+
 Deno.test("content_length_upload_is_streamed_to_the_handler", async () => {
   let received = "";
   await using test = startServer(async (request) => {

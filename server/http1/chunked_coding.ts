@@ -24,19 +24,25 @@ import {
   TCHAR,
 } from "./syntax.ts";
 
-/** Longest chunk-size, in hex digits: 16 digits is 64 bits; more can only be an overflow probe. */
+/**
+ * Most significant hex digits of a chunk-size: 16 digits is 64 bits; more can only be an overflow
+ * probe. Leading zeros carry no value and are not counted (chunk-size is `1*HEXDIG`); the line's
+ * own length limit bounds them.
+ */
 export const MAX_CHUNK_SIZE_DIGITS = 16;
 
 /**
  * The end of the chunk-size's hex digits that start at `start`. 400 when there is none, or more
- * than {@linkcode MAX_CHUNK_SIZE_DIGITS} (malformed, not merely large).
+ * than {@linkcode MAX_CHUNK_SIZE_DIGITS} significant ones (malformed, not merely large).
  */
 export function scanChunkSize(buffer: Uint8Array, start: number, end: number): number {
   let i = start;
+  while (i < end && buffer[i] === 0x30) i++; // leading zeros
+  const significant = i;
   while (i < end && HEX_VALUE[buffer[i]!]! >= 0) i++;
   if (i === start) throw badRequest("invalid chunk size");
   // More digits than 64 bits hold can only be an overflow probe: reject as malformed.
-  if (i - start > MAX_CHUNK_SIZE_DIGITS) throw badRequest("chunk size overflows");
+  if (i - significant > MAX_CHUNK_SIZE_DIGITS) throw badRequest("chunk size overflows");
   return i;
 }
 

@@ -19,14 +19,11 @@ import {
   missingTool,
   SMALL_FILE_BYTES,
   SMALL_FILE_NAME,
-  WEBSOCKET_MESSAGE_BYTES,
-  WEBSOCKET_WINDOW,
 } from "./options.ts";
 import { hasProgram, pause, startServer } from "./processes.ts";
 import { DEFAULT_CACHE_MIN_AGE_MS } from "../server/static/file_cache.ts";
-import { runWrk } from "./wrk.ts";
+import { driveLoad } from "./rounds.ts";
 import { makeSelfSignedCertificate } from "./tls_cert.ts";
-import { runWebSocketLoad } from "./websocket_load.ts";
 
 const BENCH_DIR = import.meta.dirname as string;
 const REPO_DIR = join(BENCH_DIR, "..");
@@ -219,26 +216,12 @@ async function main(): Promise<number> {
     console.error(`[profile] ${scenario.id} against sockserve for ${durationSec} s`);
     let summary;
     try {
-      summary = scenario.script === "websocket-echo"
-        ? await runWebSocketLoad({
-          port: server.port,
-          path: scenario.path,
-          connections: scenario.connections,
-          durationSec,
-          messageBytes: WEBSOCKET_MESSAGE_BYTES,
-          window: WEBSOCKET_WINDOW,
-        }, pinned ? 1 : null)
-        : await runWrk({
-          port: server.port,
-          path: scenario.path,
-          connections: scenario.connections,
-          durationSec,
-          threads: 1,
-          script,
-          headers: scenario.headers,
-          core: pinned ? 1 : null,
-          tls: tls !== null,
-        });
+      summary = await driveLoad(scenario, server.port, durationSec, {
+        threads: 1,
+        script,
+        core: pinned ? 1 : null,
+        tls: tls !== null,
+      });
     } finally {
       await pause(200);
       await server.stop();

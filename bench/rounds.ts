@@ -22,7 +22,7 @@ import {
   type ServerProcess,
 } from "./processes.ts";
 import { runWrk, totalErrors, type WrkSummary } from "./wrk.ts";
-import { runWebSocketLoad } from "./websocket_load.ts";
+import { runWebSocketLoad, type WebSocketLoadSummary } from "./websocket_load.ts";
 import { roundOrder } from "./baseline.ts";
 import { DISTURBED_RETRY_PAUSE_MS, log, type Mode, type RunContext, SETTLE_MS } from "./context.ts";
 import { launchSpec, startOrReason, stopServer } from "./launch.ts";
@@ -67,26 +67,12 @@ export async function measure(
     core: context.clientCore,
   });
   if (background !== null) await pause(BACKGROUND_START_MS);
-  const summary = script === "websocket-echo"
-    ? await runWebSocketLoad({
-      port: server.port,
-      path: scenario.path,
-      connections: scenario.connections,
-      durationSec,
-      messageBytes: WEBSOCKET_MESSAGE_BYTES,
-      window: WEBSOCKET_WINDOW,
-    }, context.clientCore)
-    : await runWrk({
-      port: server.port,
-      path: scenario.path,
-      connections: scenario.connections,
-      durationSec,
-      threads: context.wrkThreads,
-      script: context.scripts[script],
-      headers: scenario.headers,
-      core: context.clientCore,
-      tls: scenario.mode === "tls",
-    });
+  const summary = await driveLoad(scenario, server.port, durationSec, {
+    threads: context.wrkThreads,
+    script: script === "websocket-echo" ? "" : context.scripts[script],
+    core: context.clientCore,
+    tls: scenario.mode === "tls",
+  });
   const wallSeconds = (performance.now() - started) / 1000;
   const machineSeconds = (await readMachineCpuSeconds()) - machineBefore;
   const cpuSeconds = (await readCpuSeconds(server.pid)) - before;
@@ -237,4 +223,49 @@ export async function runMode(
     for (const server of started.values()) await stopServer(server);
   }
   return results;
+}
+
+/** How the load client of {@linkcode driveLoad} runs. */
+export interface LoadClient {
+  /** wrk threads (the WebSocket client always uses one). */
+  threads: number;
+  /** wrk's Lua script (unused for the WebSocket echo). */
+  script: string;
+  /** The core the client is pinned to, or null. */
+  core: number | null;
+  /** Whether wrk speaks HTTPS. */
+  tls: boolean;
+}
+
+/**
+ * Runs a scenario's load against `port` for `durationSec`: the WebSocket echo client for
+ * `websocket-echo`, wrk otherwise. Used by the bench's rounds and by bench/profile.ts.
+ */
+export function driveLoad(
+  scenario: LoadScenario,
+  port: number,
+  durationSec: number,
+  client: LoadClient,
+): Promise<WrkSummary | WebSocketLoadSummary> {
+  if (scenario.script === "websocket-echo") {
+    return runWebSocketLoad({
+      port,
+      path: scenario.path,
+      connections: scenario.connections,
+      durationSec,
+      messageBytes: WEBSOCKET_MESSAGE_BYTES,
+      window: WEBSOCKET_WINDOW,
+    }, client.core);
+  }
+  return runWrk({
+    port,
+    path: scenario.path,
+    connections: scenario.connections,
+    durationSec,
+    threads: client.threads,
+    script: client.script,
+    headers: scenario.headers,
+    core: client.core,
+    tls: client.tls,
+  });
 }

@@ -14,6 +14,7 @@
  */
 
 import type { Clock } from "../clock.ts";
+import { parseContentLength } from "../http1/message_framing.ts";
 import type { RequestHead } from "../http1/request_head.ts";
 import {
   type ConnectionField,
@@ -303,14 +304,14 @@ function asciiLength(text: string): number {
   return text.length;
 }
 
-/** A Content-Length from the handler, if it is one valid decimal. */
+/** A handler's Content-Length as the request side reads one (RFC 9110 §8.6), or null if invalid. */
 function parseLength(value: string | null): number | null {
-  if (value === null || value.length === 0 || value.length > 15) return null;
-  for (let i = 0; i < value.length; i++) {
-    const code = value.charCodeAt(i);
-    if (code < 0x30 || code > 0x39) return null;
+  if (value === null) return null;
+  try {
+    return parseContentLength([value]); // the request side's parser: one grammar for both
+  } catch {
+    return null;
   }
-  return Number(value);
 }
 
 /** Whether a Connection value lists the `close` option (RFC 9112 §9.6). */

@@ -70,3 +70,24 @@ Deno.test("an_absolute_form_target_without_userinfo_is_served", async () => {
   assert.equal(response.status, 200);
   assert.equal(bodyText(response), "http://host/path?q");
 });
+
+Deno.test("a_get_request_built_on_the_fast_path_has_the_same_headers_as_the_general_path", async () => {
+  // GET is built with appends on a bare Request (dispatch.ts); DELETE and OPTIONS through the
+  // init dictionary. Same fields on the wire: the handler must see the same Headers either way.
+  const seen: string[] = [];
+  await using test = startServerBounded((request) => {
+    seen.push(JSON.stringify([...request.headers]));
+    return new Response("ok");
+  });
+  const fields = "Host: x\r\nZ-Last: 1\r\nAccept: text/html\r\nX-Dup: a\r\nCookie: a=1\r\n" +
+    "X-Dup: b\r\nCookie: b=2\r\nUser-Agent: t  \r\nA-First: \r\n\r\n";
+  await using client = await RawClient.connect(test.port);
+  for (const method of ["GET", "DELETE", "OPTIONS"]) {
+    await client.write(`${method} /p?q=1 HTTP/1.1\r\n${fields}`);
+    assert.equal((await client.readResponse(READY_MS)).status, 200);
+  }
+  assert.equal(seen.length, 3);
+  assert.equal(seen[0], seen[1]);
+  assert.equal(seen[0], seen[2]);
+  assert.match(seen[0]!, /"cookie","a=1; b=2"/);
+});

@@ -135,14 +135,22 @@ export interface MemoryResult {
   scenario?: MemoryScenarioId;
   /** Which server. */
   server: MeasuredServer;
-  /** Idle keep-alive connections held open, each after one completed request. */
+  /**
+   * Idle keep-alive connections measured, each after one completed request; held on top of a
+   * first batch of as many (see bench/idle_memory.ts).
+   */
   connections: number;
-  /** Server RSS in KiB before the connections were opened. */
+  /** Server RSS in KiB with the first batch held, before the measured connections were opened. */
   baselineRssKiB: number;
-  /** Server RSS in KiB with all connections open and idle. */
+  /** Server RSS in KiB with both batches open and idle. */
   loadedRssKiB: number;
-  /** (loaded − baseline) / connections. */
+  /** (loaded − baseline) / connections: what each further idle connection costs. */
   kibPerConnection: number;
+  /**
+   * RSS growth per connection of the first batch, one-time growth included (JIT compilation,
+   * heap sizing); absent in results written before batches existed.
+   */
+  firstBatchKiBPerConnection?: number;
   /** File descriptors the server gained (a check that the connections really were held). */
   fdsGained: number;
   /** kibPerConnection divided by the reference server's (lower is better). */
@@ -491,13 +499,17 @@ export function renderMarkdownTables(result: BenchResult): string {
     const title = titles.get(id)?.title ?? "idle keep-alive";
     lines.push(
       `| ${id} ${title} (${connections} connections) | KiB per connection | vs Deno.serve | ` +
-        "RSS before | RSS with connections | fds gained |",
+        "first batch, KiB per connection | RSS before | RSS with connections | fds gained |",
     );
-    lines.push("|---|--:|--:|--:|--:|--:|");
+    lines.push("|---|--:|--:|--:|--:|--:|--:|");
     for (const row of memory) {
       lines.push(
         `| ${row.server} | ${formatNumber(row.kibPerConnection, 1)} | ${
           formatRatio(row.ratioToReference)
+        } | ${
+          row.firstBatchKiBPerConnection === undefined
+            ? "–"
+            : formatNumber(row.firstBatchKiBPerConnection, 1)
         } | ${formatNumber(row.baselineRssKiB / 1024, 1)} MiB | ${
           formatNumber(row.loadedRssKiB / 1024, 1)
         } MiB | ${row.fdsGained} |`,

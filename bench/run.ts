@@ -328,7 +328,8 @@ async function main(): Promise<number> {
         if (result.skipped === undefined) {
           log(
             `${id} ${name}: ${result.kibPerConnection.toFixed(1)} KiB per connection ` +
-              `(${result.fdsGained} fds gained)`,
+              `(first batch ${result.firstBatchKiBPerConnection?.toFixed(1)}; ` +
+              `${result.fdsGained} fds gained)`,
           );
         } else {
           log(`${id} ${name} skipped: ${result.skipped}`);

@@ -235,7 +235,10 @@ async function writeGeneral(
   }
   // The reader first: a stream that cannot be read (locked, say) fails before the head is queued,
   // so the client gets a 500 rather than a head and nothing.
-  const chunks = new StreamChunks(source.stream);
+  const chunks = new StreamChunks(
+    source.stream,
+    framing.kind === "length" ? framing.length : null,
+  );
   w.io.appendLatin1(headText);
   headWritten(w, progress);
   return await pumpContent(w, progress, chunks, framing);

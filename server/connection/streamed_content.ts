@@ -18,26 +18,56 @@ import type { ResponseProgress, WriterHost } from "./response_writer.ts";
 
 /**
  * Buffer a byte-stream response body is read into, reused for every chunk. Larger chunks mean
- * fewer reads and writes per file; 256 KiB measured 1.45× faster than 64 KiB for a 10 MiB file.
+ * fewer reads and writes per file; 256 KiB measured 1.45× faster than 64 KiB for a 10 MiB file
+ * (2026-11-26). On 2026-11-30, 64 KiB chunks gave 1.16× the req/s of 256 KiB on bench S4 but at
+ * 1.35× the server CPU per response: the gain was the client's (smaller bursts), which socket
+ * writes of at most 64 KiB (socket_io.ts) now give without the server's cost.
  */
 const STREAM_CHUNK_BYTES = 256 * 1024;
 
 /**
- * Buffer lent, from a pool of at most {@linkcode LARGE_STREAM_BUFFERS_MAX}, to a byte stream that
- * announces more than {@linkcode STREAM_CHUNK_BYTES} of content (a large file). Every chunk costs
- * a file read on Deno's blocking pool (a thread hop, with a descriptor `dup` and `close` around
- * it: `strace`) and a turn of the stream machinery. Four times fewer chunks: 0.89× the server CPU
- * per response of a 10 MiB file at the same req/s (bench S4, one run, 3 rounds, 2026-11-30; the
- * socket writes stay at most 64 KiB each, see socket_io.ts). Bounded in total: a response that
+ * Buffer lent to a byte stream that announces more than {@linkcode STREAM_CHUNK_BYTES} of content
+ * (a large file), while fewer than {@linkcode LARGE_STREAM_BUFFERS_MAX} are lent. Every chunk
+ * costs a file read on Deno's blocking pool (a thread hop, with a descriptor `dup` and `close`
+ * around it: `strace`) and a turn of the stream machinery. Four times fewer chunks: 0.89× the
+ * server CPU per response of a 10 MiB file at the same req/s (bench S4, one run, 3 rounds,
+ * 2026-11-30; the socket writes stay at most 64 KiB each, see socket_io.ts). A response that
  * finds none free reads 256 KiB at a time.
  */
 const LARGE_STREAM_CHUNK_BYTES = 1024 * 1024;
 
-/** Most large buffers lent or pooled at once: 16 MiB at most, whatever the number of downloads. */
+/** Most large buffers lent at once (16 MiB). */
 const LARGE_STREAM_BUFFERS_MAX = 16;
 
-const largeStreamBuffers: Uint8Array<ArrayBuffer>[] = [];
+/**
+ * Most large buffers kept for reuse once given back (8 MiB stays resident after a burst of
+ * downloads). A buffer is given back only after a complete response; one whose response was cut
+ * short is left to the garbage collector, as a write of it may still be in flight.
+ */
+const LARGE_STREAM_POOL_MAX = 8;
+
+const largeStreamPool: Uint8Array<ArrayBuffer>[] = [];
 let largeStreamBuffersLent = 0;
+
+/**
+ * The large buffers lent and kept now (for tests: every response that ends gives its lend back).
+ * Internal to the engine.
+ */
+export function largeStreamBufferCounts(): { lent: number; pooled: number } {
+  return { lent: largeStreamBuffersLent, pooled: largeStreamPool.length };
+}
+
+/**
+ * A large buffer from the pool, zeroed: a stream that claims more bytes than it wrote (a faulty
+ * `respond(n)`) must never send bytes of another response. 1 MiB of zeroes costs about as much as
+ * one of the file reads saved.
+ */
+function lendLargeBuffer(): Uint8Array<ArrayBuffer> {
+  const pooled = largeStreamPool.pop();
+  const buffer = pooled === undefined ? new Uint8Array(LARGE_STREAM_CHUNK_BYTES) : pooled.fill(0);
+  largeStreamBuffersLent++;
+  return buffer;
+}
 
 const NOT_READY = Symbol("not ready");
 const NOT_READY_PROMISE = Promise.resolve(NOT_READY);
@@ -144,28 +174,22 @@ export class StreamChunks {
   #buffer: Uint8Array<ArrayBuffer> | null = null;
   #pending: PromiseWithResolvers<ReadableStreamReadResult<Uint8Array>> | null = null;
 
-  /** A buffer of the large pool is lent to this response (given back once, by release()). */
+  /** The response announces more than STREAM_CHUNK_BYTES: its first read asks for a large buffer. */
+  readonly #wantsLarge: boolean;
+  /** A large buffer is lent to this response (given back once, by release()). */
   #large = false;
 
   /**
    * @param announcedLength The Content-Length the response announces, if any: more than
-   *   {@linkcode STREAM_CHUNK_BYTES} lends a byte stream a large buffer when one is free.
+   *   {@linkcode STREAM_CHUNK_BYTES} lends a byte stream a large buffer (at its first read, so
+   *   that the lend is inside the pump that gives it back) when one is free.
    */
   constructor(stream: ReadableStream<Uint8Array>, announcedLength: number | null = null) {
     let reader: ReadableStreamDefaultReader<Uint8Array> | ReadableStreamBYOBReader;
+    this.#wantsLarge = announcedLength !== null && announcedLength > STREAM_CHUNK_BYTES;
     try {
       reader = stream.getReader({ mode: "byob" });
       this.#byob = true;
-      if (
-        announcedLength !== null && announcedLength > STREAM_CHUNK_BYTES &&
-        largeStreamBuffersLent < LARGE_STREAM_BUFFERS_MAX
-      ) {
-        largeStreamBuffersLent++;
-        this.#large = true;
-        this.#buffer = largeStreamBuffers.pop() ?? new Uint8Array(LARGE_STREAM_CHUNK_BYTES);
-      } else {
-        this.#buffer = new Uint8Array(STREAM_CHUNK_BYTES);
-      }
     } catch {
       reader = stream.getReader();
       this.#byob = false;
@@ -181,8 +205,8 @@ export class StreamChunks {
   read(): Promise<ReadableStreamReadResult<Uint8Array>> {
     const pending = Promise.withResolvers<ReadableStreamReadResult<Uint8Array>>();
     this.#pending = pending;
-    const read = this.#byob && this.#buffer !== null
-      ? (this.#reader as ReadableStreamBYOBReader).read(this.#buffer)
+    const read = this.#byob
+      ? (this.#reader as ReadableStreamBYOBReader).read(this.#buffer ??= this.#firstBuffer())
       : (this.#reader as ReadableStreamDefaultReader<Uint8Array>).read();
     read.then((result) => {
       if (this.#pending === pending) this.#pending = null;
@@ -196,6 +220,15 @@ export class StreamChunks {
       pending.reject(error);
     });
     return pending.promise;
+  }
+
+  #firstBuffer(): Uint8Array<ArrayBuffer> {
+    if (this.#wantsLarge && largeStreamBuffersLent < LARGE_STREAM_BUFFERS_MAX) {
+      const buffer = lendLargeBuffer();
+      this.#large = true;
+      return buffer;
+    }
+    return new Uint8Array(STREAM_CHUNK_BYTES);
   }
 
   /** The chunk has been written: a BYOB buffer it lives in takes the next one. */
@@ -213,8 +246,11 @@ export class StreamChunks {
     this.#large = false;
     largeStreamBuffersLent--;
     const buffer = this.#buffer;
-    if (complete && buffer !== null && buffer.byteLength === LARGE_STREAM_CHUNK_BYTES) {
-      largeStreamBuffers.push(buffer);
+    if (
+      complete && buffer !== null && buffer.byteLength === LARGE_STREAM_CHUNK_BYTES &&
+      largeStreamPool.length < LARGE_STREAM_POOL_MAX
+    ) {
+      largeStreamPool.push(buffer);
     }
     this.#buffer = null;
   }

@@ -87,7 +87,10 @@ async function holdIdleConnections(
  * stays in those threads' malloc arenas (measured for sockserve: 2–3 MiB once, in RSS, whatever
  * the number of connections, and none with `--v8-flags=--no-turbofan,--no-maglev`). Measured in
  * the first batch, that one-time cost would read as KiB per connection. The second batch costs
- * what each further idle connection costs.
+ * what each further idle connection costs. Both batches must still be held when the second is
+ * measured (an idle timeout that closed first-batch connections would free memory meanwhile).
+ * For the servers that collect garbage (all but nginx), garbage from the first batch's requests
+ * may be collected during the second and its space reused, which lowers their figure a little.
  */
 export async function measureIdleMemory(
   scenario: MemoryScenarioId,
@@ -123,6 +126,7 @@ export async function measureIdleMemory(
     }
     await pause(SETTLE_MS);
     const freshRssKiB = await readRssKiB(server.pid);
+    const freshFds = await countOpenFds(server.pid);
     const first = await holdIdleConnections(server.port, connections, path, context);
     batches.push(first);
     if (first.held === null) {
@@ -145,7 +149,8 @@ export async function measureIdleMemory(
     const held = second.held;
     await pause(SETTLE_MS);
     const loadedRssKiB = await readRssKiB(server.pid);
-    const fdsGained = (await countOpenFds(server.pid)) - baselineFds;
+    const fdsNow = await countOpenFds(server.pid);
+    const fdsGained = fdsNow - baselineFds;
     const result: MemoryResult = {
       ...empty,
       connections: held,
@@ -157,10 +162,13 @@ export async function measureIdleMemory(
     };
     if (second.failed > 0) {
       result.skipped = `only ${held} of ${connections} connections completed a request`;
-    } else if (fdsGained < held * HELD_FDS_MIN_SHARE) {
+    } else if (fdsNow - freshFds < (first.held + held) * HELD_FDS_MIN_SHARE) {
       // The server closed connections before the reading (an idle timeout shorter than the
-      // time it took to open them all): the per-connection figure would be too low.
-      result.skipped = `the server held only ${fdsGained} of ${held} connections when measured`;
+      // time it took to open both batches): memory freed by the first batch's would make the
+      // second batch's figure too low.
+      result.skipped = `the server held only ${fdsNow - freshFds} of the ${
+        first.held + held
+      } connections of both batches when measured`;
     }
     return result;
   } finally {

@@ -12,7 +12,7 @@ import { type LaunchSpec, type ServerProcess, startServer } from "./processes.ts
 import { freePort, nginxConfig } from "./nginx.ts";
 import { BENCH_DIR, type Mode, REPO_DIR, type RunContext } from "./context.ts";
 
-/** nginx `worker_connections`: above M1's 1,000 idle connections plus wrk's. */
+/** nginx `worker_connections`: above M1's 2 × 1,000 idle connections plus wrk's. */
 const NGINX_WORKER_CONNECTIONS = 4096;
 
 /** Why a server is not in the WebSocket scenario. */

@@ -300,7 +300,8 @@ Options:
                           named sockserve@<short hash>, in the same rounds as the current code
                           (the working tree), and report current ÷ baseline per scenario
   --retries N             measure a disturbed run again up to N times (default ${DEFAULT_RETRIES})
-  --idle-connections N    connections held in M1 and M2 (default ${DEFAULT_IDLE_CONNECTIONS})
+  --idle-connections N    connections measured in M1 and M2, held on top of a first batch of as
+                          many: 2N in all (default ${DEFAULT_IDLE_CONNECTIONS})
   --wrk-threads N         wrk threads (default 1: wrk has one core)
   --out DIR               where latest.json and latest.svg go (default bench/results)
   --no-micro              skip the framing micro benchmarks (deno bench bench/framing_bench.ts)

@@ -499,7 +499,7 @@ export function renderMarkdownTables(result: BenchResult): string {
     const title = titles.get(id)?.title ?? "idle keep-alive";
     lines.push(
       `| ${id} ${title} (${connections} connections) | KiB per connection | vs Deno.serve | ` +
-        "first batch, KiB per connection | RSS before | RSS with connections | fds gained |",
+        "first batch, KiB per connection | RSS with first batch | RSS with both | fds gained |",
     );
     lines.push("|---|--:|--:|--:|--:|--:|--:|");
     for (const row of memory) {

@@ -200,9 +200,13 @@ Deno.test("large streamed bodies: a client that stops reading (write stall) and 
   }));
   assert.ok(largeStreamBufferCounts().lent > 0, "the running downloads hold large buffers");
   await assertAllGivenBack(test.server);
-  // None of these responses completed: a write of their buffers may have been in flight when
-  // they ended, so none was kept for reuse.
-  assert.equal(largeStreamBufferCounts().pooled, pooledBefore);
+  // None of these 5 responses completed: a write of their buffers may have been in flight when
+  // they ended, so none was kept for reuse. Each took a kept buffer while there were some.
+  assert.equal(
+    largeStreamBufferCounts().pooled,
+    pooledBefore - Math.min(pooledBefore, 5),
+    "no cut-short response's buffer kept",
+  );
   stalled.close();
   for (const conn of slow) conn.close();
 });

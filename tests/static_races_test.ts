@@ -632,7 +632,13 @@ for (
       assert.ok(swaps > 0, `the swapper ran: ${summary}`);
       assert.ok(seen.size >= 2, `answers saw several versions: ${summary}`);
       assert.ok((statuses[206] ?? 0) > 0, `some ranges were served: ${summary}`);
-      assert.ok((statuses[503] ?? 0) <= REQUESTS, `most requests were answered: ${summary}`);
+      // Under a rename storm some lookups never see a path that held still and answer 503
+      // (containment.ts): measured 1–43 of these 128 requests over 12 runs (11,000–39,000
+      // swaps), with the code before and after the large stream buffers alike.
+      assert.ok(
+        (statuses[503] ?? 0) < (REQUESTS * CONNECTIONS) / 2,
+        `most requests were answered: ${summary}`,
+      );
       assert.equal(test.errors.length, 0, String(test.errors));
       assert.equal(reported.length, statuses[503] ?? 0, String(reported));
     } finally {

@@ -34,6 +34,15 @@ interface IdleBatch {
   release(): Promise<void>;
 }
 
+/** Why a batch cannot be measured (the client never said, or some requests failed), or null. */
+function batchProblem(batch: IdleBatch, connections: number): string | null {
+  if (batch.held === null) return "the idle client did not report its connections";
+  if (batch.failed > 0) {
+    return `only ${batch.held} of ${connections} connections completed a request`;
+  }
+  return null;
+}
+
 /** Starts bench/idle_client.ts with `connections` connections and waits until it holds them. */
 async function holdIdleConnections(
   port: number,
@@ -129,22 +138,18 @@ export async function measureIdleMemory(
     const freshFds = await countOpenFds(server.pid);
     const first = await holdIdleConnections(server.port, connections, path, context);
     batches.push(first);
-    if (first.held === null) {
-      return { ...empty, skipped: "the idle client did not report its connections" };
-    }
-    if (first.failed > 0) {
-      return {
-        ...empty,
-        skipped: `only ${first.held} of ${connections} connections completed a request`,
-      };
+    const firstProblem = batchProblem(first, connections);
+    if (first.held === null || firstProblem !== null) {
+      return { ...empty, skipped: firstProblem ?? "" };
     }
     await pause(SETTLE_MS);
     const baselineRssKiB = await readRssKiB(server.pid);
     const baselineFds = await countOpenFds(server.pid);
     const second = await holdIdleConnections(server.port, connections, path, context);
     batches.push(second);
-    if (second.held === null) {
-      return { ...empty, skipped: "the idle client did not report its connections" };
+    const secondProblem = batchProblem(second, connections);
+    if (second.held === null || secondProblem !== null) {
+      return { ...empty, skipped: secondProblem ?? "" };
     }
     const held = second.held;
     await pause(SETTLE_MS);
@@ -160,9 +165,7 @@ export async function measureIdleMemory(
       firstBatchKiBPerConnection: first.held > 0 ? (baselineRssKiB - freshRssKiB) / first.held : 0,
       fdsGained,
     };
-    if (second.failed > 0) {
-      result.skipped = `only ${held} of ${connections} connections completed a request`;
-    } else if (fdsNow - freshFds < (first.held + held) * HELD_FDS_MIN_SHARE) {
+    if (fdsNow - freshFds < (first.held + held) * HELD_FDS_MIN_SHARE) {
       // The server closed connections before the reading (an idle timeout shorter than the
       // time it took to open both batches): memory freed by the first batch's would make the
       // second batch's figure too low.

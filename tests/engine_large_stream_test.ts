@@ -52,6 +52,28 @@ function patternStream(
   });
 }
 
+/** A byte stream of `size` bytes whose every lent view `fill` writes (or, faulty, does not). */
+function byteSource(
+  size: number,
+  fill: (target: Uint8Array, offset: number) => void,
+): ReadableStream<Uint8Array> {
+  let sent = 0;
+  return new ReadableStream({
+    type: "bytes",
+    pull(controller) {
+      const view = controller.byobRequest!.view!;
+      const count = Math.min(view.byteLength, size - sent);
+      fill(new Uint8Array(view.buffer, view.byteOffset, count), sent);
+      sent += count;
+      controller.byobRequest!.respond(count);
+      if (sent === size) {
+        controller.close();
+        controller.byobRequest?.respond(0);
+      }
+    },
+  });
+}
+
 function octets(size: number): HeadersInit {
   return { "content-length": String(size), "content-type": "application/octet-stream" };
 }
@@ -108,46 +130,17 @@ Deno.test("large streamed bodies: 20 at once (more than the pool's 16 buffers), 
 
 Deno.test("large streamed bodies: a reused buffer never carries another response's bytes, even to a stream that claims bytes it did not write", async () => {
   const secret = new TextEncoder().encode("SECRET-OF-CLIENT-A ");
-  await using test = startServer((request) => {
-    if (new URL(request.url).pathname === "/a") {
-      let sent = 0;
-      return new Response(
-        new ReadableStream({
-          type: "bytes",
-          pull(controller) {
-            const view = controller.byobRequest!.view!;
-            const target = new Uint8Array(view.buffer, view.byteOffset, view.byteLength);
-            const count = Math.min(target.length, SIZE - sent);
-            for (let i = 0; i < count; i++) target[i] = secret[(sent + i) % secret.length]!;
-            sent += count;
-            controller.byobRequest!.respond(count);
-            if (sent === SIZE) {
-              controller.close();
-              controller.byobRequest?.respond(0);
-            }
-          },
-        }),
-        { headers: octets(SIZE) },
-      );
-    }
-    // A faulty source: it says it filled the view without writing a byte.
-    let sent = 0;
-    return new Response(
-      new ReadableStream({
-        type: "bytes",
-        pull(controller) {
-          const count = Math.min(controller.byobRequest!.view!.byteLength, SIZE - sent);
-          sent += count;
-          controller.byobRequest!.respond(count);
-          if (sent === SIZE) {
-            controller.close();
-            controller.byobRequest?.respond(0);
-          }
-        },
-      }),
+  await using test = startServer((request) =>
+    new Response(
+      new URL(request.url).pathname === "/a"
+        ? byteSource(SIZE, (target, offset) => {
+          for (let i = 0; i < target.length; i++) target[i] = secret[(offset + i) % secret.length]!;
+        })
+        // A faulty source: it says it filled the view without writing a byte.
+        : byteSource(SIZE, () => {}),
       { headers: octets(SIZE) },
-    );
-  });
+    )
+  );
   for (let round = 0; round < 3; round++) {
     const a = new Uint8Array(await (await fetch(`http://127.0.0.1:${test.port}/a`)).arrayBuffer());
     assert.equal(a.length, SIZE);

@@ -41,8 +41,10 @@ const LARGE_STREAM_BUFFERS_MAX = 16;
 
 /**
  * Most large buffers kept for reuse once given back (8 MiB stays resident after a burst of
- * downloads). A buffer is given back only after a complete response; one whose response was cut
- * short is left to the garbage collector, as a write of it may still be in flight.
+ * downloads). A buffer is given back only when its stream ended (then every write of it has
+ * finished, even if the stream fell short of its Content-Length); one whose response was stopped
+ * (an error, a failed or stalled write, a shutdown) is left to the garbage collector, as a write
+ * of it may still be in flight.
  */
 const LARGE_STREAM_POOL_MAX = 8;
 
@@ -237,9 +239,9 @@ export class StreamChunks {
   }
 
   /**
-   * The response is over: a large buffer goes back to its pool — only after a complete body,
-   * when no read or write can still hold it (after an error or a stop, a write of it may still
-   * be in flight, so it is left to the garbage collector). Idempotent.
+   * The response is over: a large buffer goes back to its pool — only when its stream ended
+   * (`complete`), when no read or write can still hold it (after an error or a stop, a write of
+   * it may still be in flight, so it is left to the garbage collector). Idempotent.
    */
   release(complete: boolean): void {
     if (!this.#large) return;

@@ -135,8 +135,6 @@ export async function pumpContent(
         w.state.disable(CloseReason.ResponseIncomplete);
         return false;
       }
-      // The chunk has been copied or written: its buffer can take the next one.
-      chunks.recycle(value);
     }
   } catch (error) {
     chunks.stop(error);
@@ -212,7 +210,8 @@ export class StreamChunks {
       : (this.#reader as ReadableStreamDefaultReader<Uint8Array>).read();
     read.then((result) => {
       if (this.#pending === pending) this.#pending = null;
-      // A BYOB read gives its buffer back, the last one ("done") included.
+      // A BYOB read gives its buffer back, the last one ("done") included: the next read (only
+      // once this chunk has been written) fills it again.
       if (this.#byob && result.value !== undefined) {
         this.#buffer = new Uint8Array(result.value.buffer as ArrayBuffer);
       }
@@ -231,11 +230,6 @@ export class StreamChunks {
       return buffer;
     }
     return new Uint8Array(STREAM_CHUNK_BYTES);
-  }
-
-  /** The chunk has been written: a BYOB buffer it lives in takes the next one. */
-  recycle(chunk: Uint8Array): void {
-    if (this.#byob) this.#buffer = new Uint8Array(chunk.buffer as ArrayBuffer);
   }
 
   /**

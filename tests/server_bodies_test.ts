@@ -12,7 +12,7 @@ import {
   normalizeDate,
   RawClient,
 } from "./support/http_client.ts";
-import { deferred, startServer } from "./support/test_server.ts";
+import { deferred, startServer, type TestServer } from "./support/test_server.ts";
 
 const encoder = new TextEncoder();
 
@@ -25,12 +25,19 @@ function streamOf(...parts: string[]): ReadableStream<Uint8Array> {
   });
 }
 
-Deno.test("chunked_upload_with_extensions_and_trailers_reaches_the_handler_decoded", async () => {
+/** A server whose handler reads each body whole and answers its length; `received()` is the last. */
+function startBodyReader(): { test: TestServer; received: () => string } {
   let received = "";
-  await using test = startServer(async (request) => {
+  const test = startServer(async (request) => {
     received = await request.text();
     return new Response(`${received.length}`);
   });
+  return { test, received: () => received };
+}
+
+Deno.test("chunked_upload_with_extensions_and_trailers_reaches_the_handler_decoded", async () => {
+  const reader = startBodyReader();
+  await using test = reader.test;
   await using client = await RawClient.connect(test.port);
   await client.write(
     "POST /upload HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n" +
@@ -41,7 +48,7 @@ Deno.test("chunked_upload_with_extensions_and_trailers_reaches_the_handler_decod
   );
   const response = await client.readResponse();
   assert.equal(response.status, 200);
-  assert.equal(received, "hello,0123456789");
+  assert.equal(reader.received(), "hello,0123456789");
   assert.equal(bodyText(response), "16");
   // The connection continues after the trailer section.
   await client.write("GET / HTTP/1.1\r\nHost: x\r\n\r\n");
@@ -51,11 +58,8 @@ Deno.test("chunked_upload_with_extensions_and_trailers_reaches_the_handler_decod
 Deno.test("chunk_sizes_with_leading_zeros_beyond_sixteen_digits_are_their_value", async () => {
   // chunk-size = 1*HEXDIG (RFC 9112 §7.1): zeros in front change nothing; only significant
   // digits beyond 64 bits are an overflow.
-  let received = "";
-  await using test = startServer(async (request) => {
-    received = await request.text();
-    return new Response(`${received.length}`);
-  });
+  const reader = startBodyReader();
+  await using test = reader.test;
   await using client = await RawClient.connect(test.port);
   await client.write(
     "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n" +
@@ -63,7 +67,7 @@ Deno.test("chunk_sizes_with_leading_zeros_beyond_sixteen_digits_are_their_value"
   );
   const response = await client.readResponse();
   assert.equal(response.status, 200);
-  assert.equal(received, "hello");
+  assert.equal(reader.received(), "hello");
   await client.write(
     "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n" +
       "00010000000000000005\r\nhello\r\n0\r\n\r\n",
@@ -72,16 +76,13 @@ Deno.test("chunk_sizes_with_leading_zeros_beyond_sixteen_digits_are_their_value"
 });
 
 Deno.test("content_length_upload_is_streamed_to_the_handler", async () => {
-  let received = "";
-  await using test = startServer(async (request) => {
-    received = await request.text();
-    return new Response("ok");
-  });
+  const reader = startBodyReader();
+  await using test = reader.test;
   await using client = await RawClient.connect(test.port);
   await client.write("PUT /f HTTP/1.1\r\nHost: x\r\nContent-Length: 11\r\n\r\nhello");
   await client.write(" world");
   assert.equal((await client.readResponse()).status, 200);
-  assert.equal(received, "hello world");
+  assert.equal(reader.received(), "hello world");
 });
 
 Deno.test("an_unread_small_body_is_discarded_and_the_connection_kept", async () => {

@@ -169,6 +169,43 @@ Deno.test("large streamed bodies: a source that fails or overruns its Content-Le
   await assertAllGivenBack(test.server);
 });
 
+Deno.test("large streamed bodies: a source that gives exactly its Content-Length and never closes is cancelled there and its buffer kept for reuse", async () => {
+  let cancels = 0;
+  await using test = startServer(() => {
+    let offset = 0;
+    return new Response(
+      new ReadableStream({
+        type: "bytes",
+        pull(controller) {
+          if (offset === SIZE) return; // all bytes given: neither close() nor respond() again
+          const view = controller.byobRequest!.view!;
+          const target = new Uint8Array(view.buffer, view.byteOffset, view.byteLength);
+          const count = Math.min(target.length, SIZE - offset);
+          for (let i = 0; i < count; i++) target[i] = byteAt(5, offset + i);
+          offset += count;
+          controller.byobRequest!.respond(count);
+        },
+        cancel() {
+          cancels++;
+        },
+      }),
+      { headers: octets(SIZE) },
+    );
+  });
+  const pooledBefore = largeStreamBufferCounts().pooled;
+  const bodies = [];
+  for (let round = 0; round < 2; round++) {
+    const response = await fetch(`http://127.0.0.1:${test.port}/`);
+    bodies.push(new Uint8Array(await response.arrayBuffer()));
+  }
+  for (const body of bodies) assert.equal(firstWrongByte(5, body), -1);
+  assert.equal(cancels, 2, "each stream cancelled at its length");
+  // Given back at once (no shutdown needed), and kept: no read was left filling it.
+  assert.equal(largeStreamBufferCounts().lent, 0);
+  assert.equal(largeStreamBufferCounts().pooled, Math.max(pooledBefore, 1));
+  await assertAllGivenBack(test.server);
+});
+
 Deno.test("large streamed bodies: a client that stops reading (write stall) and a shutdown during downloads give every buffer back", async () => {
   const cancelled = deferred();
   const big = 64 * 1024 * 1024; // far more than the socket buffers hold

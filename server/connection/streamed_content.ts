@@ -1,8 +1,9 @@
 /**
  * A response's content read from its `ReadableStream` and sent with the framing chosen for it
- * (RFC 9112 §6): as it is for a Content-Length or close-delimited response (never more bytes than
- * announced: the connection closes instead), in chunks of the chunked transfer coding (§7.1)
- * otherwise. A byte stream is read with a BYOB reader into one reused buffer, any other stream
+ * (RFC 9112 §6): as it is for a Content-Length or close-delimited response, in chunks of the
+ * chunked transfer coding (§7.1) otherwise. A Content-Length response ends at its length: the
+ * stream is cancelled there, whether or not it would have ended (never more bytes than announced;
+ * a chunk that holds more closes the connection after the announced ones). A byte stream is read with a BYOB reader into one reused buffer, any other stream
  * chunk by chunk; the head and the first chunk leave together unless the stream is slow to start.
  *
  * The head, the framing decision and in-memory content are response_writer.ts's.
@@ -41,8 +42,9 @@ const LARGE_STREAM_BUFFERS_MAX = 16;
 
 /**
  * Most large buffers kept for reuse once given back (8 MiB stays resident after a burst of
- * downloads). A buffer is given back only when its stream ended (then every write of it has
- * finished, even if the stream fell short of its Content-Length); one whose response was stopped
+ * downloads). A buffer is given back only when its stream ended or its response reached its
+ * Content-Length (then no read fills it and every write of it has finished, even if the stream fell
+ * short of its Content-Length); one whose response was stopped
  * (an error, a failed or stalled write, a shutdown) is left to the garbage collector, as a write
  * of it may still be in flight.
  */
@@ -91,6 +93,15 @@ export async function pumpContent(
   let writeFailed = false;
   try {
     for (;;) {
+      if (framing.kind === "length" && written === framing.length) {
+        // A length-framed response is complete once its length is written (RFC 9112 §6.3): the
+        // stream is not read again, so one that never closes cannot hold the connection (and the
+        // requests pipelined behind it); hyper drops a sized body at its length the same way.
+        // Its source's cancel() runs; no read is in flight, so a lent buffer is free again.
+        complete = true;
+        chunks.stop();
+        break;
+      }
       const next = chunks.read();
       // The head waits in the output buffer for the first chunk, so that both go together;
       // but not if the stream is slow to start.
@@ -233,8 +244,8 @@ export class StreamChunks {
   }
 
   /**
-   * The response is over: a large buffer goes back to its pool — only when its stream ended
-   * (`complete`), when no read or write can still hold it (after an error or a stop, a write of
+   * The response is over: a large buffer goes back to its pool — only when its stream ended or
+   * the response reached its length (`complete`), when no read or write can still hold it (after an error or a stop, a write of
    * it may still be in flight, so it is left to the garbage collector). Idempotent.
    */
   release(complete: boolean): void {

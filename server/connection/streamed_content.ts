@@ -64,7 +64,8 @@ export function largeStreamBufferCounts(): { lent: number; pooled: number } {
 /**
  * A large buffer from the pool, zeroed: a stream that claims more bytes than it wrote (a faulty
  * `respond(n)`) must never send bytes of another response. 1 MiB of zeroes costs about as much as
- * one of the file reads saved.
+ * one of the file reads saved. Within one response the buffer is not zeroed between chunks (no
+ * buffer is): such a source can only resend its own earlier bytes.
  */
 function lendLargeBuffer(): Uint8Array<ArrayBuffer> {
   const pooled = largeStreamPool.pop();

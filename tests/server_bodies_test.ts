@@ -234,14 +234,14 @@ Deno.test("stream_longer_than_its_content_length_is_cut_and_the_connection_close
   assert.ok(closedBy !== null);
 });
 
-/** A stream that gives `parts` and then neither ends nor fails; `cancelled` counts its cancels. */
-function streamThatNeverEnds(...parts: string[]): {
-  stream: () => ReadableStream<Uint8Array>;
-  cancelled: () => number;
-} {
+/**
+ * Two pipelined GETs, each answered with a stream that gives `parts` and then neither ends nor
+ * fails, announcing `contentLength`; `cancelled()` counts the streams' cancels.
+ */
+async function pipelinedPairFromStreamsThatNeverEnd(contentLength: string, ...parts: string[]) {
   let cancels = 0;
-  return {
-    stream: () =>
+  const test = startServer(() =>
+    new Response(
       new ReadableStream({
         start(controller) {
           for (const part of parts) controller.enqueue(encoder.encode(part));
@@ -250,22 +250,29 @@ function streamThatNeverEnds(...parts: string[]): {
           cancels++;
         },
       }),
-    cancelled: () => cancels,
-  };
+      { headers: { "content-length": contentLength } },
+    )
+  );
+  const client = await RawClient.connect(test.port);
+  try {
+    await client.write("GET /1 HTTP/1.1\r\nHost: x\r\n\r\nGET /2 HTTP/1.1\r\nHost: x\r\n\r\n");
+    const responses = await client.readResponses(2);
+    return { test, client, responses, cancelled: () => cancels };
+  } catch (error) {
+    await client.dispose();
+    await test[Symbol.asyncDispose]();
+    throw error;
+  }
 }
 
 Deno.test("stream_that_sends_its_content_length_and_never_ends_completes_there_and_the_pipelined_requests_are_answered", async () => {
-  const source = streamThatNeverEnds("ab", "cd");
-  await using test = startServer(() =>
-    new Response(source.stream(), { headers: { "content-length": "4" } })
-  );
-  await using client = await RawClient.connect(test.port);
-  await client.write("GET /1 HTTP/1.1\r\nHost: x\r\n\r\nGET /2 HTTP/1.1\r\nHost: x\r\n\r\n");
-  const responses = await client.readResponses(2);
-  assert.deepEqual(responses.map(bodyText), ["abcd", "abcd"]);
-  assert.deepEqual(responses.map((response) => header(response, "connection")), [null, null]);
+  const pair = await pipelinedPairFromStreamsThatNeverEnd("4", "ab", "cd");
+  await using test = pair.test;
+  await using client = pair.client;
+  assert.deepEqual(pair.responses.map(bodyText), ["abcd", "abcd"]);
+  assert.deepEqual(pair.responses.map((response) => header(response, "connection")), [null, null]);
   // Each stream was let go at its length: its source was cancelled, not left waiting forever.
-  assert.equal(source.cancelled(), 2);
+  assert.equal(pair.cancelled(), 2);
   // And the connection is still open for a third.
   await client.write("GET /3 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
   const { responses: last, closedBy } = await client.readUntilClose();
@@ -275,31 +282,26 @@ Deno.test("stream_that_sends_its_content_length_and_never_ends_completes_there_a
 });
 
 Deno.test("stream_with_content_length_0_that_never_ends_is_not_read_and_the_connection_stays_open", async () => {
-  const source = streamThatNeverEnds("never sent");
-  await using test = startServer(() =>
-    new Response(source.stream(), { headers: { "content-length": "0" } })
-  );
-  await using client = await RawClient.connect(test.port);
-  await client.write("GET /1 HTTP/1.1\r\nHost: x\r\n\r\nGET /2 HTTP/1.1\r\nHost: x\r\n\r\n");
-  const responses = await client.readResponses(2);
-  assert.deepEqual(responses.map(bodyText), ["", ""]);
-  assert.deepEqual(responses.map((response) => header(response, "content-length")), ["0", "0"]);
-  assert.equal(source.cancelled(), 2);
+  const pair = await pipelinedPairFromStreamsThatNeverEnd("0", "never sent");
+  await using _test = pair.test;
+  await using client = pair.client;
+  assert.deepEqual(pair.responses.map(bodyText), ["", ""]);
+  assert.deepEqual(pair.responses.map((response) => header(response, "content-length")), [
+    "0",
+    "0",
+  ]);
+  assert.equal(pair.cancelled(), 2);
   assert.equal(client.receivedText.includes("never sent"), false);
 });
 
 Deno.test("stream_whose_surplus_would_come_in_a_later_chunk_is_cancelled_at_its_length_and_the_connection_goes_on", async () => {
-  const source = streamThatNeverEnds("abcd", "SURPLUS");
-  await using test = startServer(() =>
-    new Response(source.stream(), { headers: { "content-length": "4" } })
-  );
-  await using client = await RawClient.connect(test.port);
-  await client.write("GET /1 HTTP/1.1\r\nHost: x\r\n\r\nGET /2 HTTP/1.1\r\nHost: x\r\n\r\n");
-  const responses = await client.readResponses(2);
+  const pair = await pipelinedPairFromStreamsThatNeverEnd("4", "abcd", "SURPLUS");
+  await using _test = pair.test;
+  await using client = pair.client;
   // The surplus is never read, so never sent: the framing holds and the connection is reused.
-  assert.deepEqual(responses.map(bodyText), ["abcd", "abcd"]);
+  assert.deepEqual(pair.responses.map(bodyText), ["abcd", "abcd"]);
   assert.equal(client.receivedText.includes("SURPLUS"), false);
-  assert.equal(source.cancelled(), 2);
+  assert.equal(pair.cancelled(), 2);
 });
 
 Deno.test("stream_shorter_than_its_content_length_closes_the_connection", async () => {

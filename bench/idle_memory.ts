@@ -1,17 +1,19 @@
 /**
  * M1 and M2: the memory a server holds per idle keep-alive connection, read from /proc while
- * bench/idle_client.ts holds the connections open.
+ * bench/idle_client.ts processes hold batches of connections open, one on top of another.
  *
  * @module
  */
 
 import { join } from "node:path";
-import { SMALL_FILE_NAME } from "./options.ts";
-import type { MeasuredServer, MemoryResult, MemoryScenarioId } from "./report.ts";
+import { IDLE_SERVER_TIMEOUT_MS, SMALL_FILE_NAME } from "./options.ts";
+import type { MeasuredServer, MemoryBatch, MemoryResult, MemoryScenarioId } from "./report.ts";
 import { countOpenFds, pause, readRssKiB, wrapCommand } from "./processes.ts";
 import { httpGet } from "./probe.ts";
 import { BENCH_DIR, type RunContext, SETTLE_MS } from "./context.ts";
-import { commandLineSpec, launchSpec, startOrReason, stopServer } from "./launch.ts";
+import { commandLineSpec, type IdleHold, launchSpec, startOrReason, stopServer } from "./launch.ts";
+import { failedBatch, judgeBatch, summarizeBatches } from "./idle_batches.ts";
+import { BASELINE_ENTRY } from "./baseline.ts";
 
 /**
  * Requests (each on its own connection, closed after) a server answers before the first batch of
@@ -20,19 +22,40 @@ import { commandLineSpec, launchSpec, startOrReason, stopServer } from "./launch
  */
 const IDLE_WARMUP_REQUESTS = 200;
 
-/** Share of M1's connections the server must still hold when its memory is read. */
-const HELD_FDS_MIN_SHARE = 0.95;
+/** Longest an idle client may take to open its connections and report them. */
+const IDLE_CLIENT_OPEN_TIMEOUT_MS = 60_000;
 
-/** Longest the M1 client may take to open its connections and report. */
-const IDLE_CLIENT_TIMEOUT_MS = 60_000;
+/** Longest an idle client may take to answer `count` or to exit once released. */
+const IDLE_CLIENT_REPLY_TIMEOUT_MS = 10_000;
 
 /** One idle client's connections, held until {@linkcode IdleBatch.release}. */
 interface IdleBatch {
-  /** Connections that completed their request and are held. */
-  held: number;
+  /** Connections that completed their request. */
+  opened: number;
   /** Why the batch cannot be measured (the client never said, or requests failed), or null. */
   problem: string | null;
+  /**
+   * How many of its connections the server has not closed, by the client's count (each keeps a
+   * read pending, which ends when the server closes it).
+   *
+   * @throws {Error} when the client does not answer within {@linkcode IDLE_CLIENT_REPLY_TIMEOUT_MS}.
+   */
+  openCount(): Promise<number>;
+  /** Closes the client's connections and waits until it exited. */
   release(): Promise<void>;
+}
+
+/** Resolves with `promise`, or with `fallback` once `ms` passed. */
+async function within<T, F>(promise: Promise<T>, ms: number, fallback: F): Promise<T | F> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  try {
+    return await Promise.race([
+      promise,
+      new Promise<F>((resolve) => timer = setTimeout(() => resolve(fallback), ms)),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 /** Starts bench/idle_client.ts with `connections` connections and waits until it holds them. */
@@ -40,7 +63,7 @@ async function holdIdleConnections(
   port: number,
   connections: number,
   path: string,
-  context: RunContext,
+  clientCore: number | null,
 ): Promise<IdleBatch> {
   const argv = wrapCommand([
     Deno.execPath(),
@@ -51,57 +74,203 @@ async function holdIdleConnections(
     String(port),
     String(connections),
     path,
-  ], context.clientCore);
+  ], clientCore);
   const client = new Deno.Command(argv[0] as string, {
     args: argv.slice(1),
     stdin: "piped",
     stdout: "piped",
     stderr: "inherit",
-    signal: AbortSignal.timeout(IDLE_CLIENT_TIMEOUT_MS),
   }).spawn();
+  const status = client.status;
+  const commands = client.stdin.getWriter();
   const reader = client.stdout.pipeThrough(new TextDecoderStream()).getReader();
-  let text = "";
-  while (!/HOLDING \d+ FAILED \d+/.test(text)) {
-    const { value, done } = await reader.read();
-    if (done) break;
-    text += value;
-  }
-  const match = /HOLDING (\d+) FAILED (\d+)/.exec(text);
-  const held = match === null ? 0 : Number(match[1]);
+  let pending = "";
+  /** The client's next line of output, or null once it closed its stdout. */
+  const nextLine = async (): Promise<string | null> => {
+    while (true) {
+      const newline = pending.indexOf("\n");
+      if (newline >= 0) {
+        const line = pending.slice(0, newline).trim();
+        pending = pending.slice(newline + 1);
+        return line;
+      }
+      const { value, done } = await reader.read();
+      if (done) return null;
+      pending += value;
+    }
+  };
+  const kill = () => {
+    try {
+      client.kill("SIGKILL");
+    } catch {
+      // Already exited.
+    }
+  };
+  const timedOut = Symbol("timed out");
+  const report = await within(nextLine(), IDLE_CLIENT_OPEN_TIMEOUT_MS, timedOut);
+  if (report === timedOut) kill();
+  const match = typeof report === "string" ? /^HOLDING (\d+) FAILED (\d+)$/.exec(report) : null;
+  const opened = match === null ? 0 : Number(match[1]);
   return {
-    held,
-    problem: match === null
+    opened,
+    problem: report === timedOut
+      ? `the idle client did not report its connections within ${
+        IDLE_CLIENT_OPEN_TIMEOUT_MS / 1000
+      } s`
+      : match === null
       ? "the idle client did not report its connections"
       : Number(match[2]) > 0
-      ? `only ${held} of ${connections} connections completed a request`
+      ? `only ${opened} of ${connections} connections completed a request`
       : null,
+    async openCount() {
+      await commands.write(new TextEncoder().encode("count\n"));
+      const line = await within(nextLine(), IDLE_CLIENT_REPLY_TIMEOUT_MS, timedOut);
+      const open = typeof line === "string" ? /^OPEN (\d+)$/.exec(line) : null;
+      if (open === null) throw new Error("an idle client stopped answering how many it holds");
+      return Number(open[1]);
+    },
     async release() {
-      await client.stdin.close();
+      await commands.close().catch(() => {});
+      if (await within(status.then(() => false), IDLE_CLIENT_REPLY_TIMEOUT_MS, true)) kill();
       await reader.cancel().catch(() => {});
-      await client.status;
+      await status;
     },
   };
 }
 
+/** What {@linkcode measureIdleBatches} read from one running server. */
+export interface IdleMeasurement {
+  /** Every batch opened, in order, judged by bench/idle_batches.ts. */
+  batches: MemoryBatch[];
+  /** Why the measurement stopped before its batches (the warm-up failed, the server died), or null. */
+  problem: string | null;
+}
+
+/** How {@linkcode measureIdleBatches} holds its connections. */
+export interface IdleBatchOptions {
+  /** Path each connection requests once before it idles. */
+  path: string;
+  /** Connections per batch. */
+  connections: number;
+  /** Batches held one on top of another (the first is not counted). */
+  batches: number;
+  /** Core the idle clients are pinned to, or null. */
+  clientCore: number | null;
+}
+
 /**
- * M1 (Hello, World!) and M2 (the static site; sockserve as its command line): RSS growth of a
- * fresh server while it holds N more idle keep-alive connections, each after one request.
+ * Warms the server up, then opens `batches` batches of `connections` idle keep-alive connections,
+ * one on top of another, and reads the server's RSS and open files after each. Never throws for
+ * the server's sake: a failed warm-up request or a server that stopped is the result's problem.
+ * Batches follow one another on events (the client has completed every request; RSS is read after
+ * {@linkcode SETTLE_MS}, as after every phase of the run).
  *
- * Two batches of N: the first is held but not measured, the second is measured on top of it. The
- * first batch is where a server meets 50 connections opening at once for the first time, and
- * where V8 optimises its connection path on background threads; the compilers' scratch memory
- * stays in those threads' malloc arenas (for sockserve 2–3 MiB once, none with
- * `--v8-flags=--no-turbofan,--no-maglev`), which would read as KiB per connection. The first
- * batch also holds heap sizing, so its growth is reported beside the second's. Both batches must
- * still be held when the second is measured (an idle timeout that closed first-batch connections
- * would free memory meanwhile). For the servers that collect garbage (all but nginx), when
- * garbage is collected moves the figure: the second batch is sockserve's lowest reading (held by
- * hand, its later batches grew 1.1–1.7× as much; bench/README.md gives the figures).
+ * @example
+ * ```ts
+ * declare const server: { pid: number; port: number };
+ * const { batches, problem } = await measureIdleBatches(server,
+ *   { path: "/", connections: 1000, batches: 4, clientCore: 1 });
+ * ```
+ */
+export async function measureIdleBatches(
+  server: { pid: number; port: number },
+  options: IdleBatchOptions,
+): Promise<IdleMeasurement> {
+  const { pid, port } = server;
+  const batches: MemoryBatch[] = [];
+  const clients: IdleBatch[] = [];
+  try {
+    // Warm up first, as a server that has been running is: what is measured is the memory each
+    // further idle connection costs, not the one-time cost of compiling the server's code.
+    for (let i = 0; i < IDLE_WARMUP_REQUESTS; i++) {
+      try {
+        const response = await httpGet(port, options.path);
+        response.connection.close();
+      } catch (error) {
+        return {
+          batches,
+          problem: `warm-up request ${i + 1} of ${IDLE_WARMUP_REQUESTS} failed: ${
+            error instanceof Error ? error.message : String(error)
+          }`,
+        };
+      }
+    }
+    await pause(SETTLE_MS);
+    let rssKiB = await readRssKiB(pid);
+    let fds = await countOpenFds(pid);
+    /** Each held batch's open connections at the previous reading. */
+    let openBefore: number[] = [];
+    for (let batch = 1; batch <= options.batches; batch++) {
+      const client = await holdIdleConnections(
+        port,
+        options.connections,
+        options.path,
+        options.clientCore,
+      );
+      clients.push(client);
+      if (client.problem !== null) {
+        // A server that refused these connections would refuse more: no further batch.
+        batches.push(failedBatch(batch, client.opened, rssKiB, client.problem));
+        break;
+      }
+      await pause(SETTLE_MS);
+      const rssAfterKiB = await readRssKiB(pid);
+      const fdsAfter = await countOpenFds(pid);
+      // Counted after RSS is read: a close between the two only makes the check stricter.
+      const openNow = await Promise.all(clients.map((held) => held.openCount()));
+      const earlierClosed = openBefore.reduce(
+        (sum, before, i) => sum + Math.max(0, before - (openNow[i] ?? 0)),
+        0,
+      );
+      batches.push(judgeBatch({
+        batch,
+        requested: options.connections,
+        held: openNow[batch - 1] ?? 0,
+        earlierClosed,
+        rssBeforeKiB: rssKiB,
+        rssAfterKiB,
+        fdsGained: fdsAfter - fds,
+      }));
+      rssKiB = rssAfterKiB;
+      fds = fdsAfter;
+      openBefore = openNow;
+    }
+    return { batches, problem: null };
+  } catch (error) {
+    // /proc/PID gone (the server died), or an idle client that stopped answering.
+    return {
+      batches,
+      problem: `the measurement stopped: ${error instanceof Error ? error.message : String(error)}`,
+    };
+  } finally {
+    for (const client of clients) await client.release();
+  }
+}
+
+/**
+ * M1 (Hello, World!) and M2 (the static site; sockserve as its command line): what each further
+ * idle keep-alive connection costs a fresh server, in KiB of RSS, each connection after one
+ * request.
+ *
+ * `batches` batches of `connections` are opened one on top of another and RSS is read after each.
+ * The first is held but not counted: it is where a server meets 50 connections opening at once
+ * for the first time, and where V8 optimises its connection path on background threads; the
+ * compilers' scratch memory stays in those threads' malloc arenas (for sockserve 2–3 MiB once,
+ * none with `--v8-flags=--no-turbofan,--no-maglev`), which would read as KiB per connection, and
+ * it holds heap sizing; its growth is reported beside the figure. The figure is the mean of the
+ * later batches (bench/idle_batches.ts says which count), each listed in the result: for the
+ * servers that collect garbage (all but nginx), when garbage is collected moves every single
+ * reading, by up to 2× from batch to batch for sockserve (bench/README.md gives the figures).
+ *
+ * Every server keeps its idle connections for {@linkcode IDLE_SERVER_TIMEOUT_MS} here (the
+ * others' scenarios keep their defaults). A baseline whose entry or command line predates the
+ * idle-timeout option runs with its own, and its result's `note` says so.
  */
 export async function measureIdleMemory(
   scenario: MemoryScenarioId,
   name: MeasuredServer,
   connections: number,
+  batchCount: number,
   context: RunContext,
 ): Promise<MemoryResult> {
   const empty = {
@@ -114,59 +283,56 @@ export async function measureIdleMemory(
     fdsGained: 0,
     ratioToReference: null,
   };
-  const isSockserve = name === "sockserve" ||
-    (context.baseline !== null && name === context.baseline.server);
-  const spec = scenario === "M2" && isSockserve
-    ? commandLineSpec(name, context)
-    : await launchSpec(name, scenario === "M2" ? "static" : "hello", context);
-  const path = scenario === "M2" ? `/${SMALL_FILE_NAME}` : "/";
-  const server = await startOrReason(spec);
+  const isBaseline = context.baseline !== null && name === context.baseline.server;
+  const commandLine = scenario === "M2" && (name === "sockserve" || isBaseline);
+  const hold: IdleHold = {
+    timeoutMs: IDLE_SERVER_TIMEOUT_MS,
+    connections: connections * batchCount,
+  };
+  const specWith = (idle: IdleHold | undefined) =>
+    commandLine
+      ? Promise.resolve(commandLineSpec(name, context, idle))
+      : launchSpec(name, scenario === "M2" ? "static" : "hello", context, idle);
+  let server = await startOrReason(await specWith(hold));
+  let note: string | undefined;
+  if (typeof server === "string" && isBaseline) {
+    // An older tree's entry (or command line) that predates the option refuses to start with it.
+    const refused = server;
+    server = await startOrReason(await specWith(undefined));
+    if (typeof server !== "string") {
+      note = `its ${commandLine ? "command line" : BASELINE_ENTRY} takes no idle-timeout ` +
+        `option (with it: ${refused}), so it kept its own idle timeout (sockserve's default ` +
+        "is 5 s), and the batches it closed are not counted";
+    }
+  }
   if (typeof server === "string") return { ...empty, skipped: server };
-  const batches: IdleBatch[] = [];
   try {
-    // Warm up first, as a server that has been running is: what is measured is the memory each
-    // further idle connection costs, not the one-time cost of compiling the server's code.
-    for (let i = 0; i < IDLE_WARMUP_REQUESTS; i++) {
-      const response = await httpGet(server.port, path);
-      response.connection.close();
-    }
-    await pause(SETTLE_MS);
-    const freshRssKiB = await readRssKiB(server.pid);
-    const freshFds = await countOpenFds(server.pid);
-    const first = await holdIdleConnections(server.port, connections, path, context);
-    batches.push(first);
-    if (first.problem !== null) return { ...empty, skipped: first.problem };
-    await pause(SETTLE_MS);
-    const baselineRssKiB = await readRssKiB(server.pid);
-    const baselineFds = await countOpenFds(server.pid);
-    const second = await holdIdleConnections(server.port, connections, path, context);
-    batches.push(second);
-    if (second.problem !== null) return { ...empty, skipped: second.problem };
-    const held = second.held;
-    await pause(SETTLE_MS);
-    const loadedRssKiB = await readRssKiB(server.pid);
-    const fdsNow = await countOpenFds(server.pid);
-    const fdsGained = fdsNow - baselineFds;
-    const result: MemoryResult = {
+    const measured = await measureIdleBatches(server, {
+      path: scenario === "M2" ? `/${SMALL_FILE_NAME}` : "/",
+      connections,
+      batches: batchCount,
+      clientCore: context.clientCore,
+    });
+    const { batches } = measured;
+    const summary = summarizeBatches(batches);
+    const first = batches.find((batch) => batch.batch === 1);
+    const read = batches.filter((batch) => batch.rssAfterKiB > 0);
+    const problem = measured.problem ?? summary.problem;
+    return {
       ...empty,
-      connections: held,
-      baselineRssKiB,
-      loadedRssKiB,
-      kibPerConnection: held > 0 ? (loadedRssKiB - baselineRssKiB) / held : 0,
-      firstBatchKiBPerConnection: first.held > 0 ? (baselineRssKiB - freshRssKiB) / first.held : 0,
-      fdsGained,
+      baselineRssKiB: first?.rssAfterKiB ?? 0,
+      loadedRssKiB: read.at(-1)?.rssAfterKiB ?? 0,
+      kibPerConnection: Number.isFinite(summary.kibPerConnection) ? summary.kibPerConnection : 0,
+      countedBatches: summary.counted,
+      ...(first === undefined || first.kibPerConnection === null
+        ? {}
+        : { firstBatchKiBPerConnection: first.kibPerConnection }),
+      batches,
+      fdsGained: batches.reduce((sum, batch) => sum + (batch.batch > 1 ? batch.fdsGained : 0), 0),
+      ...(note === undefined ? {} : { note }),
+      ...(problem === null ? {} : { skipped: problem }),
     };
-    if (fdsNow - freshFds < (first.held + held) * HELD_FDS_MIN_SHARE) {
-      // The server closed connections before the reading (an idle timeout shorter than the
-      // time it took to open both batches): memory freed by the first batch's would make the
-      // second batch's figure too low.
-      result.skipped = `the server held only ${fdsNow - freshFds} of the ${
-        first.held + held
-      } connections of both batches when measured`;
-    }
-    return result;
   } finally {
-    for (const batch of batches) await batch.release();
     await stopServer(server);
   }
 }

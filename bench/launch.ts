@@ -12,13 +12,41 @@ import { type LaunchSpec, type ServerProcess, startServer } from "./processes.ts
 import { freePort, nginxConfig } from "./nginx.ts";
 import { BENCH_DIR, type Mode, REPO_DIR, type RunContext } from "./context.ts";
 
-/** nginx `worker_connections`: above M1's 2 × 1,000 idle connections plus wrk's. */
+/** nginx `worker_connections` of the load scenarios (wrk opens at most 64 + 4). */
 const NGINX_WORKER_CONNECTIONS = 4096;
+
+/** nginx connections beyond M1's and M2's idle ones: the listener, the harness's probes. */
+const NGINX_SPARE_CONNECTIONS = 64;
+
+/**
+ * nginx's connection table over the connections M1 and M2 hold: once fewer than 1/16 of
+ * `worker_connections` are free, nginx closes idle keep-alive connections to make room
+ * (`ngx_drain_connections`), which would free memory during a batch.
+ */
+const NGINX_TABLE_HEADROOM = 1.25;
+
+/**
+ * How M1 and M2 start a server: with an idle timeout long enough to keep every batch until the
+ * last is read. Only they pass it, so no other scenario's configuration changes.
+ */
+export interface IdleHold {
+  /** Idle timeout for keep-alive connections, ms (servers without one keep them anyway). */
+  timeoutMs: number;
+  /** Idle connections held at once at most (all batches), for nginx's fixed connection table. */
+  connections: number;
+}
 
 /** Why a server is not in the WebSocket scenario. */
 const NO_WEBSOCKET = "no WebSocket server without a library (W1 compares sockserve and Deno.serve)";
 
-/** The argv that starts one server in one mode, or why it cannot run here. */
+/**
+ * The argv that starts one server in one mode, or why it cannot run here. With `idle` (M1, M2),
+ * the servers that close idle keep-alive connections get its timeout: sockserve's `serve()`
+ * entry `--idle-timeout-ms=N` (the baseline's too: an entry that predates the option refuses to
+ * start, and bench/idle_memory.ts then starts it without), node:http `--keep-alive-timeout-ms=N`
+ * (`server.keepAliveTimeout`), nginx `keepalive_timeout`. Deno.serve and deno-raw-loop have no
+ * idle timeout.
+ */
 export async function launchSpec(
   server: MeasuredServer,
   mode: Mode,
@@ -26,6 +54,7 @@ export async function launchSpec(
     RunContext,
     "filesDir" | "tempDir" | "tools" | "serverCore" | "baseline" | "tls"
   >,
+  idle?: IdleHold,
 ): Promise<LaunchSpec | string> {
   const { filesDir, tempDir, tools, serverCore: core, baseline } = context;
   const files = mode === "static" || mode === "compress";
@@ -51,9 +80,10 @@ export async function launchSpec(
     ...extra,
   ];
   // S7: a cache with no room for a compressed file, so that sockserve compresses every response.
-  const sockserveExtra = mode === "compress"
-    ? [`--cache-max-total-bytes=${NO_COMPRESSED_CACHE_BYTES}`]
-    : [];
+  const sockserveExtra = [
+    ...(mode === "compress" ? [`--cache-max-total-bytes=${NO_COMPRESSED_CACHE_BYTES}`] : []),
+    ...(idle === undefined ? [] : [`--idle-timeout-ms=${idle.timeoutMs}`]),
+  ];
   if (baseline !== null && server === baseline.server) {
     // The old tree's own entry, run from the old tree so that its deno.json (unstable flags,
     // imports) applies, exactly as the current sockserve is run from the repository.
@@ -104,7 +134,12 @@ export async function launchSpec(
       return {
         ...secure,
         name: server,
-        command: ["node", join(BENCH_DIR, "servers", "node_http.mjs"), ...modeArgs],
+        command: [
+          "node",
+          join(BENCH_DIR, "servers", "node_http.mjs"),
+          ...modeArgs,
+          ...(idle === undefined ? [] : [`--keep-alive-timeout-ms=${idle.timeoutMs}`]),
+        ],
         readyPath,
         core,
       };
@@ -125,7 +160,13 @@ export async function launchSpec(
           port,
           mode: files ? "static" : "hello",
           root: filesDir,
-          workerConnections: NGINX_WORKER_CONNECTIONS,
+          workerConnections: Math.max(
+            NGINX_WORKER_CONNECTIONS,
+            Math.ceil(
+              ((idle?.connections ?? 0) + NGINX_SPARE_CONNECTIONS) * NGINX_TABLE_HEADROOM,
+            ),
+          ),
+          ...(idle === undefined ? {} : { keepaliveTimeoutSec: Math.ceil(idle.timeoutMs / 1000) }),
           ...(tls === null ? {} : { tls: { certFile: tls.certFile, keyFile: tls.keyFile } }),
         }),
       );
@@ -174,11 +215,13 @@ export async function stopServer(server: ServerProcess): Promise<void> {
 
 /**
  * sockserve's command line serving the static files, as a user runs it (its default access log
- * on stdout, which the harness reads and drops), for M2; the baseline's from its own tree.
+ * on stdout, which the harness reads and drops), for M2; the baseline's from its own tree. With
+ * `idle`, `--idle-timeout <seconds>s` too (a command line without the option refuses to start).
  */
 export function commandLineSpec(
   name: MeasuredServer,
   context: Pick<RunContext, "filesDir" | "serverCore" | "baseline">,
+  idle?: IdleHold,
 ): LaunchSpec {
   const root = context.baseline !== null && name === context.baseline.server
     ? context.baseline.dir
@@ -198,6 +241,7 @@ export function commandLineSpec(
       "127.0.0.1",
       "--port",
       String(port),
+      ...(idle === undefined ? [] : ["--idle-timeout", `${Math.ceil(idle.timeoutMs / 1000)}s`]),
     ],
     fixedPort: port,
     readyPath: `/${SMALL_FILE_NAME}`,

@@ -10,6 +10,9 @@
 /** Where Debian's `apt-get install nginx` puts the binary. */
 export const NGINX_BINARY = "/usr/sbin/nginx";
 
+/** nginx's own `keepalive_timeout`, kept in every scenario but M1 and M2. */
+const DEFAULT_KEEPALIVE_TIMEOUT_SEC = 75;
+
 /** What the generated nginx serves. */
 export interface NginxConfigOptions {
   /** Directory for pid, logs and temp paths. */
@@ -20,8 +23,10 @@ export interface NginxConfigOptions {
   mode: "hello" | "static";
   /** Document root for `static`. */
   root: string;
-  /** Most simultaneous connections (M1 holds 1,000 idle ones). */
+  /** Most simultaneous connections (M1 and M2 hold thousands of idle ones). */
   workerConnections: number;
+  /** `keepalive_timeout` in seconds (default 75, nginx's own; M1 and M2 set a longer one). */
+  keepaliveTimeoutSec?: number;
   /** PEM certificate and key files: listen with `ssl` (T1); needs the http_ssl module. */
   tls?: { certFile: string; keyFile: string };
 }
@@ -90,7 +95,7 @@ http {
   tcp_nopush on;
   # The other servers never close a busy keep-alive connection; nginx's default is 1000 requests.
   keepalive_requests 100000000;
-  keepalive_timeout 75s;
+  keepalive_timeout ${options.keepaliveTimeoutSec ?? DEFAULT_KEEPALIVE_TIMEOUT_SEC}s;
   server {
     listen 127.0.0.1:${options.port}${options.tls === undefined ? "" : " ssl"};
 ${tls}${location}

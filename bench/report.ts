@@ -129,6 +129,41 @@ export interface LoadResult {
   skipped?: string;
 }
 
+/**
+ * One batch of M1 or M2: the server's RSS before and after a client opened this batch's idle
+ * connections on top of the earlier batches' (see bench/idle_memory.ts), and whether the reading
+ * counts (bench/idle_batches.ts decides).
+ */
+export interface MemoryBatch {
+  /** 1-based; batch 1 holds one-time growth and is never in the mean. */
+  batch: number;
+  /** Connections that completed their request (the idle client's count when it reported). */
+  opened: number;
+  /**
+   * Of those, the ones still open when RSS was read, by the idle client's count: it keeps a read
+   * pending on each, which ends when the server closes it.
+   */
+  held: number;
+  /**
+   * Connections of earlier batches that the server closed between the previous reading and this
+   * one (their memory, freed meanwhile, would be missing from this batch's growth).
+   */
+  earlierClosed: number;
+  /** Server RSS in KiB before the batch was opened (the previous batch's reading). */
+  rssBeforeKiB: number;
+  /** Server RSS in KiB with this batch held (0 when no reading was taken). */
+  rssAfterKiB: number;
+  /**
+   * (after − before) ÷ (held − earlierClosed): what each connection of this batch cost; null when
+   * there is no reading or no connection was gained.
+   */
+  kibPerConnection: number | null;
+  /** File descriptors the server gained over the batch (a cross-check, not the held check). */
+  fdsGained: number;
+  /** Why the reading is not counted (not held, RSS did not grow, the client failed). */
+  problem?: string;
+}
+
 /** Idle keep-alive memory of one server (scenario M1 or M2). */
 export interface MemoryResult {
   /** Which scenario; M1 when absent (results written before M2 existed). */
@@ -136,25 +171,37 @@ export interface MemoryResult {
   /** Which server. */
   server: MeasuredServer;
   /**
-   * Idle keep-alive connections measured, each after one completed request; held on top of a
-   * first batch of as many (see bench/idle_memory.ts).
+   * Idle keep-alive connections per batch, each after one completed request (results written
+   * before batches: the connections of the one measured batch).
    */
   connections: number;
-  /** Server RSS in KiB with the first batch held, before the measured connections were opened. */
+  /** Server RSS in KiB with the first batch held, before the measured batches were opened. */
   baselineRssKiB: number;
-  /** Server RSS in KiB with both batches open and idle. */
+  /** Server RSS in KiB with every batch open and idle (the last reading). */
   loadedRssKiB: number;
-  /** (loaded − baseline) / connections: what each further idle connection costs. */
+  /**
+   * KiB per idle connection: the mean of the counted batches from the second on (results written
+   * before batches: the second batch alone). What each further idle connection costs.
+   */
   kibPerConnection: number;
+  /** Batches in the mean (absent in results written before batches). */
+  countedBatches?: number;
   /**
    * RSS growth per connection of the first batch, one-time growth included (JIT compilation,
    * heap sizing); absent in results written before batches existed.
    */
   firstBatchKiBPerConnection?: number;
-  /** File descriptors the server gained (a check that the connections really were held). */
+  /** Every batch in order, counted or not (absent in results written before batches). */
+  batches?: MemoryBatch[];
+  /** File descriptors the server gained over the measured batches (from the second on). */
   fdsGained: number;
   /** kibPerConnection divided by the reference server's (lower is better). */
   ratioToReference: number | null;
+  /**
+   * How this server's measurement differed from the others' (a baseline whose entry takes no
+   * idle-timeout option ran with its own); absent when it did not.
+   */
+  note?: string;
   /** Set when the server could not be measured, with the reason. */
   skipped?: string;
 }
@@ -201,7 +248,7 @@ export interface ScenarioInfo {
   id: ScenarioId;
   /** Short human title. */
   title: string;
-  /** Concurrent connections (M1, M2: idle connections held). */
+  /** Concurrent connections (M1, M2: idle connections per batch). */
   connections: number;
 }
 
@@ -498,15 +545,23 @@ export function renderMarkdownTables(result: BenchResult): string {
     const connections = memory[0]?.connections ?? 0;
     const title = titles.get(id)?.title ?? "idle keep-alive";
     lines.push(
-      `| ${id} ${title} (${connections} connections) | KiB per connection | vs Deno.serve | ` +
-        "first batch, KiB per connection | RSS with first batch | RSS with both | fds gained |",
+      `| ${id} ${title} (batches of ${connections} connections) | KiB per connection, mean | ` +
+        "vs Deno.serve | each later batch, [not counted] | first batch | RSS with first batch | " +
+        "RSS with all | fds gained |",
     );
-    lines.push("|---|--:|--:|--:|--:|--:|--:|");
+    lines.push("|---|--:|--:|---|--:|--:|--:|--:|");
     for (const row of memory) {
+      const later = row.batches?.filter((batch) => batch.batch > 1) ?? [];
+      const perBatch = later.length === 0 ? "–" : later.map((batch) => {
+        const value = batch.kibPerConnection === null
+          ? "–"
+          : formatNumber(batch.kibPerConnection, 1);
+        return batch.problem === undefined ? value : `[${value}]`;
+      }).join(", ");
       lines.push(
         `| ${row.server} | ${formatNumber(row.kibPerConnection, 1)} | ${
           formatRatio(row.ratioToReference)
-        } | ${
+        } | ${perBatch} | ${
           row.firstBatchKiBPerConnection === undefined
             ? "–"
             : formatNumber(row.firstBatchKiBPerConnection, 1)
@@ -517,6 +572,17 @@ export function renderMarkdownTables(result: BenchResult): string {
     }
     lines.push("");
   }
+  const memoryNotes = result.memory.flatMap((entry) => {
+    const label = `${memoryScenarioOf(entry)} ${entry.server}`;
+    return [
+      ...(entry.note === undefined ? [] : [`${label}: ${entry.note}`]),
+      ...(entry.batches ?? []).flatMap((batch) =>
+        batch.problem === undefined
+          ? []
+          : [`${label} batch ${batch.batch} not counted: ${batch.problem}`]
+      ),
+    ];
+  });
   if (result.baseline !== undefined) lines.push(...renderBaselineTable(result, result.baseline));
   if (result.micro.length > 0) {
     lines.push("| Framing micro benchmark (`deno bench`) | mean | p99 |");
@@ -526,8 +592,10 @@ export function renderMarkdownTables(result: BenchResult): string {
     }
     lines.push("");
   }
-  if (skipped.length > 0 || result.notes.length > 0) {
-    for (const note of [...result.notes, ...skipped.map((text) => `skipped ${text}`)]) {
+  if (skipped.length > 0 || result.notes.length > 0 || memoryNotes.length > 0) {
+    for (
+      const note of [...result.notes, ...memoryNotes, ...skipped.map((text) => `skipped ${text}`)]
+    ) {
       lines.push(`- ${note}`);
     }
     lines.push("");

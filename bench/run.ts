@@ -323,16 +323,36 @@ async function main(): Promise<number> {
     for (const id of memoryScenarios) {
       const measured: MemoryResult[] = [];
       for (const name of servers) {
-        log(`${id} ${name}: ${options.idleConnections} idle keep-alive connections`);
-        const result = await measureIdleMemory(id, name, options.idleConnections, context);
+        log(
+          `${id} ${name}: ${options.idleBatches} batches of ${options.idleConnections} idle ` +
+            "keep-alive connections",
+        );
+        const result = await measureIdleMemory(
+          id,
+          name,
+          options.idleConnections,
+          options.idleBatches,
+          context,
+        );
+        const perBatch = (result.batches ?? []).map((batch) =>
+          `${batch.kibPerConnection === null ? "–" : batch.kibPerConnection.toFixed(1)}${
+            batch.problem === undefined ? "" : " (not counted)"
+          }`
+        ).join(", ");
+        if (result.note !== undefined) log(`${id} ${name}: ${result.note}`);
+        for (const batch of result.batches ?? []) {
+          if (batch.problem !== undefined) {
+            log(`${id} ${name} batch ${batch.batch} not counted: ${batch.problem}`);
+          }
+        }
         if (result.skipped === undefined) {
           log(
-            `${id} ${name}: ${result.kibPerConnection.toFixed(1)} KiB per connection ` +
-              `(first batch ${result.firstBatchKiBPerConnection?.toFixed(1)}; ` +
-              `${result.fdsGained} fds gained)`,
+            `${id} ${name}: ${result.kibPerConnection.toFixed(1)} KiB per connection, mean of ` +
+              `${result.countedBatches} batches (batches 1..${result.batches?.length}: ` +
+              `${perBatch}; ${result.fdsGained} fds gained after the first)`,
           );
         } else {
-          log(`${id} ${name} skipped: ${result.skipped}`);
+          log(`${id} ${name} skipped: ${result.skipped}${perBatch === "" ? "" : ` (${perBatch})`}`);
         }
         measured.push(result);
       }

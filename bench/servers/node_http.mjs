@@ -1,9 +1,11 @@
 // The node:http baseline, run with the machine's `node` (not Deno's compatibility layer).
-// Usage: node node_http.mjs hello [--cert=FILE --key=FILE]|static <dir> (with a certificate,
-// hello over TLS with node:https). Prints `LISTENING <port>` once bound to
-// 127.0.0.1 on a port chosen by the OS. Static files: stat, then read small files whole and
-// stream large ones, the same minimal handler as deno_serve.ts; scripts gzipped on the fly for
-// clients that accept it (S6, S7).
+// Usage: node node_http.mjs hello [--cert=FILE --key=FILE]|static <dir>
+// [--keep-alive-timeout-ms=N] (with a certificate, hello over TLS with node:https; the option sets
+// `server.keepAliveTimeout`, 5 s by default, which M1 and M2 raise so that idle connections are
+// kept while they measure).
+// Prints `LISTENING <port>` once bound to 127.0.0.1 on a port chosen by the OS. Static files:
+// stat, then read small files whole and stream large ones, the same minimal handler as
+// deno_serve.ts; scripts gzipped on the fly for clients that accept it (S6, S7).
 // deno-lint-ignore-file no-console
 import { createServer } from "node:http";
 import { createServer as createTlsServer } from "node:https";
@@ -20,7 +22,13 @@ const CONTENT_TYPES = {
   ".js": "text/javascript; charset=utf-8",
 };
 
-const [mode, root, ...rest] = process.argv.slice(2);
+const KEEP_ALIVE_OPTION = "--keep-alive-timeout-ms=";
+const argv = process.argv.slice(2);
+const keepAliveOption = argv.find((arg) => arg.startsWith(KEEP_ALIVE_OPTION));
+const keepAliveTimeoutMs = keepAliveOption === undefined
+  ? undefined
+  : Number(keepAliveOption.slice(KEEP_ALIVE_OPTION.length));
+const [mode, root, ...rest] = argv.filter((arg) => arg !== keepAliveOption);
 const fileOf = (option) =>
   [root, ...rest].find((arg) => arg?.startsWith(option))?.slice(option.length);
 const tls = mode === "hello" && root !== undefined
@@ -28,9 +36,14 @@ const tls = mode === "hello" && root !== undefined
   : null;
 if (
   !((mode === "hello" && (root === undefined || (tls.cert && tls.key && rest.length === 1))) ||
-    (mode === "static" && root !== undefined && rest.length === 0))
+    (mode === "static" && root !== undefined && rest.length === 0)) ||
+  (keepAliveTimeoutMs !== undefined && !(Number.isSafeInteger(keepAliveTimeoutMs) &&
+    keepAliveTimeoutMs > 0))
 ) {
-  console.error("usage: node node_http.mjs hello [--cert=FILE --key=FILE] | static <dir>");
+  console.error(
+    "usage: node node_http.mjs hello [--cert=FILE --key=FILE] | static <dir> " +
+      "[--keep-alive-timeout-ms=N]",
+  );
   process.exit(2);
 }
 
@@ -96,5 +109,6 @@ const handler = mode === "hello"
 const server = tls === null
   ? createServer(handler)
   : createTlsServer({ cert: readFileSync(tls.cert), key: readFileSync(tls.key) }, handler);
+if (keepAliveTimeoutMs !== undefined) server.keepAliveTimeout = keepAliveTimeoutMs;
 server.listen(0, "127.0.0.1", () => console.log(`LISTENING ${server.address().port}`));
 process.on("SIGTERM", () => process.exit(0));

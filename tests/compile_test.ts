@@ -329,7 +329,13 @@ Deno.test({
         assert.doesNotMatch(embedded, /node_modules|npm/, `${task} embeds no npm package`);
         for (const name of embeds) assert.ok(embedded.includes(name), `${task} embeds ${name}`);
         for (const name of ["tests", "bench"]) {
-          assert.doesNotMatch(embedded, new RegExp(`\\b${name}\\b`), `${task}: ${name}`);
+          // A site outside the repository makes the listing start at "/", so the checkout's own
+          // path shows as the repository's ancestors: a checkout at /work/bench/ names "bench"
+          // once without embedding bench/.
+          const word = new RegExp(`\\b${name}\\b`, "g");
+          const inCheckoutPath = REPO_PATH.match(word)?.length ?? 0;
+          const listed = embedded.match(word)?.length ?? 0;
+          assert.ok(listed <= inCheckoutPath, `${task} embeds ${name}:\n${embedded}`);
         }
         if (task === "compile:site") {
           assert.match(embedded, /dist/, "the manifest is embedded");

@@ -205,6 +205,48 @@ for (const row of ERROR_ROWS) {
   });
 }
 
+Deno.test("a value-taking option followed by another option is told it needs a value", () => {
+  // `--cache-control --log off ROOT` must not take "--log" as the Cache-Control value (and then
+  // complain about "off"): every option that takes a value, long and short, refuses an argument
+  // that starts with "-" as its separate value, and names itself.
+  const valued = OPTIONS.filter((spec) => spec.valueName !== undefined);
+  assert.ok(valued.length > 20, "the table has value-taking options");
+  for (const spec of valued) {
+    const spellings = [`--${spec.name}`, ...(spec.short ? [`-${spec.short}`] : [])];
+    for (const spelling of spellings) {
+      for (const next of ["--log", "-p", "--", "-1", "-"]) {
+        const result = parseCommandLine([spelling, next, "off", "root"], {});
+        assert.equal(result.ok, false, `${spelling} ${next}`);
+        if (result.ok) continue;
+        assert.equal(result.exitCode, EXIT_USAGE);
+        assert.ok(!result.message.includes("\n"), result.message);
+        assert.ok(
+          result.message.startsWith(`sockserve: option ${spelling} needs a value, got "${next}"`),
+          result.message,
+        );
+      }
+    }
+  }
+  // Written with "=", a value may start with "-" (a file named "-x.pem"), and the long and
+  // short spellings agree.
+  assert.equal(serveConfig(["--cert=-c.pem", "--key=-k.pem"]).certFile, "-c.pem");
+  assert.equal(serveConfig(["-H=X-A: -1"]).headers[0]?.[1], "-1");
+  assert.equal(serveConfig(["--state-file", "./-state"]).stateFile, "./-state");
+});
+
+Deno.test("healthcheck: an option followed by another option is told it needs a value", () => {
+  for (const option of ["--timeout", "--state-file", "--unix-socket"]) {
+    for (const next of ["--insecure", "-k", "--help"]) {
+      const result = parseCommandLine(["healthcheck", option, next], {});
+      assert.equal(result.ok, false, `${option} ${next}`);
+      if (result.ok) continue;
+      assert.equal(result.exitCode, EXIT_USAGE);
+      assert.ok(result.message.includes(`option ${option} needs a `), result.message);
+      assert.ok(result.message.includes(`got "${next}"`), result.message);
+    }
+  }
+});
+
 Deno.test("--help and --version win wherever they appear after valid options", () => {
   for (const argv of [["--help"], ["-h"], ["public", "--port", "1", "--help"]]) {
     assert.deepEqual(parseCommandLine(argv, {}), { ok: true, command: { kind: "help" } });

@@ -74,6 +74,23 @@ Deno.test("cli: a malformed value is one line on stderr and exit 2", async () =>
   assertUsageError(await runSockserve(["--header", "Bad Header"]), "--header");
 });
 
+Deno.test("cli: an option missing its value before another option is one line and exit 2", async () => {
+  // Not "--log" taken as the Cache-Control value and then "off" as an unexpected argument.
+  const site = await makeSite({ "index.html": "hi" });
+  try {
+    const result = await runSockserve(["--cache-control", "--log", "off", site]);
+    assertUsageError(result, 'option --cache-control needs a value, got "--log"');
+    assertUsageError(await runSockserve(["-p", "--cors", site]), "option -p needs a value");
+    // The healthcheck's options too: not a probe of a state file named "--insecure".
+    assertUsageError(
+      await runSockserve(["healthcheck", "--state-file", "--insecure"]),
+      "option --state-file needs a path",
+    );
+  } finally {
+    await Deno.remove(site, { recursive: true });
+  }
+});
+
 Deno.test("cli: an invalid PORT variable is exit 2, and a --port flag overrides it", async () => {
   assertUsageError(await runSockserve([], { env: { PORT: "http" } }), "PORT environment variable");
   const site = await makeSite({ "index.html": "hi" });

@@ -10,7 +10,9 @@
  *    `HOST` names one address rather than a wildcard; `--state-file PATH` takes the URL (and the
  *    socket) from the state file a server writes (see `state_file.ts`).
  * 2. Options are read left to right. `--name=value` and `--name value` are equivalent; `-p 80` and
- *    `-p80` too. A bare `--` ends the options. `--help` and `--version` win as soon as they are met.
+ *    `-p80` too, except that a separate value never starts with `-` (`--cache-control --log` is
+ *    a missing value; see `separateValue()`). A bare `--` ends the options. `--help` and
+ *    `--version` win as soon as they are met.
  * 3. A single-valued option given twice keeps the last value; `--header` accumulates.
  * 4. Options that cannot go together are a usage error: `--cert` without `--key` or the reverse;
  *    `--header "Cache-Control: …"` with `--cache-control`; `--unix-socket` with `--port`,
@@ -26,7 +28,7 @@
 import { type HealthcheckCommand, parseHealthcheckArgs } from "./healthcheck_args.ts";
 import { OPTIONS, type OptionSpec } from "./options.ts";
 import { defaultServeConfig, type ServeConfig } from "./serve_config.ts";
-import { quote, spell } from "./values.ts";
+import { quote, separateValue, spell } from "./values.ts";
 
 /** Exit code for command-line usage errors (the BSD `sysexits`/GNU convention: 2). */
 export const EXIT_USAGE = 2;
@@ -177,9 +179,9 @@ function parseServeArgs(argv: readonly string[], env: CliEnv): ParseResult {
     } else if (inline !== undefined) {
       value = inline;
     } else {
-      const next = argv[i + 1];
-      if (next === undefined) return usageError(`option ${spelling} needs a value`);
-      value = next;
+      const next = separateValue(spelling, argv[i + 1]);
+      if ("error" in next) return usageError(next.error);
+      value = next.value;
       i++;
     }
     const error = spec.apply(config, value);

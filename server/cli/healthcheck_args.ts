@@ -7,7 +7,7 @@
  */
 
 import { DEFAULT_HEALTH_PATH, DEFAULT_PORT } from "./serve_config.ts";
-import { parseDuration, parsePort, quote, spell } from "./values.ts";
+import { parseDuration, parsePort, quote, separateValue, spell } from "./values.ts";
 
 /**
  * How long `sockserve healthcheck` waits for the answer before declaring the server unhealthy.
@@ -18,6 +18,22 @@ export const DEFAULT_HEALTHCHECK_TIMEOUT_MS = 3_000;
 
 function error(text: string): { error: string } {
   return { error: text };
+}
+
+/**
+ * The value of the option `spelling` at `argv[i]`, from after its "=" or else the next argument
+ * (see `separateValue()`), and the index of the last argument it used.
+ */
+function optionValue(
+  argv: readonly string[],
+  i: number,
+  spelling: string,
+  what: string,
+): { value: string; last: number } | { error: string } {
+  const arg = argv[i] ?? "";
+  if (arg !== spelling) return { value: arg.slice(spelling.length + 1), last: i };
+  const next = separateValue(spelling, argv[i + 1], what);
+  return "error" in next ? next : { value: next.value, last: i + 1 };
 }
 
 /**
@@ -76,27 +92,28 @@ export function parseHealthcheckArgs(
       continue;
     }
     if (arg === "--unix-socket" || arg.startsWith("--unix-socket=")) {
-      const value = arg === "--unix-socket" ? argv[++i] : arg.slice("--unix-socket=".length);
-      if (value === undefined || value === "") {
-        return error("option --unix-socket needs a path");
-      }
-      unixSocket = value;
+      const taken = optionValue(argv, i, "--unix-socket", "a path");
+      if ("error" in taken) return taken;
+      if (taken.value === "") return error("option --unix-socket needs a path");
+      i = taken.last;
+      unixSocket = taken.value;
       continue;
     }
     if (arg === "--state-file" || arg.startsWith("--state-file=")) {
-      const value = arg === "--state-file" ? argv[++i] : arg.slice("--state-file=".length);
-      if (value === undefined || value === "") {
-        return error("option --state-file needs a path");
-      }
-      stateFile = value;
+      const taken = optionValue(argv, i, "--state-file", "a path");
+      if ("error" in taken) return taken;
+      if (taken.value === "") return error("option --state-file needs a path");
+      i = taken.last;
+      stateFile = taken.value;
       continue;
     }
     if (arg === "--timeout" || arg.startsWith("--timeout=")) {
-      const value = arg === "--timeout" ? argv[++i] : arg.slice("--timeout=".length);
-      if (value === undefined) return error("option --timeout needs a value");
-      const ms = parseDuration(value);
+      const taken = optionValue(argv, i, "--timeout", "a value");
+      if ("error" in taken) return taken;
+      i = taken.last;
+      const ms = parseDuration(taken.value);
       if (ms === undefined || ms === 0) {
-        return error(`invalid --timeout: expected a duration like 3s, got ${quote(value)}`);
+        return error(`invalid --timeout: expected a duration like 3s, got ${quote(taken.value)}`);
       }
       timeoutMs = ms;
       continue;

@@ -29,6 +29,40 @@ export function spell(option: string): string {
 }
 
 /**
+ * The value of an option given as the argument after it (`--name VALUE`, `-p VALUE`), or the usage
+ * error's text (without the hint) when there is none. An argument that starts with `-` is never
+ * taken as a separate value: `--cache-control --log off` is a missing value, not a Cache-Control of
+ * `--log` followed by a stray `off`. No option needs such a value (ports, counts, sizes and
+ * durations are never negative; hosts, header names and keywords never start with `-`); a path
+ * that does is written `--name=-file` or `--name ./-file`.
+ *
+ * @param spelling The option as typed (`--port`, `-p`), for the message.
+ * @param next The argument after it, `undefined` at the end of the command line.
+ * @param what What the option takes, for the message (default `"a value"`).
+ * @example
+ * ```ts
+ * import { separateValue } from "./values.ts";
+ * separateValue("--port", "8080"); // { value: "8080" }
+ * separateValue("--cache-control", "--log");
+ * // { error: 'option --cache-control needs a value, got "--log" (a value that starts with "-" is written --cache-control=VALUE)' }
+ * ```
+ */
+export function separateValue(
+  spelling: string,
+  next: string | undefined,
+  what = "a value",
+): { value: string } | { error: string } {
+  if (next === undefined) return { error: `option ${spelling} needs ${what}` };
+  if (next.startsWith("-")) {
+    return {
+      error: `option ${spelling} needs ${what}, got ${quote(next)} ` +
+        `(a value that starts with "-" is written ${spelling}=VALUE)`,
+    };
+  }
+  return { value: next };
+}
+
+/**
  * Parses a TCP port: an integer from 0 to 65535.
  *
  * @example

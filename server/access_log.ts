@@ -14,10 +14,15 @@
  * (target, Referer, User-Agent) is escaped so that a request can never forge a log line: `"` and
  * `\` get a backslash, control and non-ASCII characters become `\xHH`, as Apache does.
  *
+ * A request refused before its request line could be read is logged with the line as received
+ * (`RequestRecord.requestLine`: its first 256 bytes, then `…`), escaped the same way: in the text
+ * formats in place of `method target version` (`"-"` when there was no line), in JSON as
+ * `request_line`, with `method`, `target` and `protocol` null.
+ *
  * @module
  */
 
-import { requestRecordHeader } from "./connection/request_record.ts";
+import { REQUEST_LINE_CUT, requestRecordHeader } from "./connection/request_record.ts";
 import type { RequestRecord, ServeAddr } from "./types.ts";
 
 /** Access log format names accepted by `--log` (besides `off`). */
@@ -95,8 +100,26 @@ function clientAddress(addr: ServeAddr): string {
   return "path" in addr ? "unix:" : addr.hostname;
 }
 
+/**
+ * The request line as the text formats write it (`%r`): method, target and version; for a
+ * request refused before its line was read, the line as received (escaped, its cut mark kept),
+ * or `-` when there was none, as nginx writes it.
+ */
+function requestField(record: RequestRecord<ServeAddr>): string {
+  const line = record.requestLine;
+  if (line === undefined) {
+    return escapeLogField(`${record.method} ${record.target} ${record.httpVersion}`);
+  }
+  if (line === "") return "-";
+  // The mark is written as itself: every non-ASCII character a client sent is escaped, so an
+  // unescaped one cannot come from a client.
+  return line.endsWith(REQUEST_LINE_CUT)
+    ? escapeLogField(line.slice(0, -REQUEST_LINE_CUT.length)) + REQUEST_LINE_CUT
+    : escapeLogField(line);
+}
+
 function commonLine(record: RequestRecord<ServeAddr>): string {
-  const request = escapeLogField(`${record.method} ${record.target} ${record.httpVersion}`);
+  const request = requestField(record);
   // CLF writes "-" for an empty body (Apache's %b).
   const bytes = record.bodyBytes === 0 ? "-" : String(record.bodyBytes);
   return `${escapeLogField(clientAddress(record.remoteAddr))} - - [${
@@ -138,13 +161,16 @@ export function formatAccessLogLine(
       }" ${formatMs(record.durationMs)}`;
     case "json":
       // JSON.stringify escapes control characters, so a client cannot break the line either.
+      // A request refused before its line was read has null method, target and protocol, and
+      // a request_line (the only lines that have one).
       return JSON.stringify({
         time: record.startTime.toISOString(),
         remote_addr: clientAddress(record.remoteAddr),
         remote_port: "port" in record.remoteAddr ? record.remoteAddr.port : null,
-        method: record.method,
-        target: record.target,
-        protocol: record.httpVersion,
+        method: record.requestLine === undefined ? record.method : null,
+        target: record.requestLine === undefined ? record.target : null,
+        protocol: record.requestLine === undefined ? record.httpVersion : null,
+        ...(record.requestLine === undefined ? {} : { request_line: record.requestLine }),
         status: record.status,
         bytes: record.bodyBytes,
         duration_ms: Math.round(record.durationMs * 1000) / 1000,

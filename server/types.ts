@@ -35,11 +35,11 @@ export type Handler<Addr extends ServeAddr = Deno.NetAddr> = (
 export interface RequestRecord<Addr extends ServeAddr = Deno.NetAddr> {
   /** Peer address (see {@linkcode ServeHandlerInfo.remoteAddr}). */
   remoteAddr: Addr;
-  /** Request method as sent. */
+  /** Request method as sent; `"-"` for a request refused before its line was read (`requestLine`). */
   method: string;
-  /** Request-target as sent (origin-form path and query, usually). */
+  /** Request-target as sent (origin-form path and query, usually); `"-"` as for `method`. */
   target: string;
-  /** `"HTTP/1.1"` or `"HTTP/1.0"`. */
+  /** `"HTTP/1.1"` or `"HTTP/1.0"`; `"-"` as for `method`. */
   httpVersion: string;
   /** Status code written to the client. */
   status: number;
@@ -57,6 +57,17 @@ export interface RequestRecord<Addr extends ServeAddr = Deno.NetAddr> {
   requestHeaders: Headers;
   /** False when the response could not be written completely (client gone, timeout). */
   completed: boolean;
+  /**
+   * Only on the record of a request refused before its request line could be read (a malformed
+   * line: 400; one over `maxRequestLineBytes`: 414; another HTTP major version: 505; no line end
+   * within `headerTimeoutMs`: 408), whose `method`, `target` and `httpVersion` are then `"-"`:
+   * the line as received up to its CR or LF, one character per byte (Latin-1), at most 256 bytes
+   * (`MAX_RECORDED_REQUEST_LINE_BYTES`), then `"…"` (U+2026, which no byte decodes to) when the
+   * line went on. `""` when there was no line (an empty line among the first, or a bare LF). A
+   * request refused after its line was read (a bad header: 400, too many: 431) has `method`,
+   * `target` and `httpVersion` as any other, and no `requestLine`.
+   */
+  requestLine?: string;
 }
 
 /** Options of `serve()` for every kind of listener. Every field is optional. */

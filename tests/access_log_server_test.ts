@@ -7,7 +7,7 @@
  */
 
 import assert from "node:assert/strict";
-import { createAccessLogger } from "../server/access_log.ts";
+import { createAccessLogger, formatAccessLogLine } from "../server/access_log.ts";
 import type { RequestRecord } from "../server/types.ts";
 import { RawClient } from "./support/http_client.ts";
 import { startServer } from "./support/test_server.ts";
@@ -167,4 +167,89 @@ Deno.test("a consumer that changes or copies the headers before logging is what 
   assert.match(lines[1]!, /"GET \/a\?x=1 HTTP\/1\.1" 200 5 "http:\/\/replaced\/" "-" /);
   assert.match(lines[2]!, /"GET \/copied HTTP\/1\.1" 200 5 "http:\/\/replaced\/" "-" /);
   assert.match(lines[3]!, /"GET \/copied HTTP\/1\.1" 200 5 "-" "second\/2\.0" /);
+});
+
+/** Sends `request` on its own connection (half-closing after it when `eof`), reads to the close. */
+async function sendRefused(port: number, request: string, eof = false): Promise<number> {
+  await using client = await RawClient.connect(port);
+  await client.write(request);
+  if (eof) await client.closeWrite();
+  const { responses } = await client.readUntilClose();
+  return responses[0]?.status ?? 0;
+}
+
+Deno.test("a request refused before its head was complete is recorded with what was received of its line", async () => {
+  const records: RequestRecord[] = [];
+  const test = startServer(() => new Response("hello"), {
+    onRequestEnd: (record) => records.push(record),
+    headerTimeoutMs: 300,
+  });
+  const longTarget = "/" + "a".repeat(9000);
+  const cases: [request: string, eof: boolean, status: number][] = [
+    ["GET /a b HTTP/1.1\r\nHost: x\r\n\r\n", false, 400],
+    [`GET ${longTarget} HTTP/1.1\r\nHost: x\r\n\r\n`, false, 414],
+    ["GET / HTTP/2.0\r\nHost: x\r\n\r\n", false, 505],
+    ["GET /bare\n\n", false, 400],
+    ["\r\n".repeat(9), false, 400],
+    // The request line was read: the refusal has a method and a target like any request.
+    ["GET /x HTTP/1.1\r\nBad Header: y\r\n\r\n", false, 400],
+    ["GET /y HTTP/1.0\r\nAccept: */*\r\n", true, 400],
+    // No line end ever comes (a TLS ClientHello on the plain port): 408 at the header timeout.
+    ['\x16\x03\x01\x00\xa5\x01\x00\xff"\\', false, 408],
+  ];
+  try {
+    for (const [request, eof, status] of cases) {
+      assert.equal(await sendRefused(test.port, request, eof), status, JSON.stringify(request));
+    }
+  } finally {
+    await test.server.shutdown();
+  }
+  const seen = records.map((r) => [r.method, r.target, r.httpVersion, r.status, r.requestLine]);
+  assert.deepEqual(seen, [
+    ["-", "-", "-", 400, "GET /a b HTTP/1.1"],
+    ["-", "-", "-", 414, `GET ${longTarget}`.slice(0, 256) + "\u2026"],
+    ["-", "-", "-", 505, "GET / HTTP/2.0"],
+    ["-", "-", "-", 400, "GET /bare"],
+    ["-", "-", "-", 400, ""],
+    ["GET", "/x", "HTTP/1.1", 400, undefined],
+    ["GET", "/y", "HTTP/1.0", 400, undefined],
+    ["-", "-", "-", 408, '\x16\x03\x01\x00\xa5\x01\x00\xff"\\'],
+  ]);
+  for (const record of records) {
+    assert.equal(record.completed, true);
+    // The server's own short body ("400 Bad Request\n") was written: its bytes are counted.
+    assert.equal(record.bodyBytes, ({ 400: 16, 408: 20, 414: 17, 505: 31 })[record.status]);
+    assert.ok(
+      !("requestLine" in record) || record.method === "-",
+      "requestLine only when unparsed",
+    );
+  }
+
+  // The log lines: the line as received, escaped and cut, "-" when there was none.
+  const combined = records.map((record) => formatAccessLogLine("combined", record));
+  const requestField = (line: string) => / - - \[[^\]]+\] (".*") (\d+ \S+) "-" "-" /.exec(line);
+  assert.deepEqual(combined.map((line) => requestField(line)?.slice(1)), [
+    ['"GET /a b HTTP/1.1"', "400 16"],
+    [`"GET ${longTarget.slice(0, 252)}\u2026"`, "414 17"],
+    ['"GET / HTTP/2.0"', "505 31"],
+    ['"GET /bare"', "400 16"],
+    ['"-"', "400 16"],
+    ['"GET /x HTTP/1.1"', "400 16"],
+    ['"GET /y HTTP/1.0"', "400 16"],
+    ['"\\x16\\x03\\x01\\x00\\xa5\\x01\\x00\\xff\\"\\\\"', "408 20"],
+  ]);
+  const json = records.map((record) => JSON.parse(formatAccessLogLine("json", record)));
+  assert.deepEqual(
+    json.map((entry) => [entry.method, entry.target, entry.protocol, entry.request_line]),
+    [
+      [null, null, null, "GET /a b HTTP/1.1"],
+      [null, null, null, `GET ${longTarget.slice(0, 252)}\u2026`],
+      [null, null, null, "GET / HTTP/2.0"],
+      [null, null, null, "GET /bare"],
+      [null, null, null, ""],
+      ["GET", "/x", "HTTP/1.1", undefined],
+      ["GET", "/y", "HTTP/1.0", undefined],
+      [null, null, null, '\x16\x03\x01\x00\xa5\x01\x00\xff"\\'],
+    ],
+  );
 });

@@ -87,6 +87,24 @@ Deno.test("client-supplied text cannot forge a line or break a quoted field", ()
   const combined = formatAccessLogLine("combined", hostile);
   assert.ok(combined.includes('"GET /a\\"b\\\\c\\x1b[31m\\xe9 HTTP/1.1"'), combined);
   assert.ok(combined.includes('"r\\xff" "x\\" 500 \\"evil"'), combined);
+  // A refused request's line as received: escaped the same way; only the cut mark at its end
+  // (U+2026, which no received byte decodes to) is written as itself.
+  const refused = record({
+    method: "-",
+    target: "-",
+    httpVersion: "-",
+    requestLine: 'GET /" 200 1\r\n1.2.3.4 - - \xff\u2026x\u2026',
+  });
+  for (const format of ["common", "combined", "json"] as const) {
+    const line = formatAccessLogLine(format, refused);
+    assert.ok([...line].every((c) => c >= " "), `${format}: ${line}`);
+  }
+  assert.ok(
+    formatAccessLogLine("common", refused).endsWith(
+      '"GET /\\" 200 1\\x0d\\x0a1.2.3.4 - - \\xff\\u{2026}x\u2026" 200 1234',
+    ),
+  );
+  assert.equal(JSON.parse(formatAccessLogLine("json", refused)).request_line, refused.requestLine);
 });
 
 Deno.test("escapeLogField table", () => {

@@ -3,6 +3,7 @@
 import assert from "node:assert/strict";
 import denoJson from "../deno.json" with { type: "json" };
 import { makeSite, runDeno, runSockserve, startSockserve } from "./cli_helpers.ts";
+import { RawClient } from "./support/http_client.ts";
 
 /** Asserts a usage error: exit 2, one line on stderr naming `mention`, nothing on stdout. */
 function assertUsageError(
@@ -370,6 +371,47 @@ Deno.test("cli: --log json writes one JSON object per request", async () => {
     await server.close();
     await Deno.remove(site, { recursive: true });
   }
+});
+
+Deno.test("cli: a request refused at its request line is logged with the line as received", async () => {
+  const site = await makeSite({ "index.html": "hi" });
+  const send = async (port: number, request: string) => {
+    await using client = await RawClient.connect(port);
+    await client.write(request);
+    return (await client.readUntilClose()).responses[0]?.status;
+  };
+  const long = "/" + "a".repeat(9000);
+  for (const format of ["combined", "json"]) {
+    const server = await startSockserve([site, "--host=127.0.0.1", "--port=0", `--log=${format}`]);
+    try {
+      assert.equal(await send(server.port, 'GET /a"b\xff HTTP/1.1\r\nHost: x\r\n\r\n'), 400);
+      assert.equal(await send(server.port, `GET ${long} HTTP/1.1\r\nHost: x\r\n\r\n`), 414);
+      assert.equal(
+        await send(server.port, "GET /x HTTP/1.1\r\nHost: x\r\nBad Field: y\r\n\r\n"),
+        400,
+      );
+      const lines = [
+        await server.stdout.waitFor(/ 400 |"status":400/),
+        await server.stdout.waitFor(/ 414 |"status":414/),
+        await server.stdout.waitFor(/\/x/),
+      ];
+      if (format === "combined") {
+        assert.match(lines[0]!, /\] "GET \/a\\"b\\xff HTTP\/1\.1" 400 16 "-" "-" [\d.]+ms$/);
+        assert.ok(lines[1]!.includes(`] "GET ${long.slice(0, 252)}\u2026" 414 17 "-" "-" `));
+        assert.match(lines[2]!, /\] "GET \/x HTTP\/1\.1" 400 16 "-" "-" /);
+      } else {
+        const [bad, tooLong, badField] = lines.map((line) => JSON.parse(line));
+        assert.deepEqual([bad.method, bad.target, bad.protocol], [null, null, null]);
+        assert.equal(bad.request_line, 'GET /a"b\xff HTTP/1.1');
+        assert.equal(tooLong.request_line, `GET ${long.slice(0, 252)}\u2026`);
+        assert.deepEqual([badField.method, badField.target, badField.status], ["GET", "/x", 400]);
+        assert.equal("request_line" in badField, false);
+      }
+    } finally {
+      await server.close();
+    }
+  }
+  await Deno.remove(site, { recursive: true });
 });
 
 Deno.test("cli: --log off writes no request lines", async () => {

@@ -25,7 +25,7 @@ import type { Clock } from "../clock.ts";
 import { HttpError } from "../http1/errors.ts";
 import type { RequestHead } from "../http1/request_head.ts";
 import { type ParseEvent, RequestParser } from "../http1/request_parser.ts";
-import { encodeErrorResponse } from "../http1/response_head.ts";
+import { encodeErrorResponse, errorBodyText } from "../http1/response_head.ts";
 import type { ServerLimits } from "../limits.ts";
 import { preparedFaceOf, type PreparedResponder } from "../prepared_response.ts";
 import { acceptsRequestLike } from "../request_like.ts";
@@ -35,6 +35,7 @@ import { Deadlines, Wait } from "./deadlines.ts";
 import { Exchange, type ExchangeHost } from "./exchange.ts";
 import { type ProtocolSwitch, type SwitchedConnection, SwitchedSocket } from "./protocol_switch.ts";
 import { Receipt } from "./request_body.ts";
+import { MAX_RECORDED_REQUEST_LINE_BYTES, refusedRequestRecord } from "./request_record.ts";
 import { type ByteSocket, SocketIO } from "./socket_io.ts";
 
 /**
@@ -417,28 +418,39 @@ export class Connection implements ExchangeHost {
 
   /** Answers a request that could not be parsed, in order behind earlier responses, then closes. */
   async #failRequest(status: number): Promise<void> {
-    const startMs = performance.now();
+    const record = this.#refusalRecorder(status);
     this.state.disable(CloseReason.BadRequest);
     this.io.append(encodeErrorResponse(status, this.clock.date, "close"));
     try {
       await this.io.flush();
     } catch {
+      record?.(false);
       return;
     }
     this.#lingering = true;
-    this.context.onRequestEnd?.({
-      remoteAddr: this.remoteAddr,
-      method: "-",
-      target: "-",
-      httpVersion: "HTTP/1.1",
-      status,
-      bodyBytes: 0,
-      durationMs: performance.now() - startMs,
-      startTime: new Date(),
-      requestHeaders: new Headers(),
-      completed: true,
-    });
+    record?.(true);
     await this.io.linger();
+  }
+
+  /**
+   * For `onRequestEnd`, what is known now of a request refused with `status` before its head was
+   * complete (the parser's input is borrowed until the next read): a function that hands over
+   * its record once the answer was written (or not).
+   */
+  #refusalRecorder(status: number): ((written: boolean) => void) | undefined {
+    const onRequestEnd = this.context.onRequestEnd;
+    if (onRequestEnd === undefined) return undefined;
+    const startMs = performance.now();
+    const line = this.parser.requestLineSoFar(MAX_RECORDED_REQUEST_LINE_BYTES);
+    return (written) =>
+      onRequestEnd(refusedRequestRecord(
+        this.remoteAddr,
+        line,
+        status,
+        errorBodyText(status).length,
+        performance.now() - startMs,
+        written,
+      ));
   }
 
   /**
@@ -457,7 +469,9 @@ export class Connection implements ExchangeHost {
       exchange.progress.headWritten = true;
       exchange.status = status;
     }
+    // Without an exchange, a head was begun and not finished in time: logged as a refusal.
+    const record = exchange === null ? this.#refusalRecorder(status) : undefined;
     this.io.append(encodeErrorResponse(status, this.clock.date, "close"));
-    this.io.flush().catch(() => {}).finally(() => this.close());
+    this.io.flush().then(() => record?.(true), () => record?.(false)).finally(() => this.close());
   }
 }

@@ -15,7 +15,18 @@
 
 import type { FieldList } from "../http1/fields.ts";
 import type { RequestHead } from "../http1/request_head.ts";
+import type { RequestLineSoFar } from "../http1/request_parser.ts";
 import type { RequestRecord, ServeAddr } from "../types.ts";
+
+/**
+ * Most bytes of a refused request line a record keeps ({@linkcode RequestRecord.requestLine}):
+ * enough for any method and the start of any target, and a bound on what a client can make the
+ * log write per connection (escaped, at most four characters per byte).
+ */
+export const MAX_RECORDED_REQUEST_LINE_BYTES = 256;
+
+/** What ends a {@linkcode RequestRecord.requestLine} that was cut: no received byte decodes to it. */
+export const REQUEST_LINE_CUT = "\u2026";
 
 /**
  * The newest record built and its head's fields, while its `requestHeaders` has been neither read
@@ -89,4 +100,33 @@ export function requestRecord<Addr extends ServeAddr>(
 export function requestRecordHeader(record: RequestRecord<ServeAddr>, name: string): string | null {
   if (record === untouchedRecord) return untouchedFields!.get(name);
   return record.requestHeaders.get(name);
+}
+
+/**
+ * The record of a request the server refused with `status` before its head was complete (see
+ * {@linkcode RequestRecord.requestLine}), when the server's own short body of `bodyBytes` was
+ * written (`completed`) or not.
+ */
+export function refusedRequestRecord<Addr extends ServeAddr>(
+  remoteAddr: Addr,
+  line: RequestLineSoFar,
+  status: number,
+  bodyBytes: number,
+  durationMs: number,
+  completed: boolean,
+): RequestRecord<Addr> {
+  const record: RequestRecord<Addr> = {
+    remoteAddr,
+    method: line.parsed ? line.method : "-",
+    target: line.parsed ? line.target : "-",
+    httpVersion: !line.parsed ? "-" : line.minorVersion === 1 ? "HTTP/1.1" : "HTTP/1.0",
+    status,
+    bodyBytes: completed ? bodyBytes : 0,
+    durationMs,
+    startTime: new Date(Date.now() - durationMs),
+    requestHeaders: new Headers(),
+    completed,
+  };
+  if (!line.parsed) record.requestLine = line.cut ? line.text + REQUEST_LINE_CUT : line.text;
+  return record;
 }

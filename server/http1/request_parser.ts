@@ -76,6 +76,25 @@ export type ParseEvent =
   | { readonly type: "end"; readonly trailers: FieldList | null }
   | { readonly type: "need-data" };
 
+/**
+ * What was received of the request line of a request refused before its head was complete (see
+ * {@linkcode RequestParser.requestLineSoFar}): the parsed line, or the bytes of an unparsed one.
+ */
+export type RequestLineSoFar =
+  | {
+    readonly parsed: true;
+    readonly method: string;
+    readonly target: string;
+    readonly minorVersion: 0 | 1;
+  }
+  | {
+    readonly parsed: false;
+    /** The line's first bytes up to its CR or LF, one character per byte (Latin-1). */
+    readonly text: string;
+    /** True when the line went on past `text`. */
+    readonly cut: boolean;
+  };
+
 /** The single "need more bytes" event. */
 export const NEED_DATA: ParseEvent = Object.freeze({ type: "need-data" });
 
@@ -116,6 +135,8 @@ export class RequestParser {
   readonly #limits: FramingLimits;
   #state = State.RequestLine;
   #failure: HttpError | null = null;
+  /** The state `next()` threw in, once it has. */
+  #failedIn = State.RequestLine;
 
   // Unconsumed input: bytes [#start, #end) of #buffer. #ownsBuffer says whether #buffer is ours
   // (a copy of a partial line) or borrowed from the caller.
@@ -196,6 +217,44 @@ export class RequestParser {
     return bytes;
   }
 
+  /**
+   * The request line of the request in progress, for the record of a request refused before its
+   * head was complete (after `next()` threw, or when the input ends or times out within a head):
+   * the parsed method, target and version once the line was parsed; before that, its first
+   * `maxBytes` bytes as received, up to its CR or LF (the bytes of a line are kept until it is
+   * parsed, so this needs no copy while the line is read).
+   *
+   * @example
+   * ```ts
+   * import { RequestParser } from "./request_parser.ts";
+   * const parser = new RequestParser();
+   * parser.feed(new TextEncoder().encode("GET /a b HTTP/1.1\r\n\r\n"));
+   * try {
+   *   parser.next();
+   * } catch {
+   *   parser.requestLineSoFar(256); // { parsed: false, text: "GET /a b HTTP/1.1", cut: false }
+   * }
+   * ```
+   */
+  requestLineSoFar(maxBytes: number): RequestLineSoFar {
+    const state = this.#state === State.Failed ? this.#failedIn : this.#state;
+    if (state !== State.RequestLine) {
+      return {
+        parsed: true,
+        method: this.#method,
+        target: this.#target,
+        minorVersion: this.#minorVersion,
+      };
+    }
+    const buffer = this.#buffer;
+    const start = this.#start;
+    const limit = Math.min(this.#end, start + maxBytes);
+    let end = start;
+    while (end < limit && buffer[end] !== CR && buffer[end] !== LF) end++;
+    const cut = end === limit && end < this.#end && buffer[end] !== CR && buffer[end] !== LF;
+    return { parsed: false, text: latin1(buffer, start, end), cut };
+  }
+
   /** True while a request body is being parsed. */
   get inBody(): boolean {
     return this.#state >= State.BodyLength && this.#state <= State.Trailers;
@@ -245,6 +304,7 @@ export class RequestParser {
       if (event === NEED_DATA) this.#release();
       return event;
     } catch (error) {
+      this.#failedIn = this.#state;
       this.#state = State.Failed;
       this.#failure = error instanceof HttpError ? error : badRequest("internal parser fault");
       // A fault of the parser itself surfaces as what it is (tests must see it); the connection

@@ -151,3 +151,89 @@ Deno.test("pipelined requests for 60 KB in-memory answers, never read: the serve
     `server RSS grew by ${((peakRss - rssBefore) / MIB).toFixed(1)} MiB`,
   );
 });
+
+/** The write-stall limit of the pause tests: short, and long beside the pauses under it. */
+const PAUSE_LIMIT_MS = 2000;
+
+/** Reads from `conn` until `bytes` more have come or the server closed; returns what came. */
+async function readAtLeast(conn: Deno.Conn, buffer: Uint8Array, bytes: number): Promise<number> {
+  let received = 0;
+  while (received < bytes) {
+    let n: number | null;
+    try {
+      n = await conn.read(buffer);
+    } catch {
+      n = null; // A reset ends it too.
+    }
+    if (n === null) break;
+    received += n;
+  }
+  return received;
+}
+
+Deno.test("write stall: pauses shorter than bodyTimeoutMs never cut a response, one longer cuts it about the limit after it began", async () => {
+  await using server = await startServerProcess({
+    bodyTimeoutMs: PAUSE_LIMIT_MS,
+    idleTimeoutMs: 30_000,
+  });
+  assert.equal(await quickStatus(server.port), 200);
+  const baselineTcp = server.tcpSocketCount();
+  const buffer = new Uint8Array(256 * 1024);
+  const request = (bytes: number) =>
+    new TextEncoder().encode(
+      `GET /bytes?n=${bytes} HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n`,
+    );
+
+  // A reader that stops for 0.4 × the limit after every 4 MiB, eight times (3.2 × the limit in
+  // all): each burst empties more than the third of the server's send buffer (at most 4 MiB,
+  // net.ipv4.tcp_wmem) after which Linux lets a blocked write go on, so no write waits longer
+  // than a pause. The whole response arrives.
+  const burst = 4 * MIB;
+  const total = 8 * burst;
+  const steady = await Deno.connect({ hostname: "127.0.0.1", port: server.port });
+  let received = 0;
+  try {
+    await steady.write(request(total));
+    for (;;) {
+      const n = await readAtLeast(steady, buffer, burst);
+      received += n;
+      if (n < burst) break; // the server closed: the end of the response, or a cut
+      await new Promise((resolve) => setTimeout(resolve, 0.4 * PAUSE_LIMIT_MS));
+    }
+  } finally {
+    steady.close();
+  }
+  // The body, chunked in 64 KiB pieces, plus the head and the chunks' framing.
+  assert.ok(received > total, `a reader pausing under the limit got ${received} of ${total}`);
+  await waitFor(() => server.tcpSocketCount() === baselineTcp, "the finished connection's close");
+
+  // A reader that stops after 1 MiB: the server's write stalls once the kernel's buffers are
+  // full (milliseconds on loopback), and the connection is closed bodyTimeoutMs later (up to two
+  // clock ticks late), never sooner.
+  const paused = await Deno.connect({ hostname: "127.0.0.1", port: server.port });
+  try {
+    await paused.write(request(total));
+    assert.equal(await readAtLeast(paused, buffer, MIB) >= MIB, true);
+    const pausedAt = performance.now();
+    await waitFor(
+      () => server.tcpSocketCount() === baselineTcp,
+      "the stalled connection's close",
+      10 * PAUSE_LIMIT_MS,
+      20,
+    );
+    const cutAfterMs = performance.now() - pausedAt;
+    // deno-lint-ignore no-console -- the figure of the run
+    console.log(
+      `write stall: limit ${PAUSE_LIMIT_MS} ms, cut ${
+        cutAfterMs.toFixed(0)
+      } ms after the pause began`,
+    );
+    assert.ok(cutAfterMs >= PAUSE_LIMIT_MS, `cut after ${cutAfterMs} ms, before the limit`);
+    assert.ok(cutAfterMs < PAUSE_LIMIT_MS + 2500, `cut only ${cutAfterMs} ms after the pause`);
+    const rest = await readAtLeast(paused, buffer, total);
+    assert.ok(MIB + rest < total, "the response was cut short");
+  } finally {
+    paused.close();
+  }
+  assert.equal(await quickStatus(server.port), 200);
+});

@@ -67,19 +67,20 @@ export const DEFAULT_IDLE_TIMEOUT_MS = 5_000;
 /**
  * Longest stall while reading a request body (time between two reads that bring data) or while
  * writing a response (time a single write may wait for the client to read). nginx: 60 s
- * (`client_body_timeout`, `send_timeout`).
+ * (`client_body_timeout`, `send_timeout`), the same figure; it was 30 s until 2026-11-30, which
+ * cut steady readers slower than about 45 KiB/s (below).
  *
  * A write waits until the kernel takes more bytes, and Linux wakes a writer whose send buffer is
  * full only once a third of it has drained. That buffer grows up to `net.ipv4.tcp_wmem`'s
  * maximum (4 MiB by default), so a client may have to read about 1.4 MB within this time: one
  * that pauses longer is cut about this long after its pause began, and one that never pauses but
- * reads more slowly than about 1.4 MB per this time (45 KiB/s at 30 s) can be cut while reading
+ * reads more slowly than about 1.4 MB per this time (about 22 KiB/s at 60 s) can be cut while reading
  * (measured on loopback: a 64 KiB write waited 17.9 s for a client taking 16 KiB every 200 ms; a
  * client taking 16 KiB every 500 ms was cut at 30 s). Deno has no socket option (SO_SNDBUF,
  * TCP_NOTSENT_LOWAT) to shrink the buffer or see it drain; nginx's `send_timeout` waits on the
  * same wake-up. Raise this limit for very slow clients.
  */
-export const DEFAULT_BODY_TIMEOUT_MS = 30_000;
+export const DEFAULT_BODY_TIMEOUT_MS = 60_000;
 
 /**
  * Longest time a handler may take to produce its `Response` (not to stream its body); past it the

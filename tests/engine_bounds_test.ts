@@ -48,7 +48,7 @@ Deno.test("a_body_slower_than_body_min_rate_after_its_grace_period_is_cut_with_4
   }, { bodyMinRate: 100, bodyMinRateGraceMs: 1_000 });
   await using client = await RawClient.connect(test.port);
   await client.write("POST /slow HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n");
-  // 10 bytes/s, well under the 100 bytes/s minimum; never a stall of bodyTimeoutMs (30 s).
+  // 10 bytes/s, well under the 100 bytes/s minimum; never a stall of bodyTimeoutMs (60 s).
   const bytes = trickle(client, "x".repeat(1000), 100);
   try {
     const response = await client.readResponse(3_000);

@@ -194,8 +194,10 @@ Deno.test("a request refused before its head was complete is recorded with what 
     // The request line was read: the refusal has a method and a target like any request.
     ["GET /x HTTP/1.1\r\nBad Header: y\r\n\r\n", false, 400],
     ["GET /y HTTP/1.0\r\nAccept: */*\r\n", true, 400],
-    // No line end ever comes (a TLS ClientHello on the plain port): 408 at the header timeout.
-    ['\x16\x03\x01\x00\xa5\x01\x00\xff"\\', false, 408],
+    // A TLS ClientHello on the plain port: 400 as soon as it arrives (0x16 begins no method).
+    ['\x16\x03\x01\x00\xa5\x01\x00\xff"\\', false, 400],
+    // No line end ever comes: 408 at the header timeout.
+    ["GET /never-ends", false, 408],
   ];
   try {
     for (const [request, eof, status] of cases) {
@@ -213,7 +215,8 @@ Deno.test("a request refused before its head was complete is recorded with what 
     ["-", "-", "-", 400, ""],
     ["GET", "/x", "HTTP/1.1", 400, undefined],
     ["GET", "/y", "HTTP/1.0", 400, undefined],
-    ["-", "-", "-", 408, '\x16\x03\x01\x00\xa5\x01\x00\xff"\\'],
+    ["-", "-", "-", 400, '\x16\x03\x01\x00\xa5\x01\x00\xff"\\'],
+    ["-", "-", "-", 408, "GET /never-ends"],
   ]);
   for (const record of records) {
     assert.equal(record.completed, true);
@@ -236,7 +239,8 @@ Deno.test("a request refused before its head was complete is recorded with what 
     ['"-"', "400 16"],
     ['"GET /x HTTP/1.1"', "400 16"],
     ['"GET /y HTTP/1.0"', "400 16"],
-    ['"\\x16\\x03\\x01\\x00\\xa5\\x01\\x00\\xff\\"\\\\"', "408 20"],
+    ['"\\x16\\x03\\x01\\x00\\xa5\\x01\\x00\\xff\\"\\\\"', "400 16"],
+    ['"GET /never-ends"', "408 20"],
   ]);
   const json = records.map((record) => JSON.parse(formatAccessLogLine("json", record)));
   assert.deepEqual(
@@ -250,6 +254,7 @@ Deno.test("a request refused before its head was complete is recorded with what 
       ["GET", "/x", "HTTP/1.1", undefined],
       ["GET", "/y", "HTTP/1.0", undefined],
       [null, null, null, '\x16\x03\x01\x00\xa5\x01\x00\xff"\\'],
+      [null, null, null, "GET /never-ends"],
     ],
   );
 });

@@ -553,6 +553,105 @@ for (const row of REJECTED) {
   }
 }
 
+// A request line still arriving is refused (400) by its first byte that no request line can
+// have there (RFC 9112 §3; nginx refuses the same way), not when its line ends — which a TLS
+// ClientHello sent to the plain port may never do. Each row ends with that byte: every byte
+// before it leaves the parser waiting, that byte (alone or with the rest) gets 400.
+const REFUSED_AS_THEY_ARRIVE: { name: string; bytes: string }[] = [
+  { name: "a TLS ClientHello (0x16 is no tchar)", bytes: "\x16" },
+  { name: "a TLS ClientHello's record after a leading empty line", bytes: "\r\n\x16" },
+  { name: "a SP before the method", bytes: " " },
+  { name: "a non-tchar in the method", bytes: "G(" },
+  { name: "a byte >= 0x80 in the method", bytes: "GE\xc3" },
+  { name: "a tab after the method", bytes: "GET\t" },
+  { name: "a CR after the method", bytes: "GET\r" },
+  { name: "two SPs after the method", bytes: "GET  " },
+  { name: "a control character in the target", bytes: "GET /a\x01" },
+  { name: "NUL in the target", bytes: "GET /\0" },
+  { name: "DEL in the target", bytes: "GET /\x7f" },
+  { name: "raw UTF-8 in the target", bytes: "GET /caf\xc3" },
+  { name: "a CR in the target (an HTTP/0.9 line, or a bare CR)", bytes: "GET /\r" },
+  { name: "a fragment in the target", bytes: "GET /a#" },
+  { name: "a version that cannot become HTTP/", bytes: "GET / HTTX" },
+  { name: "a lower-case version", bytes: "GET / h" },
+  { name: "a version with a letter for a digit", bytes: "GET / HTTP/x" },
+  { name: "a version with two major digits", bytes: "GET / HTTP/11" },
+  { name: "a version with two minor digits", bytes: "GET / HTTP/1.10" },
+  { name: "a SP after the version", bytes: "GET / HTTP/1.1 " },
+  { name: "a CR too early in the version", bytes: "GET / HTTP/1.\r" },
+  { name: "a bare CR after the version", bytes: "GET / HTTP/1.1\r\r" },
+  { name: "a bare CR at the start of a line", bytes: "\rG" },
+  { name: "garbage after a complete request", bytes: NEXT_REQUEST + "\x16" },
+];
+
+for (const row of REFUSED_AS_THEY_ARRIVE) {
+  Deno.test(`parser refuses a request line as it arrives: ${row.name}`, () => {
+    const input = encodeLatin1(row.bytes);
+    const parser = new RequestParser();
+    for (let i = 0; i + 1 < input.length; i++) {
+      parser.feed(input.subarray(i, i + 1));
+      for (let event = parser.next(); event.type !== "need-data"; event = parser.next());
+    }
+    parser.feed(input.subarray(input.length - 1));
+    assert.throws(
+      () => {
+        for (let event = parser.next(); event.type !== "need-data"; event = parser.next());
+      },
+      (e: unknown) => e instanceof HttpError && e.status === 400,
+    );
+    // Fed in one piece, with more bytes than the refused one, it is refused the same.
+    assert.throws(
+      () => parseAll([encodeLatin1(row.bytes + "x HTTP/1.1")]),
+      (e: unknown) => e instanceof HttpError && e.status === 400,
+    );
+  });
+}
+
+// What only a whole line shows is still judged only when the line ends, with its own status:
+// every proper prefix of these lines leaves the parser waiting.
+const REFUSED_ONLY_WHOLE: { name: string; wire: string; status: number; limit?: number }[] = [
+  { name: "HTTP/2.0 (505)", wire: "GET / HTTP/2.0\r\n\r\n", status: 505 },
+  { name: "the HTTP/2 preface (505)", wire: "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", status: 505 },
+  { name: "a relative target", wire: "GET index.html HTTP/1.1\r\nHost: h\r\n\r\n", status: 400 },
+  { name: "asterisk-form for GET", wire: "GET * HTTP/1.1\r\nHost: h\r\n\r\n", status: 400 },
+  {
+    name: "a line over the length limit (414)",
+    wire: "GET /" + "a".repeat(100) + " HTTP/1.1\r\n\r\n",
+    status: 414,
+    limit: 64,
+  },
+];
+
+for (const row of REFUSED_ONLY_WHOLE) {
+  Deno.test(`parser waits for the whole request line to refuse ${row.name}`, () => {
+    const input = encodeLatin1(row.wire);
+    const lineLength = row.wire.indexOf("\r\n");
+    const limits = row.limit === undefined ? {} : { maxRequestLineBytes: row.limit };
+    const parser = new RequestParser(limits);
+    // Up to its CR (or to the length limit), every byte of the line leaves the parser waiting.
+    const waiting = Math.min(lineLength + 1, (row.limit ?? Infinity) + 1);
+    for (let fed = 0; fed < waiting; fed++) {
+      parser.feed(input.subarray(fed, fed + 1));
+      assert.equal(parser.next().type, "need-data", `after ${fed + 1} bytes`);
+    }
+    assert.throws(
+      () => parseAll([input], limits),
+      (e: unknown) => e instanceof HttpError && e.status === row.status,
+    );
+  });
+}
+
+Deno.test("parser waits on a lone CR before the request line: it may begin an empty line", () => {
+  const parser = new RequestParser();
+  for (const byte of encodeLatin1("\r\n\r")) {
+    parser.feed(new Uint8Array([byte]));
+    assert.equal(parser.next().type, "need-data");
+  }
+  parser.feed(encodeLatin1("\n" + NEXT_REQUEST));
+  const event = parser.next();
+  assert.equal(event.type === "head" && event.head.target, "/next");
+});
+
 Deno.test("parser keeps failing after an error", () => {
   const parser = new RequestParser();
   parser.feed(encoder.encode("GET / HTTP/1.1\r\nHost : h\r\n\r\n"));

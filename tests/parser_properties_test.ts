@@ -133,6 +133,49 @@ Deno.test("any byte sequence, whole or in any split, gives events or an HttpErro
   );
 });
 
+/**
+ * A valid request with one byte of its request line (or of the empty lines before it) replaced,
+ * removed or doubled: input that is refused, if at all, by the request-line rules, in the middle
+ * of the line as well as at its end.
+ */
+const damagedRequestLineArb: fc.Arbitrary<Uint8Array> = requestArb.chain((request) => {
+  const lineEnd = request.wire.indexOf(" HTTP/1.") + 10;
+  return fc.tuple(
+    fc.constant(bytes(request.wire)),
+    fc.integer({ min: 0, max: lineEnd }),
+    fc.constantFrom("replace", "remove", "double"),
+    fc.oneof(
+      fc.integer({ min: 0, max: 255 }),
+      fc.constantFrom(0x20, 0x0d, 0x0a, 0x09, 0x16, 0x2f, 0x48),
+    ),
+  ).map(([wire, at, edit, byte]) => {
+    if (edit === "remove") {
+      return new Uint8Array([...wire.subarray(0, at), ...wire.subarray(at + 1)]);
+    }
+    const kept = edit === "double" ? wire.subarray(at) : wire.subarray(at + 1);
+    return new Uint8Array([...wire.subarray(0, at), byte, ...kept]);
+  });
+});
+
+Deno.test("a damaged request line is refused in any split exactly when it is refused whole", () => {
+  // Lines are judged as they arrive (a prefix no request line can begin with is refused at
+  // once), and whole: the two must agree on every input, so that a split never refuses a line
+  // the whole-line rules accept, nor lets through one they refuse.
+  check(
+    fc.property(
+      damagedRequestLineArb.chain((input) => fc.tuple(fc.constant(input), cutsArb(input.length))),
+      ([input, cuts]) => {
+        const whole = parseWhole(input);
+        for (const split of [parseInPieces(input, cuts), parseBytewise(input)]) {
+          assert.deepEqual(completeMessages(split), completeMessages(whole));
+          assert.equal(split.errorStatus === null, whole.errorStatus === null);
+        }
+      },
+    ),
+    1500,
+  );
+});
+
 Deno.test("valid generated requests parse to what was built, whole, split, byte by byte and followed by more bytes", () => {
   check(
     fc.property(

@@ -7,7 +7,9 @@
  *   proxy and a server that disagree). A bare CR anywhere is rejected (§2.2 MUST).
  * - Up to {@linkcode MAX_LEADING_EMPTY_LINES} empty lines before a request line are ignored
  *   (§2.2 SHOULD, for clients that send an extra CRLF after a body).
- * - Request line: `method SP request-target SP HTTP-version`, exactly one SP each (§3).
+ * - Request line: `method SP request-target SP HTTP-version`, exactly one SP each (§3). A line
+ *   still arriving is refused (400) as soon as its bytes cannot begin a valid one (a TLS
+ *   ClientHello sent to a plain port), checked only when a read ends within the line.
  *   HTTP/1.0 and HTTP/1.1 are served, HTTP/1.2 to 1.9 as 1.1 (RFC 9110 §2.5); another major
  *   version gets 505.
  * - Field lines: `name ":" OWS value OWS` (§5). Whitespace before the colon, obs-fold and
@@ -45,6 +47,9 @@ import {
   internMethod,
   isValidHost,
   parseHttpVersion,
+  RequestLinePrefix,
+  scanMethod,
+  scanTarget,
   type TargetForm,
 } from "./request_line.ts";
 import {
@@ -56,7 +61,6 @@ import {
   LF,
   skipOws,
   SP,
-  TARGET_BYTE,
   TCHAR,
   trimOws,
   trimOwsEnd,
@@ -149,6 +153,8 @@ export class RequestParser {
   #scanned = 0;
   /** Length of the current header line's name once its colon has been seen, else 0. */
   #nameLength = 0;
+  /** How far the request line still arriving has been judged (request_line.ts). */
+  readonly #linePrefix = new RequestLinePrefix();
 
   // Per-message state.
   #emptyLines = 0;
@@ -214,6 +220,7 @@ export class RequestParser {
     const bytes = this.#buffer.slice(this.#start, this.#end);
     this.#start = this.#end;
     this.#scanned = 0;
+    this.#linePrefix.reset();
     return bytes;
   }
 
@@ -333,7 +340,16 @@ export class RequestParser {
             this.#limits.maxRequestLineBytes,
             requestLineTooLong,
           );
-          if (lineEnd === -1) return NEED_DATA;
+          if (lineEnd === -1) {
+            // A read ended within the line: refuse it now if it can no longer become a request
+            // line, rather than when (if ever) it ends. A lone CR may yet be an empty line (§2.2).
+            const start = this.#start;
+            if (this.#end - start !== 1 || this.#buffer[start] !== CR) {
+              this.#linePrefix.check(this.#buffer, start, this.#end);
+            }
+            return NEED_DATA;
+          }
+          this.#linePrefix.reset();
           if (lineEnd === this.#start) {
             // An empty line before the request line.
             if (++this.#emptyLines > MAX_LEADING_EMPTY_LINES) {
@@ -551,19 +567,16 @@ export class RequestParser {
 
   #parseRequestLine(start: number, end: number): void {
     const buffer = this.#buffer;
-    let i = start;
-    while (i < end && TCHAR[buffer[i]!] === 1) i++;
-    if (i === start || i === end || buffer[i] !== SP) throw badRequest("invalid method");
-    this.#method = internMethod(buffer, start, i);
+    const methodEnd = scanMethod(buffer, start, start, end);
+    if (methodEnd === end) throw badRequest("invalid method");
+    this.#method = internMethod(buffer, start, methodEnd);
 
-    const targetStart = ++i;
-    while (i < end && TARGET_BYTE[buffer[i]!] === 1) i++;
-    if (i === targetStart || i === end || buffer[i] !== SP) {
-      throw badRequest("invalid request-target");
-    }
-    this.#target = latin1(buffer, targetStart, i);
+    const targetStart = methodEnd + 1;
+    const targetEnd = scanTarget(buffer, targetStart, targetStart, end);
+    if (targetEnd === end) throw badRequest("invalid request-target");
+    this.#target = latin1(buffer, targetStart, targetEnd);
 
-    this.#minorVersion = parseHttpVersion(buffer, i + 1, end);
+    this.#minorVersion = parseHttpVersion(buffer, targetEnd + 1, end);
     this.#targetForm = classifyTarget(this.#method, this.#target);
   }
 

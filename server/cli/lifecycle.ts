@@ -8,8 +8,11 @@
  *    exits with {@linkcode EXIT_FORCED} (1) once they have unwound (each exchange cut short still
  *    gets its access-log line), saying how many there were.
  * 3. A second SIGINT (Ctrl-C pressed again) exits at once with {@linkcode EXIT_INTERRUPTED}
- *    (130 = 128 + SIGINT, the shell convention). A second SIGTERM changes nothing: orchestrators
- *    send SIGKILL when their own patience ends.
+ *    (130 = 128 + SIGINT, the shell convention) — unless it comes within
+ *    {@linkcode SIGINT_ECHO_MS} of a first SIGINT: one Ctrl-C under `deno task start` arrives
+ *    twice, from the terminal to the whole process group and from `deno task`, which passes it
+ *    on to its child. A second SIGTERM changes nothing: orchestrators send SIGKILL when their
+ *    own patience ends.
  *
  * The deadline timer is created before `shutdown()` is called, so that it fires before the
  * server's own grace timer (equal delays fire in creation order) and still sees the connections
@@ -31,6 +34,12 @@ export const EXIT_FORCED = 1;
 export const FORCED_EXIT_DELAY_MS = 1_000;
 /** Exit code of a second SIGINT: 128 + signal number 2, as shells report it. */
 export const EXIT_INTERRUPTED = 130;
+/**
+ * A SIGINT this soon after the first (ms) is the same Ctrl-C delivered twice (by the terminal to
+ * the process group and by `deno task` to its child; measured: the two arrive within a few
+ * milliseconds), not a second press. Half a second is shorter than a deliberate second press.
+ */
+export const SIGINT_ECHO_MS = 500;
 
 /** The part of a running server the lifecycle drives. */
 export interface ShutdownTarget {
@@ -55,6 +64,8 @@ export interface LifecycleOptions {
   exit: (code: number) => void;
   /** Registers a signal handler; returns a function that removes it. */
   onSignal: (signal: StopSignal, handler: () => void) => () => void;
+  /** A monotonic clock in ms, to tell a second press from a doubled one. Default `performance.now`. */
+  now?: () => number;
 }
 
 function plural(n: number, word: string): string {
@@ -80,10 +91,22 @@ function plural(n: number, word: string): string {
  */
 export function handleStopSignals(server: ShutdownTarget, options: LifecycleOptions): () => void {
   const { gracePeriodMs, log, logError, exit } = options;
+  const now = options.now ?? (() => performance.now());
   let shuttingDown = false;
+  /** When the first stop signal came, if it was a SIGINT. */
+  let firstSigintAt: number | null = null;
 
   const onStop = (signal: StopSignal) => {
     if (shuttingDown) {
+      if (
+        signal === "SIGINT" && firstSigintAt !== null && now() - firstSigintAt < SIGINT_ECHO_MS
+      ) {
+        log(
+          `sockserve: SIGINT again within ${SIGINT_ECHO_MS}ms: taken as the same Ctrl-C delivered ` +
+            `twice (as under deno task); still shutting down gracefully (Ctrl-C again to exit now)`,
+        );
+        return;
+      }
       if (signal === "SIGINT") {
         logError(
           `sockserve: second SIGINT: exiting now with ${
@@ -97,6 +120,7 @@ export function handleStopSignals(server: ShutdownTarget, options: LifecycleOpti
       return;
     }
     shuttingDown = true;
+    if (signal === "SIGINT") firstSigintAt = now();
     const grace = formatDuration(gracePeriodMs);
     let forced = false;
     let lastWait: ReturnType<typeof setTimeout> | undefined;

@@ -160,10 +160,9 @@ export function formatAccessLogLine(
         headerField(record, "user-agent")
       }" ${formatMs(record.durationMs)}`;
     case "json":
-      // JSON.stringify escapes control characters, so a client cannot break the line either.
       // A request refused before its line was read has null method, target and protocol, and
       // a request_line (the only lines that have one).
-      return JSON.stringify({
+      return asciiJson({
         time: record.startTime.toISOString(),
         remote_addr: clientAddress(record.remoteAddr),
         remote_port: "port" in record.remoteAddr ? record.remoteAddr.port : null,
@@ -179,6 +178,26 @@ export function formatAccessLogLine(
         completed: record.completed,
       });
   }
+}
+
+/** Characters JSON.stringify leaves as they are that are not printable ASCII. */
+const NOT_PRINTABLE_ASCII = /[\u007f-\uffff]/g;
+const HAS_NOT_PRINTABLE_ASCII = /[\u007f-\uffff]/;
+
+/**
+ * `JSON.stringify(value)` with every character above `~` written as `\uXXXX`: the line is
+ * printable ASCII, like the text formats. JSON.stringify escapes C0 controls only; a client's
+ * bytes 0x80–0xFF (strings hold them as characters U+0080–U+00FF) would otherwise reach the log as
+ * C1 controls (NEL, CSI) that split lines or act on a terminal. A JSON parser gives the same
+ * string back.
+ */
+function asciiJson(value: unknown): string {
+  const json = JSON.stringify(value);
+  if (!HAS_NOT_PRINTABLE_ASCII.test(json)) return json;
+  return json.replace(
+    NOT_PRINTABLE_ASCII,
+    (character) => `\\u${character.charCodeAt(0).toString(16).padStart(4, "0")}`,
+  );
 }
 
 const encoder = new TextEncoder();

@@ -107,6 +107,24 @@ Deno.test("client-supplied text cannot forge a line or break a quoted field", ()
   assert.equal(JSON.parse(formatAccessLogLine("json", refused)).request_line, refused.requestLine);
 });
 
+Deno.test("json lines are printable ASCII: bytes 0x80-0xFF (C1 controls: NEL, CSI) are \\u00HH, and parse back", () => {
+  const hostile = record({
+    target: '/x\x85{"forged":1}\x9b2J\u00e9\x7f',
+    requestHeaders: new Headers({ "user-agent": "a\x85b", "referer": "\xff" }),
+  });
+  const refused = record({ requestLine: "GET /\x85\u2026" });
+  for (const value of [hostile, refused]) {
+    const line = formatAccessLogLine("json", value);
+    assert.match(line, /^[\x20-\x7e]+$/, line);
+    const parsed = JSON.parse(line);
+    assert.equal(parsed.target, value.requestLine === undefined ? value.target : null);
+    assert.equal(parsed.user_agent, value.requestHeaders.get("user-agent"));
+    assert.equal(parsed.referer, value.requestHeaders.get("referer"));
+    assert.equal(parsed.request_line, value.requestLine);
+  }
+  assert.ok(formatAccessLogLine("json", hostile).includes('"/x\\u0085{\\"forged\\":1}\\u009b2J'));
+});
+
 Deno.test("escapeLogField table", () => {
   const rows: [string, string][] = [
     ["plain /path?q=1", "plain /path?q=1"],

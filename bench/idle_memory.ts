@@ -12,7 +12,7 @@ import { countOpenFds, pause, readRssKiB, wrapCommand } from "./processes.ts";
 import { httpGet } from "./probe.ts";
 import { BENCH_DIR, type RunContext, SETTLE_MS } from "./context.ts";
 import { commandLineSpec, type IdleHold, launchSpec, startOrReason, stopServer } from "./launch.ts";
-import { failedBatch, judgeBatch, summarizeBatches } from "./idle_batches.ts";
+import { failedBatch, idleFigure, judgeBatch } from "./idle_batches.ts";
 import { BASELINE_ENTRY } from "./baseline.ts";
 
 /**
@@ -138,6 +138,15 @@ async function holdIdleConnections(
   };
 }
 
+/** Whether process `pid` is gone or a zombie (exited, not yet reaped). */
+async function processEnded(pid: number): Promise<boolean> {
+  try {
+    return /^State:\s+Z/m.test(await Deno.readTextFile(`/proc/${pid}/status`));
+  } catch {
+    return true;
+  }
+}
+
 /** What {@linkcode measureIdleBatches} read from one running server. */
 export interface IdleMeasurement {
   /** Every batch opened, in order, judged by bench/idle_batches.ts. */
@@ -179,6 +188,8 @@ export async function measureIdleBatches(
   const { pid, port } = server;
   const batches: MemoryBatch[] = [];
   const clients: IdleBatch[] = [];
+  /** The batch being opened or read (0 before the first). */
+  let batch = 0;
   try {
     // Warm up first, as a server that has been running is: what is measured is the memory each
     // further idle connection costs, not the one-time cost of compiling the server's code.
@@ -197,10 +208,11 @@ export async function measureIdleBatches(
     }
     await pause(SETTLE_MS);
     let rssKiB = await readRssKiB(pid);
+    batch = 1;
     let fds = await countOpenFds(pid);
     /** Each held batch's open connections at the previous reading. */
     let openBefore: number[] = [];
-    for (let batch = 1; batch <= options.batches; batch++) {
+    for (; batch <= options.batches; batch++) {
       const client = await holdIdleConnections(
         port,
         options.connections,
@@ -211,6 +223,9 @@ export async function measureIdleBatches(
       if (client.problem !== null) {
         // A server that refused these connections would refuse more: no further batch.
         batches.push(failedBatch(batch, client.opened, rssKiB, client.problem));
+        if (await processEnded(pid)) {
+          return { batches, problem: `the server exited during batch ${batch}` };
+        }
         break;
       }
       await pause(SETTLE_MS);
@@ -237,10 +252,14 @@ export async function measureIdleBatches(
     }
     return { batches, problem: null };
   } catch (error) {
-    // /proc/PID gone (the server died), or an idle client that stopped answering.
+    // /proc/PID gone or a zombie (the server died), or an idle client that stopped answering.
+    const reason = error instanceof Error ? error.message : String(error);
+    const during = batch === 0 ? "before batch 1" : `during batch ${batch}`;
     return {
       batches,
-      problem: `the measurement stopped: ${error instanceof Error ? error.message : String(error)}`,
+      problem: await processEnded(pid)
+        ? `the server exited ${during} (${reason})`
+        : `the measurement stopped ${during}: ${reason}`,
     };
   } finally {
     for (const client of clients) await client.release();
@@ -257,10 +276,12 @@ export async function measureIdleBatches(
  * for the first time, and where V8 optimises its connection path on background threads; the
  * compilers' scratch memory stays in those threads' malloc arenas (for sockserve 2–3 MiB once,
  * none with `--v8-flags=--no-turbofan,--no-maglev`), which would read as KiB per connection, and
- * it holds heap sizing; its growth is reported beside the figure. The figure is the mean of the
- * later batches (bench/idle_batches.ts says which count), each listed in the result: for the
- * servers that collect garbage (all but nginx), when garbage is collected moves every single
- * reading, by up to 2× from batch to batch for sockserve (bench/README.md gives the figures).
+ * it holds heap sizing; its growth is reported beside the figure. The figure is the slope over the
+ * later batches: RSS growth from the reading with batch 1 held to the last counted reading, over
+ * the connections those batches added (bench/idle_batches.ts says which count). Each batch is
+ * listed in the result: for the servers that collect garbage (all but nginx), when garbage is
+ * collected moves every single reading, by up to 2× from batch to batch for sockserve
+ * (bench/README.md gives the figures), and cancels out of the total.
  *
  * Every server keeps its idle connections for {@linkcode IDLE_SERVER_TIMEOUT_MS} here (the
  * others' scenarios keep their defaults). A baseline whose entry or command line predates the
@@ -302,7 +323,7 @@ export async function measureIdleMemory(
     if (typeof server !== "string") {
       note = `its ${commandLine ? "command line" : BASELINE_ENTRY} takes no idle-timeout ` +
         `option (with it: ${refused}), so it kept its own idle timeout (sockserve's default ` +
-        "is 5 s), and the batches it closed are not counted";
+        "is 5 s), and the batches it closed are rejected";
     }
   }
   if (typeof server === "string") return { ...empty, skipped: server };
@@ -313,24 +334,10 @@ export async function measureIdleMemory(
       batches: batchCount,
       clientCore: context.clientCore,
     });
-    const { batches } = measured;
-    const summary = summarizeBatches(batches);
-    const first = batches.find((batch) => batch.batch === 1);
-    const read = batches.filter((batch) => batch.rssAfterKiB > 0);
-    const problem = measured.problem ?? summary.problem;
     return {
       ...empty,
-      baselineRssKiB: first?.rssAfterKiB ?? 0,
-      loadedRssKiB: read.at(-1)?.rssAfterKiB ?? 0,
-      kibPerConnection: Number.isFinite(summary.kibPerConnection) ? summary.kibPerConnection : 0,
-      countedBatches: summary.counted,
-      ...(first === undefined || first.kibPerConnection === null
-        ? {}
-        : { firstBatchKiBPerConnection: first.kibPerConnection }),
-      batches,
-      fdsGained: batches.reduce((sum, batch) => sum + (batch.batch > 1 ? batch.fdsGained : 0), 0),
+      ...idleFigure(measured.batches, measured.problem, batchCount),
       ...(note === undefined ? {} : { note }),
-      ...(problem === null ? {} : { skipped: problem }),
     };
   } finally {
     await stopServer(server);

@@ -206,10 +206,14 @@ export const IDLE_SCENARIO_TITLES: Readonly<Record<MemoryScenarioId, string>> = 
 export const DEFAULT_IDLE_CONNECTIONS = 1000;
 /**
  * Batches of idle connections M1 and M2 hold one on top of another: the first is not counted
- * (one-time growth), the figure is the mean of the others (bench/idle_batches.ts).
+ * (one-time growth), the figure is the slope over the others (bench/idle_batches.ts).
  */
 export const DEFAULT_IDLE_BATCHES = 4;
-/** Fewest batches: the first, and the two a mean needs. */
+/**
+ * Fewest batches: the first, and two for the slope, so that the two readings' garbage-collection
+ * timing is spread over at least two batches' connections (a slope over one batch is that batch's
+ * reading, which moves by up to 2×; it is reported only when later batches were rejected).
+ */
 export const MIN_IDLE_BATCHES = 3;
 /**
  * Idle timeout M1 and M2 give the servers that have one (sockserve and node:http close idle
@@ -317,7 +321,7 @@ Options:
   --retries N             measure a disturbed run again up to N times (default ${DEFAULT_RETRIES})
   --idle-connections N    idle connections per batch in M1 and M2 (default ${DEFAULT_IDLE_CONNECTIONS})
   --idle-batches K        batches M1 and M2 hold one on top of another (K × N connections); the
-                          figure is the mean of batches 2..K (default ${DEFAULT_IDLE_BATCHES}, at least ${MIN_IDLE_BATCHES})
+                          figure is the slope over batches 2..K (default ${DEFAULT_IDLE_BATCHES}, at least ${MIN_IDLE_BATCHES})
   --wrk-threads N         wrk threads (default 1: wrk has one core)
   --out DIR               where latest.json and latest.svg go (default bench/results)
   --no-micro              skip the framing micro benchmarks (deno bench bench/framing_bench.ts)
@@ -449,8 +453,8 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions {
         const batches = positiveInteger(flag, value());
         if (batches < MIN_IDLE_BATCHES) {
           throw new Error(
-            `--idle-batches needs at least ${MIN_IDLE_BATCHES} (the first is not counted and a ` +
-              `mean needs two), got ${batches}`,
+            `--idle-batches needs at least ${MIN_IDLE_BATCHES} (the first is not counted and the ` +
+              `slope spans at least two), got ${batches}`,
           );
         }
         options.idleBatches = batches;

@@ -6,6 +6,8 @@
  * @module
  */
 
+import { idleRatio } from "./idle_batches.ts";
+
 /** The servers the load benchmark knows how to start. */
 export const SERVER_NAMES = [
   "sockserve",
@@ -131,11 +133,11 @@ export interface LoadResult {
 
 /**
  * One batch of M1 or M2: the server's RSS before and after a client opened this batch's idle
- * connections on top of the earlier batches' (see bench/idle_memory.ts), and whether the reading
- * counts (bench/idle_batches.ts decides).
+ * connections on top of the earlier batches' (see bench/idle_memory.ts), and whether it is
+ * rejected (bench/idle_batches.ts decides).
  */
 export interface MemoryBatch {
-  /** 1-based; batch 1 holds one-time growth and is never in the mean. */
+  /** 1-based; batch 1 holds one-time growth and is never counted: the figure starts at its reading. */
   batch: number;
   /** Connections that completed their request (the idle client's count when it reported). */
   opened: number;
@@ -154,13 +156,17 @@ export interface MemoryBatch {
   /** Server RSS in KiB with this batch held (0 when no reading was taken). */
   rssAfterKiB: number;
   /**
-   * (after − before) ÷ (held − earlierClosed): what each connection of this batch cost; null when
-   * there is no reading or no connection was gained.
+   * (after − before) ÷ (held − earlierClosed): this batch's own KiB per connection, listed to show
+   * the spread (negative when garbage was collected meanwhile); null when there is no reading or
+   * no connection was gained.
    */
   kibPerConnection: number | null;
   /** File descriptors the server gained over the batch (a cross-check, not the held check). */
   fdsGained: number;
-  /** Why the reading is not counted (not held, RSS did not grow, the client failed). */
+  /**
+   * Why the batch is rejected: the server closed its connections (or earlier batches'), or its
+   * client failed. Neither it nor any later batch is in the figure (batch 1: its figure is flagged).
+   */
   problem?: string;
 }
 
@@ -175,17 +181,26 @@ export interface MemoryResult {
    * before batches: the connections of the one measured batch).
    */
   connections: number;
-  /** Server RSS in KiB with the first batch held, before the measured batches were opened. */
+  /** Server RSS in KiB with the first batch held, where the figure starts. */
   baselineRssKiB: number;
-  /** Server RSS in KiB with every batch open and idle (the last reading). */
+  /**
+   * Server RSS in KiB at the reading after batch {@linkcode throughBatch}, where the figure ends
+   * (results written before the slope: the last reading).
+   */
   loadedRssKiB: number;
   /**
-   * KiB per idle connection: the mean of the counted batches from the second on (results written
-   * before batches: the second batch alone). What each further idle connection costs.
+   * KiB per idle connection: (loadedRssKiB − baselineRssKiB) ÷ the connections batches
+   * 2..throughBatch added, the slope over those batches (results written before batches: the
+   * second batch alone). What each further idle connection costs.
    */
   kibPerConnection: number;
-  /** Batches in the mean (absent in results written before batches). */
-  countedBatches?: number;
+  /**
+   * Last batch of the figure: batches 2..throughBatch (absent in results written before the
+   * slope, and when there is no figure).
+   */
+  throughBatch?: number;
+  /** Batches the run asked for (`--idle-batches`); absent in results written before the slope. */
+  plannedBatches?: number;
   /**
    * RSS growth per connection of the first batch, one-time growth included (JIT compilation,
    * heap sizing); absent in results written before batches existed.
@@ -193,10 +208,24 @@ export interface MemoryResult {
   firstBatchKiBPerConnection?: number;
   /** Every batch in order, counted or not (absent in results written before batches). */
   batches?: MemoryBatch[];
-  /** File descriptors the server gained over the measured batches (from the second on). */
+  /** File descriptors the server gained over batches 2..throughBatch. */
   fdsGained: number;
-  /** kibPerConnection divided by the reference server's (lower is better). */
+  /**
+   * kibPerConnection ÷ the reference server's, both recomputed over the batches both figures
+   * include (bench/idle_batches.ts `idleRatio`); lower is better.
+   */
   ratioToReference: number | null;
+  /**
+   * Last batch of the span the ratio is over (batches 2..ratioThroughBatch); absent for results
+   * written before the slope and when there is no ratio.
+   */
+  ratioThroughBatch?: number;
+  /**
+   * Why the measurement stopped before its planned batches (the server died, an idle client
+   * stopped answering) while batches before it were read; the figure is over those. Absent when
+   * it did not.
+   */
+  stopped?: string;
   /**
    * How this server's measurement differed from the others' (a baseline whose entry takes no
    * idle-timeout option ran with its own); absent when it did not.
@@ -271,6 +300,11 @@ export interface BaselineRound {
    * either of the two runs (M1: never set).
    */
   disturbed: boolean;
+  /**
+   * M1, M2: the last batch of the span both are compared over (batches 2..throughBatch); absent
+   * for load scenarios and for results written before the slope.
+   */
+  throughBatch?: number;
 }
 
 /** The current sockserve against the baseline build in one scenario, over the rounds. */
@@ -413,12 +447,14 @@ export function compareWithBaseline(
       const old = result.memory.find((entry) =>
         inScenario(entry) && entry.server === baseline && measured(entry)
       );
-      if (current !== undefined && old !== undefined && old.kibPerConnection > 0) {
+      const compared = current === undefined || old === undefined ? null : idleRatio(current, old);
+      if (compared !== null && compared.ratio !== null) {
         rounds.push({
           round: 1,
-          ratio: current.kibPerConnection / old.kibPerConnection,
+          ratio: compared.ratio,
           cpuRatio: null,
           disturbed: false,
+          ...(compared.throughBatch === null ? {} : { throughBatch: compared.throughBatch }),
         });
       }
     } else {
@@ -490,15 +526,23 @@ export function renderMarkdownTables(result: BenchResult): string {
   lines.push(
     `Measured ${result.date.slice(0, 16).replace("T", " ")} UTC on ${
       describeMachine(result.machine)
-    }; ${result.settings.rounds} rounds × ${result.settings.durationSec} s after ` +
-      `${result.settings.warmupSec} s warm-up, ${
-        result.settings.pinned
-          ? "server on core 0 and wrk (or the WebSocket client) on core 1 (taskset)"
-          : "not pinned"
-      }. Medians over the rounds; ratio = req/s (messages/s for WebSocket scenarios) ÷ ` +
-      "Deno.serve's in the same round.",
+    }.`,
   );
   lines.push("");
+  const hasLoad = result.load.length > 0 ||
+    result.scenarios.some((scenario) => !isMemoryScenario(scenario.id));
+  if (hasLoad) {
+    lines.push(
+      `Load: ${result.settings.rounds} rounds × ${result.settings.durationSec} s after ` +
+        `${result.settings.warmupSec} s warm-up, ${
+          result.settings.pinned
+            ? "server on core 0 and wrk (or the WebSocket client) on core 1 (taskset)"
+            : "not pinned"
+        }. Medians over the rounds; ratio = req/s (messages/s for WebSocket scenarios) ÷ ` +
+        "Deno.serve's in the same round.",
+    );
+    lines.push("");
+  }
   const summaries = summarizeLoad(result.load);
   const tables = [
     {
@@ -537,52 +581,8 @@ export function renderMarkdownTables(result: BenchResult): string {
       `${memoryScenarioOf(entry)} ${entry.server}: ${entry.skipped}`
     ),
   ];
-  for (const id of MEMORY_SCENARIO_IDS) {
-    const memory = result.memory.filter((entry) =>
-      entry.skipped === undefined && memoryScenarioOf(entry) === id
-    );
-    if (memory.length === 0) continue;
-    const connections = memory[0]?.connections ?? 0;
-    const title = titles.get(id)?.title ?? "idle keep-alive";
-    lines.push(
-      `| ${id} ${title} (batches of ${connections} connections) | KiB per connection, mean | ` +
-        "vs Deno.serve | each later batch, [not counted] | first batch | RSS with first batch | " +
-        "RSS with all | fds gained |",
-    );
-    lines.push("|---|--:|--:|---|--:|--:|--:|--:|");
-    for (const row of memory) {
-      const later = row.batches?.filter((batch) => batch.batch > 1) ?? [];
-      const perBatch = later.length === 0 ? "–" : later.map((batch) => {
-        const value = batch.kibPerConnection === null
-          ? "–"
-          : formatNumber(batch.kibPerConnection, 1);
-        return batch.problem === undefined ? value : `[${value}]`;
-      }).join(", ");
-      lines.push(
-        `| ${row.server} | ${formatNumber(row.kibPerConnection, 1)} | ${
-          formatRatio(row.ratioToReference)
-        } | ${perBatch} | ${
-          row.firstBatchKiBPerConnection === undefined
-            ? "–"
-            : formatNumber(row.firstBatchKiBPerConnection, 1)
-        } | ${formatNumber(row.baselineRssKiB / 1024, 1)} MiB | ${
-          formatNumber(row.loadedRssKiB / 1024, 1)
-        } MiB | ${row.fdsGained} |`,
-      );
-    }
-    lines.push("");
-  }
-  const memoryNotes = result.memory.flatMap((entry) => {
-    const label = `${memoryScenarioOf(entry)} ${entry.server}`;
-    return [
-      ...(entry.note === undefined ? [] : [`${label}: ${entry.note}`]),
-      ...(entry.batches ?? []).flatMap((batch) =>
-        batch.problem === undefined
-          ? []
-          : [`${label} batch ${batch.batch} not counted: ${batch.problem}`]
-      ),
-    ];
-  });
+  const memoryTables = renderMemoryTables(result, titles);
+  lines.push(...memoryTables.lines);
   if (result.baseline !== undefined) lines.push(...renderBaselineTable(result, result.baseline));
   if (result.micro.length > 0) {
     lines.push("| Framing micro benchmark (`deno bench`) | mean | p99 |");
@@ -592,6 +592,7 @@ export function renderMarkdownTables(result: BenchResult): string {
     }
     lines.push("");
   }
+  const memoryNotes = memoryTables.notes;
   if (skipped.length > 0 || result.notes.length > 0 || memoryNotes.length > 0) {
     for (
       const note of [...result.notes, ...memoryNotes, ...skipped.map((text) => `skipped ${text}`)]
@@ -603,6 +604,135 @@ export function renderMarkdownTables(result: BenchResult): string {
   return lines.join("\n");
 }
 
+/** Batches a to b as "a–b" (one batch: "a"). */
+function batchSpan(from: number, to: number): string {
+  return from === to ? String(from) : `${from}–${to}`;
+}
+
+/** Batches 2 to `to` in words: "batch 2", "batches 2–4". */
+function laterBatches(to: number): string {
+  return to === 2 ? "batch 2" : `batches ${batchSpan(2, to)}`;
+}
+
+/**
+ * One table per memory scenario, preceded by how the figure is read, and the notes that go under
+ * the tables: each rejected batch and why, batches after a rejected one, a measurement that
+ * stopped, a ratio over fewer batches than a figure, a flagged first batch.
+ */
+function renderMemoryTables(
+  result: BenchResult,
+  titles: ReadonlyMap<ScenarioId, ScenarioInfo>,
+): { lines: string[]; notes: string[] } {
+  const lines: string[] = [];
+  const notes: string[] = [];
+  for (const entry of result.memory) {
+    const label = `${memoryScenarioOf(entry)} ${entry.server}`;
+    if (entry.note !== undefined) notes.push(`${label}: ${entry.note}`);
+    const batches = entry.batches ?? [];
+    for (const batch of batches) {
+      if (batch.problem === undefined) continue;
+      notes.push(
+        `${label} batch ${batch.batch} ${
+          batch.batch === 1 ? "flagged (its reading still starts the figure)" : "rejected"
+        }: ${batch.problem}`,
+      );
+    }
+    const through = entry.throughBatch;
+    const rejected = batches.find((batch) => batch.batch > 1 && batch.problem !== undefined);
+    if (through !== undefined && rejected !== undefined) {
+      const after = batches.filter((batch) => batch.batch > through && batch.problem === undefined)
+        .map((batch) => batch.batch);
+      if (after.length > 0) {
+        notes.push(
+          `${label} batch${after.length > 1 ? "es" : ""} ${after.join(", ")} not counted: ` +
+            `after rejected batch ${rejected.batch}`,
+        );
+      }
+    }
+    if (entry.stopped !== undefined) {
+      notes.push(
+        `${label}: ${entry.stopped}${
+          entry.skipped === undefined && through !== undefined
+            ? `; the figure is over ${laterBatches(through)}, read before`
+            : ""
+        }`,
+      );
+    }
+  }
+  let introduced = false;
+  for (const id of MEMORY_SCENARIO_IDS) {
+    const memory = result.memory.filter((entry) =>
+      entry.skipped === undefined && memoryScenarioOf(entry) === id
+    );
+    if (memory.length === 0) continue;
+    if (!introduced) {
+      lines.push(
+        "Idle memory: KiB per connection = the server's RSS growth from the reading with batch 1 " +
+          "held to the reading after the last counted batch ÷ the connections those batches " +
+          "added (a slope; batch 1, one-time growth included, is beside it). A batch whose " +
+          "connections the server closed is rejected, and with it every later batch. Each later " +
+          "batch's own figure shows the spread, [not counted] in brackets; ratio = ÷ " +
+          "Deno.serve's over the same batches.",
+      );
+      lines.push("");
+      introduced = true;
+    }
+    const reference = memory.find((entry) => entry.server === REFERENCE_SERVER);
+    const connections = memory[0]?.connections ?? 0;
+    const title = titles.get(id)?.title ?? "idle keep-alive";
+    lines.push(
+      `| ${id} ${title} (batches of ${connections} connections) | KiB per connection | ` +
+        "over batches | vs Deno.serve | each later batch, [not counted] | first batch | " +
+        "RSS with first batch | RSS at last counted | fds gained |",
+    );
+    lines.push("|---|--:|--:|--:|---|--:|--:|--:|--:|");
+    for (const row of memory) {
+      const batches = row.batches ?? [];
+      const through = row.throughBatch;
+      const later = batches.filter((batch) => batch.batch > 1);
+      const perBatch = later.length === 0 ? "–" : later.map((batch) => {
+        const value = batch.kibPerConnection === null
+          ? "–"
+          : formatNumber(batch.kibPerConnection, 1);
+        return through !== undefined && batch.batch <= through ? value : `[${value}]`;
+      }).join(", ");
+      const lastLater = Math.max(row.plannedBatches ?? 0, ...batches.map((batch) => batch.batch));
+      const span = through === undefined
+        ? "–"
+        : through < lastLater
+        ? `${batchSpan(2, through)} of ${batchSpan(2, lastLater)}`
+        : batchSpan(2, through);
+      // A ratio over fewer batches than this row's figure or the reference's says so.
+      const ratioThrough = row.ratioThroughBatch;
+      const shortRatio = row !== reference && ratioThrough !== undefined &&
+        (ratioThrough !== through || ratioThrough !== reference?.throughBatch);
+      if (shortRatio) {
+        notes.push(
+          `${id} ${row.server}: ratio to ${REFERENCE_SERVER} over ${laterBatches(ratioThrough)}, ` +
+            `what both figures include (${row.server}'s figure is over ` +
+            `${laterBatches(through ?? 2)}, ${REFERENCE_SERVER}'s over ` +
+            `${laterBatches(reference?.throughBatch ?? 2)})`,
+        );
+      }
+      const first = batches.find((batch) => batch.batch === 1);
+      const firstValue = row.firstBatchKiBPerConnection === undefined
+        ? "–"
+        : formatNumber(row.firstBatchKiBPerConnection, 1);
+      lines.push(
+        `| ${row.server} | ${formatNumber(row.kibPerConnection, 1)} | ${span} | ${
+          formatRatio(row.ratioToReference)
+        }${shortRatio ? ` (${laterBatches(ratioThrough)})` : ""} | ${perBatch} | ${
+          first?.problem === undefined ? firstValue : `[${firstValue}]`
+        } | ${formatNumber(row.baselineRssKiB / 1024, 1)} MiB | ${
+          formatNumber(row.loadedRssKiB / 1024, 1)
+        } MiB | ${row.fdsGained} |`,
+      );
+    }
+    lines.push("");
+  }
+  return { lines, notes };
+}
+
 /** The current code against the baseline build, one row per scenario. */
 function renderBaselineTable(result: BenchResult, baseline: BaselineResult): string[] {
   const titles = new Map(result.scenarios.map((scenario) => [scenario.id, scenario.title]));
@@ -611,7 +741,8 @@ function renderBaselineTable(result: BenchResult, baseline: BaselineResult): str
   const lines = [
     `${pair}: the current code against \`--baseline ${baseline.ref}\` (commit ` +
     `${baseline.commit}), run back to back in each round. req/s: above 1.000× the current code ` +
-    "is faster (M1, M2: KiB per idle connection, below 1.000× it is leaner). CPU/req: server CPU " +
+    "is faster (M1, M2: KiB per idle connection over the batches both figures include, below " +
+    "1.000× it is leaner). CPU/req: server CPU " +
     "time per response, below 1.000× the current code is cheaper; other processes move it less " +
     `than req/s. * marks a round in which others took more than ${DISTURBED_CPU_SHARE * 100}% ` +
     "of the CPUs during either run.",
@@ -623,11 +754,12 @@ function renderBaselineTable(result: BenchResult, baseline: BaselineResult): str
     const title = titles.get(row.scenario);
     const label = title === undefined ? row.scenario : `${row.scenario} ${title}`;
     const list = (values: (number | null)[]) =>
-      row.rounds.length === 0
-        ? "not measured for both"
-        : values.map((value, i) =>
-          `${value === null ? "–" : value.toFixed(3)}${row.rounds[i]?.disturbed ? "*" : ""}`
-        ).join(", ");
+      row.rounds.length === 0 ? "not measured for both" : values.map((value, i) => {
+        const round = row.rounds[i];
+        return `${value === null ? "–" : value.toFixed(3)}${round?.disturbed ? "*" : ""}${
+          round?.throughBatch === undefined ? "" : ` (${laterBatches(round.throughBatch)})`
+        }`;
+      }).join(", ");
     lines.push(
       `| ${label} | ${ratio(row.ratio)} | ${list(row.rounds.map((r) => r.ratio))} | ${
         ratio(row.cpuRatio)

@@ -54,6 +54,7 @@ import { writeStaticFiles } from "./static_files.ts";
 import { runMode } from "./rounds.ts";
 import { runMicroUndisturbed } from "./micro.ts";
 import { measureIdleMemory } from "./idle_memory.ts";
+import { idleRatio } from "./idle_batches.ts";
 import { makeSelfSignedCertificate } from "./tls_cert.ts";
 import { describeTlsTarget, tlsTarget } from "./tls_target.ts";
 
@@ -202,11 +203,14 @@ async function main(): Promise<number> {
   }
   const busy = await machineBusyShare(BUSY_SAMPLE_MS);
   if (busy > BUSY_SHARE_LIMIT) {
-    const message =
-      `the machine was ${
-        Math.round(busy * 100)
-      }% busy before the run started: other processes compete for the cores, so absolute ` +
-      "numbers are low; ratios measured in the same round are less affected";
+    // Load figures drop with a busy machine; idle memory (M1, M2) is not rated per second.
+    const message = `the machine was ${
+      Math.round(busy * 100)
+    }% busy before the run started: other processes compete for the cores${
+      loadScenarios.length > 0
+        ? ", so absolute load numbers are low; ratios measured in the same round are less affected"
+        : ""
+    }`;
     log(message);
     notes.push(message);
   }
@@ -334,22 +338,25 @@ async function main(): Promise<number> {
           options.idleBatches,
           context,
         );
+        const through = result.throughBatch ?? 1;
         const perBatch = (result.batches ?? []).map((batch) =>
           `${batch.kibPerConnection === null ? "–" : batch.kibPerConnection.toFixed(1)}${
-            batch.problem === undefined ? "" : " (not counted)"
+            batch.batch > 1 && batch.batch <= through ? "" : " (not counted)"
           }`
         ).join(", ");
         if (result.note !== undefined) log(`${id} ${name}: ${result.note}`);
         for (const batch of result.batches ?? []) {
           if (batch.problem !== undefined) {
-            log(`${id} ${name} batch ${batch.batch} not counted: ${batch.problem}`);
+            log(`${id} ${name} batch ${batch.batch} rejected: ${batch.problem}`);
           }
         }
+        if (result.stopped !== undefined) log(`${id} ${name}: ${result.stopped}`);
         if (result.skipped === undefined) {
           log(
-            `${id} ${name}: ${result.kibPerConnection.toFixed(1)} KiB per connection, mean of ` +
-              `${result.countedBatches} batches (batches 1..${result.batches?.length}: ` +
-              `${perBatch}; ${result.fdsGained} fds gained after the first)`,
+            `${id} ${name}: ${result.kibPerConnection.toFixed(1)} KiB per connection over ` +
+              `batches 2..${through} (RSS ${(result.baselineRssKiB / 1024).toFixed(1)} → ` +
+              `${(result.loadedRssKiB / 1024).toFixed(1)} MiB; batches 1..` +
+              `${result.batches?.length}: ${perBatch}; ${result.fdsGained} fds gained)`,
           );
         } else {
           log(`${id} ${name} skipped: ${result.skipped}${perBatch === "" ? "" : ` (${perBatch})`}`);
@@ -360,11 +367,11 @@ async function main(): Promise<number> {
         entry.server === REFERENCE_SERVER && entry.skipped === undefined
       );
       for (const entry of measured) {
-        if (
-          entry.skipped === undefined && reference !== undefined && reference.kibPerConnection > 0
-        ) {
-          entry.ratioToReference = entry.kibPerConnection / reference.kibPerConnection;
-        }
+        if (reference === undefined) continue;
+        // Over the batches both figures include, so that unlike spans are never compared.
+        const { ratio, throughBatch } = idleRatio(entry, reference);
+        entry.ratioToReference = ratio;
+        if (ratio !== null && throughBatch !== null) entry.ratioThroughBatch = throughBatch;
       }
       memory.push(...measured);
     }

@@ -10,8 +10,10 @@ import {
   type BenchResult,
   compareWithBaseline,
   type LoadSample,
+  type MemoryResult,
   renderMarkdownTables,
 } from "../bench/report.ts";
+import { idleFigure, judgeBatch } from "../bench/idle_batches.ts";
 import { renderSvgChart } from "../bench/chart.ts";
 import { BaselineError, resolveBaseline, roundOrder } from "../bench/baseline.ts";
 import { runShortBench } from "./support/bench_run.ts";
@@ -129,6 +131,60 @@ Deno.test("compareWithBaseline pairs the rounds and leaves out what one of the t
     cpuRatio: null,
     rounds: [{ round: 1, ratio: 5 / 4, cpuRatio: null, disturbed: false }],
   });
+});
+
+Deno.test("compareWithBaseline compares idle memory over the batches both figures include", () => {
+  // Batches of 1000 from 60 MB: the current code 10, 20, 5 KiB per connection; the baseline 12,
+  // then its 5 s idle timeout closed batch 3 (rejected, and batch 4 after it).
+  const batchesOf = (afterKiB: number[], held: number[]) =>
+    afterKiB.map((rssAfterKiB, i) =>
+      judgeBatch({
+        batch: i + 1,
+        requested: 1000,
+        held: held[i] ?? 1000,
+        earlierClosed: 0,
+        rssBeforeKiB: i === 0 ? 60_000 : afterKiB[i - 1] as number,
+        rssAfterKiB,
+        fdsGained: 1000,
+      })
+    );
+  const entry = (server: MemoryResult["server"], afterKiB: number[], held: number[] = []) => ({
+    scenario: "M1" as const,
+    server,
+    connections: 1000,
+    ratioToReference: null,
+    ...idleFigure(batchesOf(afterKiB, held), null, 4),
+  });
+  const current = entry("sockserve", [80_000, 90_000, 110_000, 115_000]);
+  const old = entry(BASELINE, [80_000, 92_000, 95_000, 100_000], [1000, 1000, 10, 1000]);
+  assert.equal(current.throughBatch, 4);
+  assert.equal(old.throughBatch, 2);
+  const [m1] = compareWithBaseline(
+    {
+      scenarios: [{ id: "M1", title: "idle keep-alive memory", connections: 1000 }],
+      load: [],
+      memory: [current, old],
+    },
+    BASELINE,
+  );
+  // Over batch 2 alone: 10 ÷ 12, not the current 2–4 figure (11.7) ÷ the baseline's (12).
+  assert.equal(m1?.ratio, 10 / 12);
+  assert.deepEqual(m1?.rounds, [
+    { round: 1, ratio: 10 / 12, cpuRatio: null, disturbed: false, throughBatch: 2 },
+  ]);
+  const text = renderMarkdownTables({
+    ...FAKE,
+    scenarios: [{ id: "M1", title: "idle keep-alive memory", connections: 1000 }],
+    load: [],
+    memory: [current, old],
+    baseline: {
+      ref: "HEAD~1",
+      commit: "abc1234" + "0".repeat(33),
+      server: BASELINE,
+      comparisons: m1 === undefined ? [] : [m1],
+    },
+  });
+  assert.match(text, /\| M1 idle keep-alive memory \| 0\.833× \| 0\.833 \(batch 2\) \| – \| – \|/);
 });
 
 Deno.test("a baseline appears in the table and chart like any server, plus its own table", () => {

@@ -1,15 +1,18 @@
 /**
  * M1 and M2 of `deno task bench` (bench/idle_memory.ts, bench/idle_batches.ts,
- * bench/idle_client.ts): which batches count and what the figure is (pure), that the idle
- * client's count sees the server close connections (real sockets, a server in this process),
- * that a failed warm-up is the server's problem rather than an exception, and that a short run
+ * bench/idle_client.ts): which batches are rejected, what the figure (the slope over batches 2..N)
+ * and a ratio are over, and how the table marks them (pure); that the idle client's count sees the
+ * server close connections (real sockets, a server in this process), that a failed warm-up or a
+ * server that exits is the measurement's problem rather than an exception, and that a short run
  * starts every measured server with a long idle timeout. Nothing here measures memory.
  */
 import assert from "node:assert/strict";
 import {
   type BatchReading,
+  failedBatch,
+  idleFigure,
+  idleRatio,
   judgeBatch,
-  MIN_COUNTED_BATCHES,
   summarizeBatches,
 } from "../bench/idle_batches.ts";
 import { measureIdleBatches } from "../bench/idle_memory.ts";
@@ -17,7 +20,7 @@ import { launchSpec } from "../bench/launch.ts";
 import type { RunContext } from "../bench/context.ts";
 import { parseBenchArgs, USAGE } from "../bench/options.ts";
 import { nginxConfig } from "../bench/nginx.ts";
-import { renderMarkdownTables } from "../bench/report.ts";
+import { type BenchResult, type MemoryResult, renderMarkdownTables } from "../bench/report.ts";
 import { runShortBench } from "./support/bench_run.ts";
 
 const LINUX = Deno.build.os === "linux";
@@ -36,26 +39,49 @@ function reading(overrides: Partial<BatchReading>): BatchReading {
   };
 }
 
-Deno.test("judgeBatch: RSS growth over the connections gained, counted when held and grown", () => {
-  const counted = judgeBatch(reading({}));
-  assert.equal(counted.kibPerConnection, 10);
-  assert.equal(counted.problem, undefined);
+/**
+ * Batches 1..n of 1000 connections as the harness reads them: each batch's RSS before is the
+ * previous reading (`startKiB` for batch 1); `overrides` by batch number.
+ */
+function chain(
+  startKiB: number,
+  afterKiB: readonly number[],
+  overrides: Record<number, Partial<BatchReading>> = {},
+) {
+  return afterKiB.map((rssAfterKiB, i) =>
+    judgeBatch(reading({
+      batch: i + 1,
+      rssBeforeKiB: i === 0 ? startKiB : afterKiB[i - 1] as number,
+      rssAfterKiB,
+      ...overrides[i + 1],
+    }))
+  );
+}
+
+function assertNear(actual: number, expected: number, message?: string) {
+  assert.ok(Math.abs(actual - expected) < 1e-9, message ?? `${actual} is not ${expected}`);
+}
+
+Deno.test("judgeBatch: the batch's own RSS growth over the connections it gained", () => {
+  const grew = judgeBatch(reading({}));
+  assert.equal(grew.kibPerConnection, 10);
+  assert.equal(grew.problem, undefined);
   // 960 of the batch's own still open: 96% is enough, and the growth is over those 960.
   const mostly = judgeBatch(reading({ held: 960, rssAfterKiB: 59_600 }));
   assert.equal(mostly.kibPerConnection, 10);
   assert.equal(mostly.problem, undefined);
 });
 
-Deno.test("judgeBatch: RSS that shrank or stayed put is listed with its problem", () => {
-  const shrank = judgeBatch(reading({ rssAfterKiB: 48_000 }));
-  assert.equal(shrank.kibPerConnection, -2);
-  assert.match(shrank.problem ?? "", /^RSS shrank by 2000 KiB while the batch was opened/);
+Deno.test("judgeBatch: RSS that fell or stayed put is a value like any other, not a rejection", () => {
+  const fell = judgeBatch(reading({ rssAfterKiB: 48_000 }));
+  assert.equal(fell.kibPerConnection, -2);
+  assert.equal(fell.problem, undefined);
   const flat = judgeBatch(reading({ rssAfterKiB: 50_000 }));
   assert.equal(flat.kibPerConnection, 0);
-  assert.match(flat.problem ?? "", /^RSS did not grow/);
+  assert.equal(flat.problem, undefined);
 });
 
-Deno.test("judgeBatch: connections of this batch or earlier ones closed meanwhile are not held", () => {
+Deno.test("judgeBatch: a batch whose connections (or earlier ones) the server closed is rejected", () => {
   const own = judgeBatch(reading({ held: 900 }));
   assert.match(own.problem ?? "", /^the server held 900 of its 1000 connections when RSS was read/);
   // All of its own open, but 60 of earlier batches' closed: 940 gained, under 95%.
@@ -69,32 +95,152 @@ Deno.test("judgeBatch: connections of this batch or earlier ones closed meanwhil
   assert.equal(judgeBatch(reading({ earlierClosed: 1000 })).kibPerConnection, null);
 });
 
-Deno.test("summarizeBatches: the mean of the counted batches after the first", () => {
-  const batches = [
-    judgeBatch(reading({ batch: 1, rssAfterKiB: 73_200 })), // 23.2, never counted
-    judgeBatch(reading({ batch: 2, rssAfterKiB: 59_900 })), // 9.9
-    judgeBatch(reading({ batch: 3, rssAfterKiB: 47_000 })), // shrank: not counted
-    judgeBatch(reading({ batch: 4, rssAfterKiB: 63_000 })), // 13.0
-  ];
+Deno.test("summarizeBatches: the reviewer's readings give the slope, 8.3 KiB, not 15", () => {
+  // RSS from 60 MB, then 80, 75, 90 and 105 MB after batches 1–4 of 1000.
+  const batches = chain(60_000, [80_000, 75_000, 90_000, 105_000]);
+  assert.deepEqual(batches.map((batch) => batch.kibPerConnection), [20, -5, 15, 15]);
+  assert.ok(batches.every((batch) => batch.problem === undefined));
   const summary = summarizeBatches(batches);
-  assert.equal(summary.counted, 2);
-  assert.equal(summary.measured, 3);
-  assert.ok(Math.abs(summary.kibPerConnection - 11.45) < 1e-9, String(summary.kibPerConnection));
+  // (105 − 80) MB over the 3000 connections batches 2–4 added; the old mean of the batches that
+  // grew gave (15 + 15) / 2 = 15.
+  assertNear(summary.kibPerConnection, 25_000 / 3000);
+  assert.equal(summary.kibPerConnection.toFixed(1), "8.3");
+  assert.equal(summary.throughBatch, 4);
+  assert.equal(summary.connectionsAdded, 3000);
+  assert.equal(summary.fdsGained, 3000);
+  assert.equal(summary.firstRejected, null);
   assert.equal(summary.problem, null);
 });
 
-Deno.test("summarizeBatches: fewer than two counted batches is a problem, not a figure", () => {
-  assert.equal(MIN_COUNTED_BATCHES, 2);
-  const one = summarizeBatches([
-    judgeBatch(reading({ batch: 1 })),
-    judgeBatch(reading({ batch: 2 })),
-    judgeBatch(reading({ batch: 3, held: 10 })),
+Deno.test("summarizeBatches: connections of earlier batches closed meanwhile are not added", () => {
+  // Batch 3: its own 1000 open, 30 of batch 2's closed since the previous reading (97% gained).
+  const batches = chain(60_000, [80_000, 90_000, 99_700], { 3: { earlierClosed: 30 } });
+  assert.equal(batches[2]?.problem, undefined);
+  const summary = summarizeBatches(batches);
+  assert.equal(summary.connectionsAdded, 1970);
+  assertNear(summary.kibPerConnection, 19_700 / 1970);
+});
+
+Deno.test("summarizeBatches: the figure ends before the first rejected batch", () => {
+  // Batch 3 lost connections to the server; batch 4 is fine but comes after it.
+  const batches = chain(60_000, [80_000, 92_000, 95_000, 110_000], { 3: { held: 900 } });
+  const summary = summarizeBatches(batches);
+  assert.equal(summary.throughBatch, 2);
+  assert.equal(summary.firstRejected, 3);
+  assertNear(summary.kibPerConnection, 12);
+  assert.equal(summary.problem, null);
+});
+
+Deno.test("summarizeBatches: batch 1 flagged still starts the figure; without its reading, none", () => {
+  const flagged = chain(60_000, [78_000, 88_000, 98_000], { 1: { held: 900 } });
+  assert.match(flagged[0]?.problem ?? "", /^the server held 900 of its 1000/);
+  const summary = summarizeBatches(flagged);
+  assert.equal(summary.throughBatch, 3);
+  assert.equal(summary.firstRejected, null);
+  assertNear(summary.kibPerConnection, 10);
+  const failed = [failedBatch(1, 990, 60_000, "only 990 of 1000 connections completed a request")];
+  assert.equal(summarizeBatches(failed).problem, "no reading was taken with batch 1 held");
+  assert.equal(summarizeBatches([]).problem, "no batch was opened");
+});
+
+Deno.test("summarizeBatches: no figure without a valid batch after the first", () => {
+  const only = summarizeBatches(chain(60_000, [80_000]));
+  assert.ok(Number.isNaN(only.kibPerConnection));
+  assert.equal(only.throughBatch, null);
+  assert.equal(only.problem, "no batch after the first was read");
+  const rejected = summarizeBatches(
+    chain(60_000, [80_000, 90_000, 100_000], { 2: { earlierClosed: 100 } }),
+  );
+  assert.equal(rejected.throughBatch, null);
+  assert.equal(
+    rejected.problem,
+    "batch 2 was rejected, so no batch after the first can be counted",
+  );
+  const clientFailed = summarizeBatches([
+    ...chain(60_000, [80_000]),
+    failedBatch(2, 0, 80_000, "the idle client did not report its connections"),
   ]);
-  assert.equal(one.counted, 1);
-  assert.match(one.problem ?? "", /^1 of the 2 batches after the first could be counted/);
-  const none = summarizeBatches([judgeBatch(reading({ batch: 1 }))]);
-  assert.ok(Number.isNaN(none.kibPerConnection));
-  assert.equal(none.problem, "no batch after the first was opened");
+  assert.equal(clientFailed.firstRejected, 2);
+  assert.match(clientFailed.problem ?? "", /^batch 2 was rejected/);
+});
+
+Deno.test("idleFigure: a stop after valid batches keeps their figure and says so", () => {
+  const batches = chain(60_000, [80_000, 90_000]);
+  const figure = idleFigure(batches, "the server exited during batch 3", 4);
+  assert.equal(figure.skipped, undefined);
+  assert.equal(figure.stopped, "the server exited during batch 3");
+  assert.equal(figure.throughBatch, 2);
+  assert.equal(figure.plannedBatches, 4);
+  assert.equal(figure.kibPerConnection, 10);
+  assert.equal(figure.baselineRssKiB, 80_000);
+  assert.equal(figure.loadedRssKiB, 90_000);
+  assert.equal(figure.firstBatchKiBPerConnection, 20);
+  // Stopped before any batch after the first: no figure, with both reasons.
+  const early = idleFigure(chain(60_000, [80_000]), "the server exited during batch 2", 4);
+  assert.equal(
+    early.skipped,
+    "the server exited during batch 2 (no batch after the first was read)",
+  );
+  assert.equal(early.stopped, undefined);
+  assert.equal(early.throughBatch, undefined);
+  // A failed warm-up: its reason alone.
+  assert.equal(
+    idleFigure([], "warm-up request 6 of 200 failed", 4).skipped,
+    "warm-up request 6 of 200 failed",
+  );
+});
+
+/** A measured M1 result of `server` from readings of batches of 1000 (batch 1 from 60 MB). */
+function memoryResult(
+  server: MemoryResult["server"],
+  afterKiB: readonly number[],
+  overrides: Record<number, Partial<BatchReading>> = {},
+): MemoryResult {
+  return {
+    scenario: "M1",
+    server,
+    connections: 1000,
+    ratioToReference: null,
+    ...idleFigure(chain(60_000, afterKiB, overrides), null, 4),
+  };
+}
+
+Deno.test("idleRatio: two servers are compared over the batches both figures include", () => {
+  const deno = memoryResult("deno-serve", [78_000, 93_000, 108_000, 123_000]); // 15 each
+  const sockserve = memoryResult("sockserve", [80_000, 90_000, 110_000, 115_000]); // 10, 20, 5
+  assertNear(sockserve.kibPerConnection, 35_000 / 3000);
+  const full = idleRatio(sockserve, deno);
+  assert.equal(full.throughBatch, 4);
+  assertNear(full.ratio ?? NaN, (35_000 / 3000) / 15);
+  // Batch 3 of a baseline closed: its figure is over batch 2 alone, and so is the ratio, though
+  // sockserve's own figure is over 2–4.
+  const closing = memoryResult("sockserve@f9eb5b5", [80_000, 92_000, 95_000, 100_000], {
+    3: { held: 10 },
+  });
+  assert.equal(closing.throughBatch, 2);
+  const short = idleRatio(sockserve, closing);
+  assert.equal(short.throughBatch, 2);
+  assertNear(short.ratio ?? NaN, 10 / 12);
+  assertNear(idleRatio(closing, deno).ratio ?? NaN, 12 / 15);
+  // A reference whose RSS fell over the common batches gives no ratio.
+  const fell = memoryResult("deno-serve", [80_000, 79_000, 100_000, 120_000]);
+  const none = idleRatio(closing, fell);
+  assert.deepEqual(none, { ratio: null, throughBatch: 2 });
+  // A skipped one has none; results written before batches compare their figures.
+  assert.deepEqual(idleRatio({ ...sockserve, skipped: "did not start" }, deno), {
+    ratio: null,
+    throughBatch: null,
+  });
+  const old = (kib: number): MemoryResult => ({
+    server: "sockserve",
+    connections: 1000,
+    baselineRssKiB: 0,
+    loadedRssKiB: 0,
+    kibPerConnection: kib,
+    fdsGained: 0,
+    ratioToReference: null,
+  });
+  assert.deepEqual(idleRatio(old(5), old(4)), { ratio: 5 / 4, throughBatch: null });
 });
 
 Deno.test("parseBenchArgs: --idle-batches defaults to 4 and needs at least 3", () => {
@@ -106,40 +252,107 @@ Deno.test("parseBenchArgs: --idle-batches defaults to 4 and needs at least 3", (
   assert.match(USAGE, /--idle-batches K/);
 });
 
-Deno.test("the memory table lists each later batch, brackets the ones not counted, and says why", () => {
-  const batches = [
-    judgeBatch(reading({ batch: 1, rssAfterKiB: 73_200 })),
-    judgeBatch(reading({ batch: 2, rssAfterKiB: 59_900 })),
-    judgeBatch(reading({ batch: 3, rssAfterKiB: 47_000 })),
-    judgeBatch(reading({ batch: 4, rssAfterKiB: 63_000 })),
-  ];
-  const text = renderMarkdownTables({
+/** A run of M1 (and S1 when `withLoad`) with the given memory results. */
+function fakeRun(memory: MemoryResult[], withLoad = false): BenchResult {
+  return {
     date: "2026-11-30T01:00:00.000Z",
     machine: { cpuModel: "Fake CPU", cores: 2, kernel: "6.1.0", versions: {} },
     settings: { rounds: 1, durationSec: 5, warmupSec: 2, pinned: true },
-    scenarios: [{ id: "M1", title: "idle keep-alive memory", connections: 1000 }],
+    scenarios: [
+      ...(withLoad ? [{ id: "S1" as const, title: "hello, keep-alive", connections: 64 }] : []),
+      { id: "M1", title: "idle keep-alive memory", connections: 1000 },
+    ],
     load: [],
-    memory: [{
-      scenario: "M1",
-      server: "sockserve",
-      connections: 1000,
-      baselineRssKiB: 73_200,
-      loadedRssKiB: 63_000,
-      kibPerConnection: 11.45,
-      countedBatches: 2,
-      firstBatchKiBPerConnection: 23.2,
-      batches,
-      fdsGained: 3000,
-      ratioToReference: null,
-      note: "kept its own idle timeout",
-    }],
+    memory,
     micro: [],
     notes: [],
+  };
+}
+
+/** Sets each result's ratio to the reference as bench/run.ts does. */
+function withRatios(memory: MemoryResult[]): MemoryResult[] {
+  const reference = memory.find((entry) => entry.server === "deno-serve");
+  return memory.map((entry) => {
+    const { ratio, throughBatch } = reference === undefined
+      ? { ratio: null, throughBatch: null }
+      : idleRatio(entry, reference);
+    return {
+      ...entry,
+      ratioToReference: ratio,
+      ...(throughBatch === null ? {} : { ratioThroughBatch: throughBatch }),
+    };
   });
-  assert.match(text, /\| M1 idle keep-alive memory \(batches of 1000 connections\) \|/);
-  assert.match(text, /\| sockserve \| 11\.5 \| – \| 9\.9, \[-3\.0\], 13\.0 \| 23\.2 \| /);
-  assert.match(text, /- M1 sockserve batch 3 not counted: RSS shrank by 3000 KiB/);
-  assert.match(text, /- M1 sockserve: kept its own idle timeout/);
+}
+
+Deno.test("the memory table gives the slope, its batches, and each later batch for the spread", () => {
+  const text = renderMarkdownTables(fakeRun(withRatios([
+    memoryResult("sockserve", [80_000, 75_000, 90_000, 105_000]),
+    memoryResult("deno-serve", [78_000, 93_000, 108_000, 123_000]),
+  ])));
+  assert.match(
+    text,
+    /\| M1 idle keep-alive memory \(batches of 1000 connections\) \| KiB per connection \| over batches \|/,
+  );
+  // (105 − 80) MB / 3000 connections; batch 3's fall is a value, not bracketed.
+  assert.match(
+    text,
+    /\| sockserve \| 8\.3 \| 2–4 \| 0\.56× \| -5\.0, 15\.0, 15\.0 \| 20\.0 \| 78\.1 MiB \| 102\.5 MiB \| 3000 \|/,
+  );
+  assert.match(text, /\| deno-serve \| 15\.0 \| 2–4 \| 1\.00× \| 15\.0, 15\.0, 15\.0 \| 18\.0 \|/);
+  assert.doesNotMatch(text, /not counted:|rejected:|ratio to deno-serve over/);
+});
+
+Deno.test("a run of M scenarios only has no wrk header; a run with load scenarios has it", () => {
+  const memory = [memoryResult("sockserve", [80_000, 90_000, 100_000, 110_000])];
+  const only = renderMarkdownTables(fakeRun(memory));
+  assert.match(only, /^Measured 2026-11-30 01:00 UTC on Fake CPU, 2 cores, Linux 6\.1\.0\.\n/);
+  assert.doesNotMatch(only, /rounds ×|warm-up|wrk|Medians/);
+  assert.match(only, /^Idle memory: KiB per connection = the server's RSS growth/m);
+  const load = renderMarkdownTables(fakeRun(memory, true));
+  assert.match(load, /^Load: 1 rounds × 5 s after 2 s warm-up, server on core 0 and wrk/m);
+});
+
+Deno.test("rejected batches, a flagged first batch and a ratio over fewer batches are marked", () => {
+  const text = renderMarkdownTables(fakeRun(withRatios([
+    // Batch 1 flagged, batch 3 rejected, batch 4 after it: figure over batch 2 alone.
+    memoryResult("sockserve@f9eb5b5", [80_000, 92_000, 95_000, 100_000], {
+      1: { held: 900 },
+      3: { held: 10 },
+    }),
+    memoryResult("deno-serve", [78_000, 93_000, 108_000, 123_000]),
+  ])));
+  assert.match(
+    text,
+    /\| sockserve@f9eb5b5 \| 12\.0 \| 2 of 2–4 \| 0\.80× \(batch 2\) \| 12\.0, \[300\.0\], \[5\.0\] \| \[22\.2\] \| 78\.1 MiB \| 89\.8 MiB \| 1000 \|/,
+  );
+  // The reference's figure is over 2–4, the ratio over 2: said in the cell and under the table.
+  assert.match(text, /\| deno-serve \| 15\.0 \| 2–4 \| 1\.00× \|/);
+  assert.match(
+    text,
+    /- M1 sockserve@f9eb5b5 batch 1 flagged \(its reading still starts the figure\): the server held 900 of its 1000/,
+  );
+  assert.match(text, /- M1 sockserve@f9eb5b5 batch 3 rejected: the server held 10 of its 1000/);
+  assert.match(text, /- M1 sockserve@f9eb5b5 batch 4 not counted: after rejected batch 3/);
+  assert.match(
+    text,
+    /- M1 sockserve@f9eb5b5: ratio to deno-serve over batch 2, what both figures include \(sockserve@f9eb5b5's figure is over batch 2, deno-serve's over batches 2–4\)/,
+  );
+});
+
+Deno.test("a measurement that stopped keeps the figure read before and says why", () => {
+  const stopped: MemoryResult = {
+    scenario: "M1",
+    server: "sockserve",
+    connections: 1000,
+    ratioToReference: null,
+    ...idleFigure(chain(60_000, [80_000, 90_000, 100_000]), "the server exited during batch 4", 4),
+  };
+  const text = renderMarkdownTables(fakeRun([stopped]));
+  assert.match(text, /\| sockserve \| 10\.0 \| 2–3 of 2–4 \| – \| 10\.0, 10\.0 \| 20\.0 \|/);
+  assert.match(
+    text,
+    /- M1 sockserve: the server exited during batch 4; the figure is over batches 2–3, read before/,
+  );
 });
 
 /** A Hello server in this process that can close connections it holds, by accept order. */
@@ -213,7 +426,8 @@ function inProcessServer(
 const WARMUP_CONNECTIONS = 200;
 
 Deno.test({
-  name: "a batch whose earlier batch the server closed meanwhile is not counted" +
+  name:
+    "a batch whose earlier batch the server closed meanwhile is rejected, and no figure is left" +
     (LINUX ? "" : NOT_LINUX_REASON),
   ignore: !LINUX,
   fn: async () => {
@@ -239,7 +453,51 @@ Deno.test({
       );
       assert.equal(batches[1]?.kibPerConnection, null);
       assert.match(batches[1]?.problem ?? "", /closed 10 of earlier batches'/);
+      // Batch 3 held all of its own, but it comes after the rejected batch 2.
+      assert.equal(batches[2]?.problem, undefined);
+      assert.equal(
+        idleFigure(batches, problem, 3).skipped,
+        "batch 2 was rejected, so no batch after the first can be counted",
+      );
     } finally {
+      await server.close();
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "a server that exits during a batch stops the measurement; the batches before keep a figure" +
+    (LINUX ? "" : NOT_LINUX_REASON),
+  ignore: !LINUX,
+  fn: async () => {
+    const perBatch = 10;
+    // The "server" whose memory is read is a process of its own, killed as batch 3 connects;
+    // the connections go to a server in this process.
+    const measured = new Deno.Command("sleep", { args: ["60"] }).spawn();
+    const server = inProcessServer({
+      onAccept: (index) => {
+        if (index === WARMUP_CONNECTIONS + 2 * perBatch + 1) measured.kill("SIGKILL");
+      },
+    });
+    try {
+      const { batches, problem } = await measureIdleBatches(
+        { pid: measured.pid, port: server.port },
+        { path: "/", connections: perBatch, batches: 4, clientCore: null },
+      );
+      assert.deepEqual(batches.map((batch) => batch.batch), [1, 2]);
+      assert.match(problem ?? "", /^the server exited during batch 3 \(/);
+      const figure = idleFigure(batches, problem, 4);
+      assert.equal(figure.skipped, undefined);
+      assert.equal(figure.throughBatch, 2);
+      assert.equal(figure.stopped, problem);
+    } finally {
+      try {
+        measured.kill("SIGKILL");
+      } catch {
+        // Killed by the test.
+      }
+      await measured.status;
       await server.close();
     }
   },
@@ -336,13 +594,16 @@ Deno.test({
       assert.deepEqual(result.memory.map((entry) => entry.scenario), ["M1", "M2"]);
       for (const entry of result.memory) {
         assert.equal(entry.note, undefined);
-        // Whether 20 connections move RSS past the garbage collector's noise is not asserted;
-        // that every batch was held to the end is.
+        // What 20 connections cost is not asserted (the garbage collector's timing outweighs
+        // it); that every batch was held to the end, so the figure spans batches 2–3, is.
         assert.deepEqual(
           entry.batches?.map((batch) => [batch.opened, batch.held, batch.earlierClosed]),
           [[20, 20, 0], [20, 20, 0], [20, 20, 0]],
           `${entry.scenario}: ${entry.skipped}`,
         );
+        assert.equal(entry.skipped, undefined);
+        assert.equal(entry.throughBatch, 3);
+        assert.equal(entry.plannedBatches, 3);
       }
     } finally {
       await Deno.remove(out, { recursive: true });

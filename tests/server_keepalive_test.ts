@@ -92,6 +92,44 @@ Deno.test("http_10_keep_alive_is_kept_and_the_response_says_keep_alive", async (
   assert.equal(closedBy, "eof");
 });
 
+Deno.test("a_text_head_is_reused_only_for_the_same_decisions_and_closes_alike", async () => {
+  // The text fast path keeps its last head with the decisions it came from
+  // (server/connection/response_writer.ts): each request below differs from the one before in one
+  // input, and the same one twice in a row reuses the head (and its decision to close).
+  await using test = startServer(() => new Response("hello"));
+  const close = HELLO.replace(
+    "content-length: 5\r\n",
+    "content-length: 5\r\nconnection: close\r\n",
+  );
+  const keepAlive = HELLO.replace(
+    "content-length: 5\r\n",
+    "content-length: 5\r\nconnection: keep-alive\r\n",
+  );
+  const cases: [string, string, boolean][] = [
+    ["GET / HTTP/1.0\r\n\r\n", close, true],
+    ["GET / HTTP/1.0\r\n\r\n", close, true],
+    ["GET / HTTP/1.1\r\nHost: x\r\n\r\n", HELLO, false],
+    ["HEAD / HTTP/1.1\r\nHost: x\r\n\r\n", HELLO.replace("hello", ""), false],
+    ["GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n", keepAlive, false],
+    ["GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", close, true],
+    ["GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", close, true],
+    ["GET / HTTP/1.1\r\nHost: x\r\n\r\n", HELLO, false],
+  ];
+  for (const [request, expected, closes] of cases) {
+    await using client = await RawClient.connect(test.port, [request.slice(0, 4).trim()]);
+    if (closes) {
+      // A request pipelined behind one that closes must not be answered.
+      await client.write(request + "GET /2 HTTP/1.1\r\nHost: x\r\n\r\n");
+      const { responses, closedBy } = await client.readUntilClose();
+      assert.deepEqual(responses.map((r) => normalizeDate(r.raw)), [expected], request);
+      assert.equal(closedBy, "eof", request);
+    } else {
+      await client.write(request);
+      assert.equal(normalizeDate((await client.readResponse()).raw), expected, request);
+    }
+  }
+});
+
 Deno.test("http_10_request_without_host_gets_a_url_with_the_server_authority", async () => {
   let url = "";
   await using test = startServer((request) => {

@@ -164,7 +164,9 @@ export class RequestParser {
   #minorVersion: 0 | 1 = 1;
   #fields = new FieldList();
   #headerBytes = 0;
-  #hosts: string[] = [];
+  /** The first Host field's value, and how many Host fields there were. */
+  #host: string | null = null;
+  #hostCount = 0;
   #contentLength: string[] = [];
   #transferEncoding: string[] = [];
   #connectionClose = false;
@@ -178,10 +180,14 @@ export class RequestParser {
    * Header fields validated on bytes but not yet turned into strings: offsets [nameStart,
    * nameEnd, valueStart, valueEnd] into #buffer, and the shared name when it is a known one.
    * The whole region is decoded at once when the head is complete (or before the bytes are
-   * given back to the caller), then sliced: one native decode instead of two per field.
+   * given back to the caller), then sliced: one native decode instead of two per field. The
+   * first #pendingCount fields are pending; the arrays keep their room from one head to the
+   * next (emptying an array with `length = 0` gives its storage up, and every head grew it
+   * again: ~45 ns per array and head).
    */
   #pendingOffsets: number[] = [];
   #pendingNames: (string | null)[] = [];
+  #pendingCount = 0;
   #pendingFrom = -1;
   #pendingTo = 0;
 
@@ -372,7 +378,7 @@ export class RequestParser {
             this.#consumeLine(lineEnd);
             return this.#finishHead();
           }
-          if (this.#fields.size + this.#pendingNames.length >= this.#limits.maxHeaderCount) {
+          if (this.#fields.size + this.#pendingCount >= this.#limits.maxHeaderCount) {
             throw new HttpError(431, "too many header fields");
           }
           this.#deferField(this.#start, this.#start + this.#nameLength, lineEnd);
@@ -561,8 +567,13 @@ export class RequestParser {
     this.#nameLength = 0;
     if (this.#pendingFrom === -1) this.#pendingFrom = start;
     this.#pendingTo = end;
-    this.#pendingOffsets.push(start, nameEnd, valueStart, valueEnd);
-    this.#pendingNames.push(specialFieldName(buffer, start, nameEnd));
+    const k = this.#pendingCount++;
+    const offsets = this.#pendingOffsets;
+    offsets[4 * k] = start;
+    offsets[4 * k + 1] = nameEnd;
+    offsets[4 * k + 2] = valueStart;
+    offsets[4 * k + 3] = valueEnd;
+    this.#pendingNames[k] = specialFieldName(buffer, start, nameEnd);
   }
 
   #parseRequestLine(start: number, end: number): void {
@@ -582,22 +593,22 @@ export class RequestParser {
 
   /** Decodes the deferred header fields (see #pendingOffsets) and records them. */
   #materializeFields(): void {
+    const count = this.#pendingCount;
+    if (count === 0) return;
     const names = this.#pendingNames;
-    if (names.length === 0) return;
     const offsets = this.#pendingOffsets;
     const from = this.#pendingFrom;
     const text = latin1(this.#buffer, from, this.#pendingTo);
     this.#pendingFrom = -1;
     try {
-      for (let k = 0, o = 0; k < names.length; k++, o += 4) {
+      for (let k = 0, o = 0; k < count; k++, o += 4) {
         const name = names[k] ??
           text.slice(offsets[o]! - from, offsets[o + 1]! - from).toLowerCase();
         this.#addHeader(name, text.slice(offsets[o + 2]! - from, offsets[o + 3]! - from));
       }
     } finally {
-      // Emptied (and reused) even when a field fails: nothing is decoded twice.
-      names.length = 0;
-      offsets.length = 0;
+      // Emptied even when a field fails: nothing is decoded twice.
+      this.#pendingCount = 0;
     }
   }
 
@@ -605,7 +616,7 @@ export class RequestParser {
     this.#fields.add(name, value);
     switch (name) {
       case "host":
-        this.#hosts.push(value);
+        if (this.#hostCount++ === 0) this.#host = value;
         break;
       case "content-length":
         this.#contentLength.push(value);
@@ -636,8 +647,8 @@ export class RequestParser {
     const minorVersion = this.#minorVersion;
     // RFC 9112 §3.2: 400 for an HTTP/1.1 request without Host, for more than one Host, and for
     // an invalid Host value.
-    if (this.#hosts.length > 1) throw badRequest("more than one Host");
-    const host = this.#hosts[0] ?? null;
+    if (this.#hostCount > 1) throw badRequest("more than one Host");
+    const host = this.#host;
     if (host === null && minorVersion === 1) throw badRequest("missing Host");
     if (host !== null && !isValidHost(host)) throw badRequest("invalid Host");
 
@@ -697,7 +708,8 @@ export class RequestParser {
     this.#emptyLines = 0;
     this.#fields = new FieldList(); // the previous one belongs to the previous head
     this.#headerBytes = 0;
-    this.#hosts.length = 0;
+    this.#host = null;
+    this.#hostCount = 0;
     this.#contentLength.length = 0;
     this.#transferEncoding.length = 0;
     this.#connectionClose = false;
@@ -708,6 +720,7 @@ export class RequestParser {
     this.#extensionBytes = 0;
     this.#trailers = null;
     this.#pendingFrom = -1;
+    this.#pendingCount = 0;
     this.#nameLength = 0;
   }
 }

@@ -1,10 +1,13 @@
 /**
  * The engine's fast paths read Deno's private `Response` fields (server/connection/
- * response_source.ts). These tests fail loudly when a Deno upgrade renames or drops them, so the
- * loss of a fast path is seen at once instead of as a silent slowdown; the byte-for-byte
- * equality of the fast and general paths is tests/engine_one_encoder_test.ts's.
+ * response_source.ts) and read accepted connections through Deno's private read op
+ * (server/connection/direct_read.ts). These tests fail loudly when a Deno upgrade renames or
+ * drops them, so the loss of a fast path is seen at once instead of as a silent slowdown; the
+ * byte-for-byte equality of the fast and general response paths is
+ * tests/engine_one_encoder_test.ts's, that of the two ways of reading is below.
  */
 import assert from "node:assert/strict";
+import { directReader } from "../server/connection/direct_read.ts";
 import { bodySource, textResponseParts } from "../server/connection/response_source.ts";
 
 const UPGRADE_HINT =
@@ -46,4 +49,110 @@ Deno.test("deno_still_exposes_in_memory_bodies_without_a_stream", () => {
   assert.equal(bodySource(new Response(null)).kind, "empty");
   const stream = bodySource(new Response(new ReadableStream()));
   assert.equal(stream.kind, "stream");
+});
+
+// The engine reads accepted connections straight from their resource (server/connection/
+// direct_read.ts), skipping `conn.read`'s bookkeeping.
+
+const DIRECT_READ_HINT =
+  `Deno ${Deno.version.deno} no longer exposes the read op or the connection's resource id ` +
+  "that server/connection/direct_read.ts uses: update it (connections are still served " +
+  "through conn.read, only slower)";
+
+/** A connected pair over loopback TCP: the accepted side and the client. */
+async function tcpPair(): Promise<{ accepted: Deno.Conn; client: Deno.Conn; close(): void }> {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const client = await Deno.connect({ hostname: "127.0.0.1", port: listener.addr.port });
+  const accepted = await listener.accept();
+  listener.close();
+  return {
+    accepted,
+    client,
+    close() {
+      for (const conn of [accepted, client]) {
+        try {
+          conn.close();
+        } catch {
+          // Closed by the test already.
+        }
+      }
+    },
+  };
+}
+
+/** Everything `read` gives until EOF, as text, and how EOF was told (0 or null). */
+async function readAll(
+  read: (buffer: Uint8Array) => Promise<number | null>,
+): Promise<{ text: string; eof: number | null }> {
+  const buffer = new Uint8Array(4);
+  let text = "";
+  for (;;) {
+    const n = await read(buffer);
+    if (n === null || n === 0) return { text, eof: n };
+    text += new TextDecoder().decode(buffer.subarray(0, n));
+  }
+}
+
+Deno.test("deno_still_lets_the_engine_read_an_accepted_connection_directly", async () => {
+  const tcp = await tcpPair();
+  try {
+    assert.ok(directReader(tcp.accepted) !== null, DIRECT_READ_HINT);
+  } finally {
+    tcp.close();
+  }
+  const dir = await Deno.makeTempDir();
+  const path = `${dir}/s.sock`;
+  const listener = Deno.listen({ transport: "unix", path });
+  const client = await Deno.connect({ transport: "unix", path });
+  const accepted = await listener.accept();
+  try {
+    assert.ok(directReader(accepted) !== null, DIRECT_READ_HINT);
+  } finally {
+    accepted.close();
+    client.close();
+    listener.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("a_direct_read_gives_the_bytes_conn_read_gives_and_0_where_it_gives_null", async () => {
+  const sent = "GET / HTTP/1.1\r\nHost: x\r\n\r\n";
+  const results = [];
+  for (const direct of [true, false]) {
+    const tcp = await tcpPair();
+    try {
+      const read = direct ? directReader(tcp.accepted)! : (b: Uint8Array) => tcp.accepted.read(b);
+      await tcp.client.write(new TextEncoder().encode(sent));
+      await tcp.client.closeWrite();
+      results.push(await readAll(read));
+    } finally {
+      tcp.close();
+    }
+  }
+  assert.deepEqual(results, [{ text: sent, eof: 0 }, { text: sent, eof: null }]);
+});
+
+Deno.test("a_direct_read_in_flight_rejects_when_the_connection_is_closed_as_conn_read_does", async () => {
+  for (const direct of [true, false]) {
+    const tcp = await tcpPair();
+    const buffer = new Uint8Array(16);
+    const pending = direct ? directReader(tcp.accepted)!(buffer) : tcp.accepted.read(buffer);
+    tcp.accepted.close();
+    await assert.rejects(pending, direct ? "direct read" : "conn.read");
+    tcp.close();
+  }
+});
+
+Deno.test("only_deno_s_own_connections_are_read_directly", async () => {
+  const tcp = await tcpPair();
+  try {
+    // A wrapper or a double with its own read() is read through it.
+    const wrapped = Object.assign(Object.create(tcp.accepted), {
+      read: (buffer: Uint8Array) => tcp.accepted.read(buffer),
+    });
+    assert.equal(directReader(wrapped), null);
+    assert.equal(directReader({ read: () => Promise.resolve(null) }), null);
+  } finally {
+    tcp.close();
+  }
 });

@@ -15,6 +15,7 @@
 import type { Clock } from "../clock.ts";
 import type { ServerLimits } from "../limits.ts";
 import { type Deadlines, Wait } from "./deadlines.ts";
+import { type DirectRead, directReader } from "./direct_read.ts";
 import { writeLatin1 } from "../http1/response_head.ts";
 
 /** Size of a pooled output buffer; in-memory responses up to this size go out in one write. */
@@ -99,6 +100,8 @@ export interface ByteSocket {
  */
 export class SocketIO {
   readonly #socket: ByteSocket;
+  /** Reads the socket's resource without `read()`'s wrapper, when it is Deno's own (direct_read.ts). */
+  readonly #directRead: DirectRead | null;
   readonly #limits: ServerLimits;
   readonly #clock: Clock;
   readonly #deadlines: Deadlines;
@@ -139,6 +142,7 @@ export class SocketIO {
   ) {
     this.#owner = owner;
     this.#socket = socket;
+    this.#directRead = directReader(socket);
     this.#limits = limits;
     this.#clock = clock;
     this.#deadlines = deadlines;
@@ -213,7 +217,10 @@ export class SocketIO {
       this.releaseLargeBuffer();
     }
     this.#inFlightBuffer = buffer;
-    return this.#inFlight = this.#socket.read(buffer).then(this.#onRead, this.#onReadFailed);
+    const direct = this.#directRead;
+    return this.#inFlight = direct === null
+      ? this.#socket.read(buffer).then(this.#onRead, this.#onReadFailed)
+      : direct(buffer).then(this.#onDirectRead, this.#onReadFailed);
   }
 
   // Made once per connection rather than per read.
@@ -225,6 +232,9 @@ export class SocketIO {
     this.#lastReadFilled = n === buffer.length;
     return buffer.subarray(0, n);
   };
+
+  /** A direct read's count: 0 at EOF, where `read()` gives null. */
+  readonly #onDirectRead = (n: number): Uint8Array | null => this.#onRead(n === 0 ? null : n);
 
   readonly #onReadFailed = (): null => {
     this.#inFlightBuffer = null;

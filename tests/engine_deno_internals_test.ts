@@ -1,13 +1,19 @@
 /**
  * The engine's fast paths read Deno's private `Response` fields (server/connection/
- * response_source.ts) and read accepted connections through Deno's private read op
- * (server/connection/direct_read.ts). These tests fail loudly when a Deno upgrade renames or
+ * response_source.ts), read accepted connections through Deno's private read op
+ * (server/connection/direct_read.ts) and make GET and HEAD requests through Deno's private
+ * request fields (server/connection/lazy_request.ts). These tests fail loudly when a Deno upgrade renames or
  * drops them, so the loss of a fast path is seen at once instead of as a silent slowdown; the
  * byte-for-byte equality of the fast and general response paths is
- * tests/engine_one_encoder_test.ts's, that of the two ways of reading is below.
+ * tests/engine_one_encoder_test.ts's; that of the two ways of reading, and of making a request,
+ * is below.
  */
 import assert from "node:assert/strict";
+import { buildRequest, ServerRequest } from "../server/connection/dispatch.ts";
 import { directReader } from "../server/connection/direct_read.ts";
+import { LAZY_REQUEST_TOKEN } from "../server/connection/lazy_request.ts";
+import type { RequestHead } from "../server/http1/request_head.ts";
+import { RequestParser } from "../server/http1/request_parser.ts";
 import { bodySource, textResponseParts } from "../server/connection/response_source.ts";
 
 const UPGRADE_HINT =
@@ -154,5 +160,103 @@ Deno.test("only_deno_s_own_connections_are_read_directly", async () => {
     assert.equal(directReader({ read: () => Promise.resolve(null) }), null);
   } finally {
     tcp.close();
+  }
+});
+
+// GET and HEAD requests are made lazily, as Deno.serve's are (server/connection/lazy_request.ts).
+
+const LAZY_REQUEST_HINT =
+  `Deno ${Deno.version.deno} no longer lets server/connection/lazy_request.ts make a Request ` +
+  "whose URL and headers come on first use: update it (handlers still get correct requests " +
+  "made with new Request, only slower)";
+
+/** The head the engine's parser makes of `wire`. */
+function parseHead(wire: string): RequestHead {
+  const parser = new RequestParser();
+  parser.feed(new TextEncoder().encode(wire));
+  const event = parser.next();
+  assert.equal(event.type, "head", wire);
+  return (event as { head: RequestHead }).head;
+}
+
+/** Everything a handler can read of a request without its body, as comparable text. */
+async function observe(request: Request): Promise<Record<string, unknown>> {
+  const headers = [...request.headers];
+  const copy = new Request(request);
+  const changed = new Request(request, { headers: { "x-changed": "1" } });
+  request.headers.append("x-added", "3"); // a request's headers may be changed
+  const clone = request.clone();
+  clone.headers.set("x-set", "2");
+  clone.headers.delete("host");
+  return {
+    url: request.url,
+    method: request.method,
+    headers,
+    get: headers.map(([name]) => request.headers.get(name)),
+    body: request.body,
+    bodyUsed: request.bodyUsed,
+    redirect: request.redirect,
+    inspect: Deno.inspect(request),
+    copy: [copy.url, copy.method, [...copy.headers]],
+    changed: [changed.url, [...changed.headers]],
+    clone: [clone.url, clone.method, [...clone.headers]],
+    afterChanges: [...request.headers],
+    text: await request.text(),
+    bodyUsedAfter: request.bodyUsed,
+    aborted: request.signal.aborted,
+  };
+}
+
+Deno.test("deno_still_lets_the_engine_make_requests_lazily", () => {
+  assert.ok(LAZY_REQUEST_TOKEN !== null, LAZY_REQUEST_HINT);
+  const head = parseHead("GET /a HTTP/1.1\r\nHost: h\r\n\r\n");
+  const request = buildRequest(head, "http://h/a", null);
+  assert.equal(request.url, "http://h/a", LAZY_REQUEST_HINT);
+  assert.deepEqual([...request.headers], [["host", "h"]], LAZY_REQUEST_HINT);
+});
+
+Deno.test("a_lazy_request_is_the_request_new_Request_makes_of_the_same_head", async () => {
+  const wires = [
+    "GET / HTTP/1.1\r\nHost: 127.0.0.1:8080\r\n\r\n",
+    "GET /a/../b/./c?x=1&y=%zz HTTP/1.1\r\nHost: Example.COM\r\nAccept: */*\r\n\r\n",
+    "HEAD //double//slash?q HTTP/1.1\r\nHost: [::1]:80\r\nX-A: 1\r\nx-a: 2\r\n\r\n",
+    "GET /%7e%41/sp%20ace HTTP/1.1\r\nHost: h:0080\r\nCookie: a=1\r\nX-B: \r\n" +
+    "Cookie: b=2, c=3\r\nUser-Agent: t/1\r\n\r\n",
+    "GET /x HTTP/1.0\r\n\r\n",
+    "GET / HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\n\r\nabc",
+  ];
+  for (const wire of wires) {
+    const head = parseHead(wire);
+    const url = `http://${head.host ?? "127.0.0.1:8000"}${head.target}`;
+    const lazy = buildRequest(head, url, null);
+    const init = { method: head.method, headers: head.fields.toPairs() };
+    const eager = new ServerRequest(url, init, head.minorVersion);
+    assert.deepEqual(await observe(lazy), await observe(eager), wire);
+  }
+});
+
+Deno.test("a_lazy_request_can_be_fetched_like_any_other", async () => {
+  const seen: string[] = [];
+  const target = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, (request) => {
+    seen.push(`${request.method} ${request.url} ${request.headers.get("x-a")}`);
+    return new Response("ok");
+  });
+  try {
+    const origin = `127.0.0.1:${target.addr.port}`;
+    const wire = `GET /p?q=1 HTTP/1.1\r\nHost: ${origin}\r\nX-A: 1\r\n\r\n`;
+    const head = parseHead(wire);
+    const url = `http://${origin}${head.target}`;
+    const lazy = buildRequest(head, url, null);
+    const eager = new ServerRequest(url, { headers: head.fields.toPairs() }, 1);
+    for (const request of [lazy, eager]) {
+      const response = await fetch(request);
+      assert.equal(await response.text(), "ok");
+    }
+    assert.deepEqual(seen, [
+      `GET http://${origin}/p?q=1 1`,
+      `GET http://${origin}/p?q=1 1`,
+    ]);
+  } finally {
+    await target.shutdown();
   }
 });

@@ -28,6 +28,17 @@ const REJECTIONS: readonly RejectionCase[] = [
     status: 400,
   },
   { name: "invalid_host_value", request: "GET / HTTP/1.1\r\nHost: a b\r\n\r\n", status: 400 },
+  // Hosts the request line's grammar lets through and a URL refuses (the handler's Request
+  // would have none): a port out of range, an IPv6 literal that is not one, an IPv4-like host
+  // that is not an address. GET and HEAD requests are made lazily (lazy_request.ts): the
+  // authority is still checked before the handler runs.
+  {
+    name: "host_port_out_of_range",
+    request: "GET / HTTP/1.1\r\nHost: x:99999\r\n\r\n",
+    status: 400,
+  },
+  { name: "host_bad_ipv6", request: "GET / HTTP/1.1\r\nHost: [1::2::3]\r\n\r\n", status: 400 },
+  { name: "host_bad_ipv4", request: "GET /a HTTP/1.1\r\nHost: 1.2.3.999\r\n\r\n", status: 400 },
   { name: "http_20_version", request: "GET / HTTP/2.0\r\nHost: x\r\n\r\n", status: 505 },
   { name: "http_12_version_without_host", request: "GET / HTTP/1.2\r\n\r\n", status: 400 },
   { name: "http_09_style_request", request: "GET /\r\n\r\n", status: 400 },

@@ -13,6 +13,12 @@ import { errorBodyText } from "../http1/response_head.ts";
 import { ParsedRequest } from "../request_like.ts";
 import type { ServeAddr, ServeHandlerInfo } from "../types.ts";
 import { hasProtocolSwitch } from "./protocol_switch.ts";
+import {
+  attachLazyRequest,
+  authorityParses,
+  LAZY_REQUEST_TOKEN,
+  type LazyRequestToken,
+} from "./lazy_request.ts";
 import type { RequestBody } from "./request_body.ts";
 
 /**
@@ -88,8 +94,9 @@ export class ServerRequest extends Request {
   #aborted = false;
   readonly #minorVersion: 0 | 1;
 
-  constructor(url: string, init: RequestInit | undefined, minorVersion: 0 | 1) {
-    super(url, init);
+  /** `url` is the lazy request token when the request is made by lazy_request.ts. */
+  constructor(url: string | LazyRequestToken, init: RequestInit | undefined, minorVersion: 0 | 1) {
+    super(url as string, init);
     this.#minorVersion = minorVersion;
   }
 
@@ -166,6 +173,15 @@ export function buildRequest(
   body: RequestBody | null,
 ): ServerRequest {
   const method = head.method;
+  if (
+    (method === "GET" || method === "HEAD") && LAZY_REQUEST_TOKEN !== null &&
+    head.targetForm === "origin" && (head.host === null || authorityParses(head.host))
+  ) {
+    // Without a body, the request's URL and headers are made when first read (lazy_request.ts).
+    const request = new ServerRequest(LAZY_REQUEST_TOKEN, undefined, head.minorVersion);
+    attachLazyRequest(request, method, url, head.fields);
+    return request;
+  }
   if (method === "GET") {
     // The common case, built the cheapest way: a Request with no init dictionary (whose
     // conversion costs more than the appends), then the fields in received order. A body on

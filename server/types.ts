@@ -43,7 +43,12 @@ export interface RequestRecord<Addr extends ServeAddr = Deno.NetAddr> {
   httpVersion: string;
   /** Status code written to the client. */
   status: number;
-  /** Body bytes written to the client (not counting the head or chunk framing). */
+  /**
+   * Content bytes the socket took for the client, partial writes included, as nginx's
+   * `$body_bytes_sent` counts them but without the head or chunk framing: a download cut short
+   * counts what left of it, to the byte. An in-memory response of at most 64 KiB, whose record is
+   * made as soon as it is queued, counts its whole content.
+   */
   bodyBytes: number;
   /** Milliseconds from the complete request head to the last byte written. */
   durationMs: number;

@@ -258,3 +258,79 @@ Deno.test("a request refused before its head was complete is recorded with what 
     ],
   );
 });
+
+/** Content large enough that no socket buffers on loopback could hold it all (the client stops). */
+const CUT_CONTENT_BYTES = 64 * 1024 * 1024;
+
+/**
+ * Requests `target` and reads its head and at least `contentBytes` of its content, then closes
+ * the connection without reading the rest: a download cut short. Returns the content bytes the
+ * client received (the chunk size line of a chunked response is framing, not content).
+ */
+async function cutDownload(port: number, target: string, contentBytes: number): Promise<number> {
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+  try {
+    await conn.write(new TextEncoder().encode(`GET ${target} HTTP/1.1\r\nHost: x\r\n\r\n`));
+    const buffer = new Uint8Array(64 * 1024);
+    let total = 0;
+    let start = "";
+    let framing = -1; // bytes before the content: the head, and the size line when chunked
+    while (framing === -1 || total - framing < contentBytes) {
+      const n = await conn.read(buffer);
+      if (n === null) throw new Error(`closed after ${total} bytes`);
+      total += n;
+      if (framing !== -1) continue;
+      start += String.fromCharCode(...buffer.subarray(0, Math.min(n, 1024)));
+      const head = /^[^]*?\r\n\r\n/.exec(start)?.[0];
+      if (head === undefined) continue;
+      if (!/\r\ntransfer-encoding: chunked\r\n/i.test(head)) framing = head.length;
+      const sizeLine = /^[0-9a-f]+\r\n/.exec(start.slice(head.length))?.[0];
+      if (sizeLine !== undefined) framing = head.length + sizeLine.length;
+    }
+    return total - framing;
+  } finally {
+    conn.close(); // with content unread: the server's next write fails
+  }
+}
+
+Deno.test("a download cut short logs the content bytes that left, part of a piece included", async () => {
+  const records = new Map<string, PromiseWithResolvers<RequestRecord>>();
+  const content = new Uint8Array(CUT_CONTENT_BYTES).fill(0x61);
+  const test = startServer((request) => {
+    const path = new URL(request.url).pathname;
+    // One piece of content: in memory, or one stream chunk with or without a Content-Length.
+    if (path === "/memory") return new Response(content);
+    const stream = new ReadableStream<Uint8Array>({
+      start(controller) {
+        controller.enqueue(content);
+        controller.close();
+      },
+    });
+    return new Response(stream, {
+      headers: path === "/length" ? { "content-length": String(content.length) } : {},
+    });
+  }, { onRequestEnd: (record) => records.get(record.target)?.resolve(record) });
+  const seen: [string, boolean, string][] = [];
+  try {
+    for (const target of ["/memory", "/length", "/chunked"]) {
+      records.set(target, Promise.withResolvers());
+      const received = await cutDownload(test.port, target, 256 * 1024);
+      const record = await records.get(target)!.promise;
+      // Everything the client read had been written; not everything was (it stopped reading).
+      const bytes = record.bodyBytes;
+      const range = bytes < received
+        ? `${bytes} < ${received} received`
+        : bytes >= content.length
+        ? `${bytes}: all of it`
+        : "between";
+      seen.push([target, record.completed, range]);
+    }
+  } finally {
+    await test.server.shutdown();
+  }
+  assert.deepEqual(seen, [
+    ["/memory", false, "between"],
+    ["/length", false, "between"],
+    ["/chunked", false, "between"],
+  ]);
+});

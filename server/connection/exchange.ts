@@ -41,6 +41,7 @@ import { Owner, Receipt, type RequestBody } from "./request_body.ts";
 import { requestRecord } from "./request_record.ts";
 import { isStreamed } from "./response_source.ts";
 import {
+  bodyBytesSent,
   type ResponseProgress,
   writePrepared,
   writeResponse,
@@ -95,7 +96,13 @@ export class Exchange {
   info: HandlerInfo | null = null;
   /** The client sent `Expect: 100-continue` and has not been answered yet. */
   continueOwed: boolean;
-  readonly progress: ResponseProgress = { headWritten: false, bodyBytesWritten: 0, stop: null };
+  readonly progress: ResponseProgress = {
+    headWritten: false,
+    bodyBytesWritten: 0,
+    pieceStart: 0,
+    pieceBytes: 0,
+    stop: null,
+  };
   /** The status written (or about to be), for the access log. */
   status = 0;
   /** The client left: the request's signal is aborted. */
@@ -224,7 +231,7 @@ export class Exchange {
         c.remoteAddr,
         this.head,
         this.status,
-        this.progress.bodyBytesWritten,
+        bodyBytesSent(this.progress, c.io),
         performance.now() - this.#startMs,
         completed && !c.isClosed(),
       ));
@@ -466,6 +473,7 @@ export class Exchange {
     this.#c.io.append(encodeErrorResponse(500, this.#c.clock.date, "close"));
     this.progress.headWritten = true;
     this.progress.bodyBytesWritten = 0;
+    this.progress.pieceBytes = 0;
     this.status = 500;
     this.#c.state.writing = Writing.Done;
     return true;

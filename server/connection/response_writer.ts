@@ -30,14 +30,56 @@ import { bodySource, textResponseParts } from "./response_source.ts";
 import { OUTPUT_BUFFER_BYTES, type SocketIO } from "./socket_io.ts";
 import { pumpContent, StreamChunks } from "./streamed_content.ts";
 
-/** What the writer records about the response of one exchange. */
+/**
+ * What the writer records about the response of one exchange. Its content bytes that have left
+ * are {@linkcode bodyBytesSent}: the pieces whose writes finished, and the part of the piece being
+ * written that the socket has taken.
+ */
 export interface ResponseProgress {
   /** The head has been queued: the response can no longer be replaced. */
   headWritten: boolean;
-  /** Content bytes written (not counting the head or chunk framing). */
+  /**
+   * Content bytes of the pieces written whole (not counting the head or chunk framing); a small
+   * in-memory response, whose record is made as soon as it is queued, counts once queued.
+   */
   bodyBytesWritten: number;
+  /** Where the content of the piece being written begins in the output (`SocketIO.bytesQueued`). */
+  pieceStart: number;
+  /** Content bytes of the piece being written from `pieceStart` on; 0 when none is. */
+  pieceBytes: number;
   /** Cancels the streamed body being pumped, if any (the connection closes). */
   stop: (() => void) | null;
+}
+
+/**
+ * Content bytes of the response that the socket has taken (nginx's `$body_bytes_sent`, without
+ * the chunk framing): the pieces written whole, and of the piece being written the part that
+ * has left, partial writes included — so a download cut in the middle of a piece counts what
+ * went out of it. Two subtractions, read once per exchange.
+ */
+export function bodyBytesSent(progress: ResponseProgress, io: SocketIO): number {
+  const left = io.bytesWritten - progress.pieceStart;
+  return progress.bodyBytesWritten + (left <= 0 ? 0 : Math.min(left, progress.pieceBytes));
+}
+
+/**
+ * Marks `bytes` of content, queued from the next byte of the output on (after `prefix` bytes of
+ * framing), as the piece being written.
+ */
+export function pieceQueued(
+  progress: ResponseProgress,
+  io: SocketIO,
+  prefix: number,
+  bytes: number,
+): void {
+  progress.pieceStart = io.bytesQueued + prefix;
+  progress.pieceBytes = bytes;
+}
+
+/** The piece being written has left whole: its bytes join the count. */
+export function pieceWritten(progress: ResponseProgress): void {
+  progress.bodyBytesWritten += progress.pieceBytes;
+  progress.pieceBytes = 0;
 }
 
 /** What writing a response needs of its connection. */
@@ -171,7 +213,11 @@ function writeInMemory(
     w.state.writing = Writing.Done;
     return true;
   }
+  // Large content is counted as it leaves: a client that leaves midway got only part of it.
+  progress.bodyBytesWritten = 0;
+  pieceQueued(progress, io, 0, content.length);
   return io.send(content).then(() => {
+    pieceWritten(progress);
     w.state.writing = Writing.Done;
     return true;
   });

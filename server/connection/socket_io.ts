@@ -127,6 +127,10 @@ export class SocketIO {
   /** The write loop, while it runs. */
   #writeLoop: Promise<void> | null = null;
   #looping = false;
+  /** Bytes queued on this connection so far, written or not ({@linkcode SocketIO.bytesQueued}). */
+  #queued = 0;
+  /** Bytes the socket has taken so far ({@linkcode SocketIO.bytesWritten}). */
+  #written = 0;
   #closed = false;
   /** The socket was given up to a new protocol ({@linkcode SocketIO.detach}). */
   #detached = false;
@@ -174,6 +178,24 @@ export class SocketIO {
     const earlier = this.#earlier;
     if (earlier !== null) { for (const piece of earlier) bytes += piece.length; }
     return bytes;
+  }
+
+  /**
+   * Bytes queued on this connection since it opened, whether written yet or not: the position in
+   * the connection's output at which the next byte queued will go out. With
+   * {@linkcode SocketIO.bytesWritten}, it tells how much of something queued has left.
+   */
+  get bytesQueued(): number {
+    return this.#queued;
+  }
+
+  /**
+   * Bytes the socket has taken since the connection opened, partial writes included (what
+   * nginx's `$bytes_sent` counts): every byte before this position of the output has been
+   * written, none after it.
+   */
+  get bytesWritten(): number {
+    return this.#written;
   }
 
   /** Nothing queued and nothing being written. */
@@ -281,6 +303,7 @@ export class SocketIO {
 
   /** Marks bytes written into the reserved buffer as queued, up to `end`. */
   commit(end: number): void {
+    this.#queued += end - this.#outputLength;
     this.#outputLength = end;
   }
 
@@ -288,12 +311,15 @@ export class SocketIO {
     const output = this.reserve(bytes.length);
     output.set(bytes, this.#outputLength);
     this.#outputLength += bytes.length;
+    this.#queued += bytes.length;
   }
 
   /** Queues a string of code units 0..255 (a head). */
   appendLatin1(text: string): void {
     const output = this.reserve(text.length);
-    this.#outputLength = writeLatin1(text, output, this.#outputLength);
+    const end = writeLatin1(text, output, this.#outputLength);
+    this.#queued += end - this.#outputLength;
+    this.#outputLength = end;
   }
 
   /**
@@ -325,6 +351,7 @@ export class SocketIO {
       this.#output = null;
       this.#outputLength = 0;
       earlier.push(bytes);
+      this.#queued += bytes.length;
     }
     return this.flush();
   }
@@ -355,9 +382,11 @@ export class SocketIO {
         while (offset < piece.length) {
           deadlines.arm(Wait.WriteStall, this.#limits.bodyTimeoutMs);
           const end = Math.min(piece.length, offset + MAX_SOCKET_WRITE_BYTES);
-          offset += await socket.write(
+          const n = await socket.write(
             offset === 0 && end === piece.length ? piece : piece.subarray(offset, end),
           );
+          offset += n;
+          this.#written += n;
           if (this.#eof && deadlines.isSet(Wait.HalfClose)) {
             deadlines.set(Wait.HalfClose, this.#clock.now, this.#limits.halfCloseTimeoutMs);
           }

@@ -15,7 +15,12 @@ import { encodeChunk, LAST_CHUNK } from "../http1/body_encoding.ts";
 import { HttpError } from "../http1/errors.ts";
 import type { ResponseFraming } from "../http1/response_framing.ts";
 import { CloseReason, Writing } from "./connection_state.ts";
-import type { ResponseProgress, WriterHost } from "./response_writer.ts";
+import {
+  pieceQueued,
+  pieceWritten,
+  type ResponseProgress,
+  type WriterHost,
+} from "./response_writer.ts";
 
 /**
  * Buffer a byte-stream response body is read into, reused for every chunk. Larger chunks mean
@@ -134,14 +139,23 @@ export async function pumpContent(
       }
       try {
         if (piece.length > 0) {
-          await io.send(framing.kind === "chunked" ? encodeChunk(piece) : piece);
+          // Counted as it leaves (bodyBytesSent): a cut download counts the part of this piece
+          // the socket took. The chunk's size line goes out before its data.
+          if (framing.kind === "chunked") {
+            const chunk = encodeChunk(piece);
+            pieceQueued(progress, io, chunk.length - piece.length - 2, piece.length);
+            await io.send(chunk);
+          } else {
+            pieceQueued(progress, io, 0, piece.length);
+            await io.send(piece);
+          }
+          pieceWritten(progress);
         }
       } catch (error) {
         writeFailed = true;
         throw error;
       }
       written += piece.length;
-      progress.bodyBytesWritten = written;
       if (last) {
         chunks.stop();
         w.state.disable(CloseReason.ResponseIncomplete);

@@ -50,9 +50,14 @@ export interface RequestRecord<Addr extends ServeAddr = Deno.NetAddr> {
    * made as soon as it is queued, counts its whole content.
    */
   bodyBytes: number;
-  /** Milliseconds from the complete request head to the last byte written. */
+  /**
+   * Milliseconds from the complete request head to the last byte written. For a request refused
+   * before its head was complete (400, 408, 414, 431, 505), from the read that brought its first
+   * bytes instead, as nginx's `$request_time` (a 408 thus shows at least `headerTimeoutMs`); for
+   * one pipelined behind another, from when the server turned to it.
+   */
   durationMs: number;
-  /** When the request head was complete. */
+  /** When the request head was complete, or a refused request's first bytes read (`durationMs`). */
   startTime: Date;
   /**
    * Request headers (for Referer, User-Agent and the like). Made from the parsed head on first

@@ -334,3 +334,40 @@ Deno.test("a download cut short logs the content bytes that left, part of a piec
     ["/chunked", false, "between"],
   ]);
 });
+
+Deno.test("a 408 is logged with the time from the request's first bytes to the answer", async () => {
+  const timeoutMs = 1000;
+  const records: RequestRecord[] = [];
+  const test = startServer(() => new Response("hello"), {
+    onRequestEnd: (record) => records.push(record),
+    headerTimeoutMs: timeoutMs,
+  });
+  const sentAt: number[] = [];
+  try {
+    // Two clients that stop: one within its request line, one within its fields.
+    await Promise.all(["GET /never-ends", "GET /slow HTTP/1.1\r\nHost: x\r\n"].map(async (head) => {
+      await using client = await RawClient.connect(test.port);
+      await client.write(head);
+      sentAt.push(Date.now());
+      const { responses } = await client.readUntilClose();
+      assert.equal(responses[0]?.status, 408);
+    }));
+  } finally {
+    await test.server.shutdown();
+  }
+  assert.equal(records.length, 2);
+  const firstSent = Math.min(...sentAt);
+  for (const record of records) {
+    assert.equal(record.status, 408);
+    // The server waited the whole header timeout for the rest of the head; the record says so,
+    // and begins when the head's first bytes came, not when the server gave up on them.
+    assert.ok(record.durationMs >= timeoutMs - 5, `${record.target}: ${record.durationMs} ms`);
+    const startedAfterSend = record.startTime.getTime() - firstSent;
+    assert.ok(
+      startedAfterSend > -timeoutMs / 2 && startedAfterSend < timeoutMs / 2,
+      `${record.target}: began ${startedAfterSend} ms after the bytes were sent`,
+    );
+  }
+  const json = records.map((record) => JSON.parse(formatAccessLogLine("json", record)));
+  for (const entry of json) assert.ok(entry.duration_ms >= timeoutMs - 5);
+});

@@ -93,6 +93,11 @@ export class Connection implements ExchangeHost {
   #switched: SwitchedConnection | null = null;
   /** Closing in stages has begun: input is only drained now, never parsed. */
   #lingering = false;
+  /**
+   * When (performance.now()) the read that brought the first bytes of the head being received
+   * completed, if the head did not arrive whole in that read; -1 otherwise.
+   */
+  #headBeganMs = -1;
 
   /**
    * @param socket The accepted connection (TCP, TLS or Unix).
@@ -240,10 +245,12 @@ export class Connection implements ExchangeHost {
           await this.io.flush();
           return;
         }
-        if (!parser.isIdle && !this.deadlines.isSet(Wait.Head)) {
+        if (!parser.isIdle && this.#headBeganMs < 0) {
           // Part of a head is here and the rest is not: from now on it has a deadline, instead
           // of the idle one. A head that arrives whole in one read never needs one, and empty
-          // lines before a request line (ignored, RFC 9112 §2.2) do not begin one.
+          // lines before a request line (ignored, RFC 9112 §2.2) do not begin one. A refusal's
+          // record counts its time from here: the read that brought its first bytes.
+          this.#headBeganMs = performance.now();
           this.deadlines.clear(Wait.Idle);
           this.deadlines.set(Wait.Head, this.clock.now, this.limits.headerTimeoutMs);
         }
@@ -264,6 +271,7 @@ export class Connection implements ExchangeHost {
         continue;
       }
       if (event.type !== "head") continue; // Content is taken by the body pump.
+      this.#headBeganMs = -1;
       this.deadlines.clear(Wait.Head);
       this.deadlines.clear(Wait.Idle);
       // Awaited even when the exchange completed at once: the hop lets the other connections
@@ -435,12 +443,14 @@ export class Connection implements ExchangeHost {
   /**
    * For `onRequestEnd`, what is known now of a request refused with `status` before its head was
    * complete (the parser's input is borrowed until the next read): a function that hands over
-   * its record once the answer was written (or not).
+   * its record once the answer was written (or not). Its duration runs from the read that
+   * brought the request's first bytes (as nginx's `$request_time` runs from the first bytes
+   * read), so a 408 shows the time the client had; now, if its whole head came in one read.
    */
   #refusalRecorder(status: number): ((written: boolean) => void) | undefined {
     const onRequestEnd = this.context.onRequestEnd;
     if (onRequestEnd === undefined) return undefined;
-    const startMs = performance.now();
+    const startMs = this.#headBeganMs >= 0 ? this.#headBeganMs : performance.now();
     const line = this.parser.requestLineSoFar(MAX_RECORDED_REQUEST_LINE_BYTES);
     return (written) =>
       onRequestEnd(refusedRequestRecord(

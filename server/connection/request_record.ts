@@ -105,7 +105,8 @@ export function requestRecordHeader(record: RequestRecord<ServeAddr>, name: stri
 /**
  * The record of a request the server refused with `status` before its head was complete (see
  * {@linkcode RequestRecord.requestLine}), when the server's own short body of `bodyBytes` was
- * written (`completed`) or not.
+ * written (`completed`) or not. `durationMs` is from the read that brought its first bytes to
+ * the answer; `startTime` is now minus that duration.
  */
 export function refusedRequestRecord<Addr extends ServeAddr>(
   remoteAddr: Addr,

@@ -15,7 +15,8 @@
  * `\` get a backslash, control and non-ASCII characters become `\xHH`, as Apache does.
  *
  * A request refused before its request line could be read is logged with the line as received
- * (`RequestRecord.requestLine`: its first 256 bytes, then `…`), escaped the same way: in the text
+ * (`RequestRecord.requestLine`: up to its first CR or LF and at most 256 bytes, then `…` if it
+ * went on past them without its CRLF), escaped the same way: in the text
  * formats in place of `method target version` (`"-"` when there was no line), in JSON as
  * `request_line`, with `method`, `target` and `protocol` null.
  *

@@ -71,9 +71,11 @@ export interface RequestRecord<Addr extends ServeAddr = Deno.NetAddr> {
    * Only on the record of a request refused before its request line could be read (a malformed
    * line: 400; one over `maxRequestLineBytes`: 414; another HTTP major version: 505; no line end
    * within `headerTimeoutMs`: 408), whose `method`, `target` and `httpVersion` are then `"-"`:
-   * the line as received up to its CR or LF, one character per byte (Latin-1), at most 256 bytes
-   * (`MAX_RECORDED_REQUEST_LINE_BYTES`), then `"…"` (U+2026, which no byte decodes to) when the
-   * line went on. `""` when there was no line (an empty line among the first, or a bare LF). A
+   * the line as received up to its first CR or LF, one character per byte (Latin-1), at most 256
+   * bytes (`MAX_RECORDED_REQUEST_LINE_BYTES`), then `"…"` (U+2026, which no byte decodes to) when
+   * more than that was received before its CRLF: the line went on past 256 bytes, or past a bare
+   * CR or a bare LF (both refused: a line ends only at CRLF, RFC 9112 §2.2). `""` when there was
+   * no line (an empty line among the first), `"…"` alone when it began with a bare CR or LF. A
    * request refused after its line was read (a bad header: 400, too many: 431) has `method`,
    * `target` and `httpVersion` as any other, and no `requestLine`.
    */

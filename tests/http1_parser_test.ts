@@ -652,6 +652,37 @@ Deno.test("parser waits on a lone CR before the request line: it may begin an em
   assert.equal(event.type === "head" && event.head.target, "/next");
 });
 
+Deno.test("a refused request line is cut where more than its CRLF was received", async (t) => {
+  // [input, maxBytes, text, cut]: a line ends only at CRLF, so a bare CR or LF cuts it as the
+  // byte limit does; nothing after the text, or its CRLF (or a CR received last), does not.
+  const rows: [string, number, string, boolean][] = [
+    ["GET /a b HTTP/1.1\r\n\r\n", 256, "GET /a b HTTP/1.1", false],
+    ["GET /a\rb HTTP/1.1\r\n\r\n", 256, "GET /a", true],
+    ["GET /bare\n\n", 256, "GET /bare", true],
+    ["\nGET / HTTP/1.1\r\n\r\n", 256, "", true],
+    ["GET /x\r", 256, "GET /x", false],
+    ["GET /x", 256, "GET /x", false],
+    ["GET /aaaaaaaaaa", 8, "GET /aaa", true],
+    ["GET /aaa\r\n\r\n", 8, "GET /aaa", false],
+    ["GET /aaa\r", 8, "GET /aaa", false],
+    ["GET /aaa\rx", 8, "GET /aaa", true],
+    ["GET /aaa\nx", 8, "GET /aaa", true],
+  ];
+  for (const [input, maxBytes, text, cut] of rows) {
+    await t.step(JSON.stringify([input, maxBytes]), () => {
+      // Received at once (fed a byte at a time, a line is refused at its first wrong byte).
+      const parser = new RequestParser();
+      parser.feed(encodeLatin1(input));
+      try {
+        assert.equal(parser.next().type, "need-data");
+      } catch {
+        // Refused: what was received is recorded.
+      }
+      assert.deepEqual(parser.requestLineSoFar(maxBytes), { parsed: false, text, cut });
+    });
+  }
+});
+
 Deno.test("parser keeps failing after an error", () => {
   const parser = new RequestParser();
   parser.feed(encoder.encode("GET / HTTP/1.1\r\nHost : h\r\n\r\n"));

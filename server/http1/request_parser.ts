@@ -93,9 +93,16 @@ export type RequestLineSoFar =
   }
   | {
     readonly parsed: false;
-    /** The line's first bytes up to its CR or LF, one character per byte (Latin-1). */
+    /**
+     * The line's first bytes up to its first CR or LF, one character per byte (Latin-1), at most
+     * the `maxBytes` asked for.
+     */
     readonly text: string;
-    /** True when the line went on past `text`. */
+    /**
+     * True when bytes were received after `text` other than the CRLF that ends a line (or a CR
+     * received last, which may begin one): the line went on past `maxBytes`, or past a bare CR
+     * or a bare LF, which end no line here.
+     */
     readonly cut: boolean;
   };
 
@@ -262,9 +269,14 @@ export class RequestParser {
     const buffer = this.#buffer;
     const start = this.#start;
     const limit = Math.min(this.#end, start + maxBytes);
+    const received = this.#end;
     let end = start;
     while (end < limit && buffer[end] !== CR && buffer[end] !== LF) end++;
-    const cut = end === limit && end < this.#end && buffer[end] !== CR && buffer[end] !== LF;
+    // Cut unless nothing follows the text or its CRLF does: a line ends only at CRLF (bare CR and
+    // bare LF are refused), so one stopped by either went on, as one stopped by `maxBytes` did. A
+    // CR received last may be the first half of the CRLF.
+    const cut = end < received &&
+      !(buffer[end] === CR && (end + 1 === received || buffer[end + 1] === LF));
     return { parsed: false, text: latin1(buffer, start, end), cut };
   }
 

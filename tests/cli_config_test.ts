@@ -122,7 +122,20 @@ const ERROR_ROWS: ErrorRow[] = [
   { argv: ["--port"], mentions: ["--port needs a value"] },
   { argv: ["--port", "http"], mentions: ["--port", '"http"'] },
   { argv: ["--port", "65536"], mentions: ["--port", "65536"] },
-  { argv: ["--port", "-1"], mentions: ["--port", "-1"] },
+  // A negative number after a numeric option is its value, refused by the option's own check
+  // (it used to be reported as a missing value, which hid what was wrong).
+  {
+    argv: ["--port", "-1"],
+    mentions: ['invalid --port: expected a port from 0 to 65535, got "-1"'],
+  },
+  { argv: ["-p", "-1"], mentions: ['invalid -p: expected a port from 0 to 65535, got "-1"'] },
+  { argv: ["-p", "-0"], mentions: ['invalid -p: expected a port from 0 to 65535, got "-0"'] },
+  { argv: ["--workers", "-2"], mentions: ["invalid --workers: expected auto or a number", '"-2"'] },
+  {
+    argv: ["--max-body-size", "-1k"],
+    mentions: ["invalid --max-body-size: expected a size", '"-1k"'],
+  },
+  { argv: ["--max-connections", "-5"], mentions: ["invalid --max-connections", '"-5"'] },
   { argv: ["--port=8080.5"], mentions: ["--port", "8080.5"] },
   { argv: ["-p", ""], mentions: ["-p"] },
   { argv: ["--host", ""], mentions: ["--host"] },
@@ -139,8 +152,14 @@ const ERROR_ROWS: ErrorRow[] = [
   { argv: ["--cache-control", "max-age=1\r\nX: y"], mentions: ["--cache-control"] },
   { argv: ["--cache-control", ""], mentions: ["--cache-control"] },
   { argv: ["--grace-period", "soon"], mentions: ["--grace-period", '"soon"'] },
-  { argv: ["--cache-revalidate", "-1"], mentions: ["--cache-revalidate", '"-1"'] },
-  { argv: ["--grace-period", "-1s"], mentions: ["--grace-period"] },
+  { argv: ["--cache-revalidate", "-1"], mentions: ["invalid --cache-revalidate", '"-1"'] },
+  { argv: ["--grace-period", "-1s"], mentions: ["invalid --grace-period", '"-1s"'] },
+  { argv: ["--header-timeout", "-1"], mentions: ["invalid --header-timeout", '"-1"'] },
+  // Any other value that starts with "-" is a missing value, a colon or not: "-X: y" reads as
+  // the option -X with the value ": y". Written with "=", it is a header like any other.
+  { argv: ["-H", "-X: y"], mentions: ['option -H needs a value, got "-X: y"', "-H=VALUE"] },
+  { argv: ["--header", "-X: y"], mentions: ['option --header needs a value, got "-X: y"'] },
+  { argv: ["--port", "-x1"], mentions: ['option --port needs a value, got "-x1"'] },
   { argv: ["--grace-period", "1y"], mentions: ["--grace-period"] },
   { argv: ["--grace-period", "100000h"], mentions: ["--grace-period"] },
   { argv: ["--header-timeout", "0"], mentions: ["--header-timeout", "at least 1"] },
@@ -205,6 +224,9 @@ for (const row of ERROR_ROWS) {
   });
 }
 
+/** The value names of the options that take a number: each must be marked `numeric`. */
+const NUMERIC_VALUE_NAMES = new Set(["PORT", "N", "N|auto", "DURATION", "SIZE"]);
+
 Deno.test("a value-taking option followed by another option is told it needs a value", () => {
   // `--cache-control --log off ROOT` must not take "--log" as the Cache-Control value (and then
   // complain about "off"): every option that takes a value, long and short, refuses an argument
@@ -214,7 +236,7 @@ Deno.test("a value-taking option followed by another option is told it needs a v
   for (const spec of valued) {
     const spellings = [`--${spec.name}`, ...(spec.short ? [`-${spec.short}`] : [])];
     for (const spelling of spellings) {
-      for (const next of ["--log", "-p", "--", "-1", "-"]) {
+      for (const next of ["--log", "-p", "--", "-", "-x1", "-X: y"]) {
         const result = parseCommandLine([spelling, next, "off", "root"], {});
         assert.equal(result.ok, false, `${spelling} ${next}`);
         if (result.ok) continue;
@@ -227,16 +249,47 @@ Deno.test("a value-taking option followed by another option is told it needs a v
       }
     }
   }
-  // Written with "=", a value may start with "-" (a file named "-x.pem"), and the long and
-  // short spellings agree.
+  // Written with "=", a value may start with "-" (a file named "-x.pem", a header named "-X"), and
+  // the long and short spellings agree.
   assert.equal(serveConfig(["--cert=-c.pem", "--key=-k.pem"]).certFile, "-c.pem");
   assert.equal(serveConfig(["-H=X-A: -1"]).headers[0]?.[1], "-1");
+  assert.deepEqual(serveConfig(["-H=-X: y", "--header=-Y: z"]).headers, [["-X", "y"], ["-Y", "z"]]);
   assert.equal(serveConfig(["--state-file", "./-state"]).stateFile, "./-state");
+});
+
+Deno.test("an option that takes a number takes a negative one as its value, and refuses it", () => {
+  // No option is named by a digit: "-1" after a numeric option can only be a negative number,
+  // so the option's own check names what is wrong, instead of a missing value. Every option
+  // whose value is a number is marked so, and no other.
+  const valued = OPTIONS.filter((spec) => spec.valueName !== undefined);
+  const numeric = valued.filter((spec) => spec.numeric === true);
+  assert.deepEqual(
+    valued.map((spec) => [spec.name, spec.numeric === true]),
+    valued.map((spec) => [spec.name, NUMERIC_VALUE_NAMES.has(spec.valueName!)]),
+  );
+  assert.ok(numeric.length > 15, "ports, counts, sizes and durations");
+  for (const spec of valued) {
+    const spellings = [`--${spec.name}`, ...(spec.short ? [`-${spec.short}`] : [])];
+    for (const spelling of spellings) {
+      for (const next of ["-1", "-0", "-10s"]) {
+        const result = parseCommandLine([spelling, next, "root"], {});
+        assert.equal(result.ok, false, `${spelling} ${next}`);
+        if (result.ok) continue;
+        assert.equal(result.exitCode, EXIT_USAGE);
+        assert.ok(!result.message.includes("\n"), result.message);
+        const expected = spec.numeric
+          ? `sockserve: invalid ${spelling}: `
+          : `sockserve: option ${spelling} needs a value, got "${next}"`;
+        assert.ok(result.message.startsWith(expected), result.message);
+        assert.ok(result.message.includes(`"${next}"`), result.message);
+      }
+    }
+  }
 });
 
 Deno.test("healthcheck: an option followed by another option is told it needs a value", () => {
   for (const option of ["--timeout", "--state-file", "--unix-socket"]) {
-    for (const next of ["--insecure", "-k", "--help"]) {
+    for (const next of ["--insecure", "-k", "--help", "-X: y"]) {
       const result = parseCommandLine(["healthcheck", option, next], {});
       assert.equal(result.ok, false, `${option} ${next}`);
       if (result.ok) continue;

@@ -101,3 +101,24 @@ Deno.test("createFileServer: Vary in headers is merged; Cache-Control twice is a
     await Deno.remove(site, { recursive: true });
   }
 });
+
+Deno.test('cli: a header whose name starts with "-" is given joined with "=", and sent', async () => {
+  // A separate "-X: y" reads as an option (cli_process_test.ts); joined, it is the header.
+  const site = await makeSite({ "index.html": "hi" });
+  const server = await startSockserve([
+    site,
+    "--host=127.0.0.1",
+    "--port=0",
+    "-H=-Short: a",
+    "--header=-Long: b",
+  ]);
+  try {
+    const response = await fetch(new URL("/", server.url));
+    assert.equal(await response.text(), "hi");
+    assert.equal(response.headers.get("-short"), "a");
+    assert.equal(response.headers.get("-long"), "b");
+  } finally {
+    await server.close();
+    await Deno.remove(site, { recursive: true });
+  }
+});

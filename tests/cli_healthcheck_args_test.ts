@@ -118,6 +118,13 @@ Deno.test("healthcheck subcommand rejects bad URLs, options and PORT with exit 2
     [["healthcheck", "ftp://127.0.0.1/"], {}, "must be http or https"],
     [["healthcheck", "--timeout"], {}, "--timeout needs a value"],
     [["healthcheck", "--timeout", "0"], {}, "invalid --timeout"],
+    // A negative number is the value, refused as such, not a missing value.
+    [
+      ["healthcheck", "--timeout", "-1s"],
+      {},
+      'invalid --timeout: expected a duration like 3s, got "-1s"',
+    ],
+    [["healthcheck", "--state-file", "-1"], {}, 'option --state-file needs a path, got "-1"'],
     [["healthcheck", "--verbose"], {}, "unknown healthcheck option --verbose"],
     [["healthcheck", "http://a/", "http://b/"], {}, "unexpected argument"],
     [["healthcheck"], { PORT: "x" }, "invalid PORT environment variable"],

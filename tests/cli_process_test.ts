@@ -92,6 +92,30 @@ Deno.test("cli: an option missing its value before another option is one line an
   }
 });
 
+Deno.test("cli: a negative number after a numeric option is refused as invalid, one line and exit 2", async () => {
+  const site = await makeSite({ "index.html": "hi" });
+  try {
+    const port = 'expected a port from 0 to 65535, got "-1"';
+    assertUsageError(await runSockserve(["-p", "-1", site]), `invalid -p: ${port}`);
+    assertUsageError(await runSockserve([site, "--port", "-1"]), `invalid --port: ${port}`);
+    assertUsageError(
+      await runSockserve([site, "--header-timeout", "-5s"]),
+      'invalid --header-timeout: expected a duration like 10s or 500ms, got "-5s"',
+    );
+    assertUsageError(
+      await runSockserve(["healthcheck", "--timeout", "-1s"]),
+      'invalid --timeout: expected a duration like 3s, got "-1s"',
+    );
+    // A header value that starts with "-" is joined with "=" (a separate one reads as an option).
+    assertUsageError(
+      await runSockserve(["-H", "-X: y", site]),
+      'option -H needs a value, got "-X: y" (a value that starts with "-" is written -H=VALUE)',
+    );
+  } finally {
+    await Deno.remove(site, { recursive: true });
+  }
+});
+
 Deno.test("cli: an invalid PORT variable is exit 2, and a --port flag overrides it", async () => {
   assertUsageError(await runSockserve([], { env: { PORT: "http" } }), "PORT environment variable");
   const site = await makeSite({ "index.html": "hi" });

@@ -11,8 +11,9 @@
  *    socket) from the state file a server writes (see `state_file.ts`).
  * 2. Options are read left to right. `--name=value` and `--name value` are equivalent; `-p 80` and
  *    `-p80` too, except that a separate value never starts with `-` (`--cache-control --log` is
- *    a missing value; see `separateValue()`). A bare `--` ends the options. `--help` and
- *    `--version` win as soon as they are met.
+ *    a missing value) unless the option takes a number and it is `-` and a digit (`-p -1` is an
+ *    invalid port; see `separateValue()`). A bare `--` ends the options. `--help` and `--version`
+ *    win as soon as they are met.
  * 3. A single-valued option given twice keeps the last value; `--header` accumulates.
  * 4. Options that cannot go together are a usage error: `--cert` without `--key` or the reverse;
  *    `--header "Cache-Control: …"` with `--cache-control`; `--unix-socket` with `--port`,
@@ -179,7 +180,7 @@ function parseServeArgs(argv: readonly string[], env: CliEnv): ParseResult {
     } else if (inline !== undefined) {
       value = inline;
     } else {
-      const next = separateValue(spelling, argv[i + 1]);
+      const next = separateValue(spelling, argv[i + 1], "a value", spec.numeric === true);
       if ("error" in next) return usageError(next.error);
       value = next.value;
       i++;

@@ -22,17 +22,18 @@ function error(text: string): { error: string } {
 
 /**
  * The value of the option `spelling` at `argv[i]`, from after its "=" or else the next argument
- * (see `separateValue()`), and the index of the last argument it used.
+ * (see `separateValue()`; `numeric` for a number), and the index of the last argument it used.
  */
 function optionValue(
   argv: readonly string[],
   i: number,
   spelling: string,
   what: string,
+  numeric = false,
 ): { value: string; last: number } | { error: string } {
   const arg = argv[i] ?? "";
   if (arg !== spelling) return { value: arg.slice(spelling.length + 1), last: i };
-  const next = separateValue(spelling, argv[i + 1], what);
+  const next = separateValue(spelling, argv[i + 1], what, numeric);
   return "error" in next ? next : { value: next.value, last: i + 1 };
 }
 
@@ -108,7 +109,7 @@ export function parseHealthcheckArgs(
       continue;
     }
     if (arg === "--timeout" || arg.startsWith("--timeout=")) {
-      const taken = optionValue(argv, i, "--timeout", "a value");
+      const taken = optionValue(argv, i, "--timeout", "a value", true);
       if ("error" in taken) return taken;
       i = taken.last;
       const ms = parseDuration(taken.value);

@@ -30,6 +30,7 @@ function limitOption(
   return {
     name,
     valueName,
+    numeric: true,
     section: "limits",
     description: `${description} (default ${shown})`,
     apply(config, value) {

@@ -41,6 +41,11 @@ export interface OptionSpec {
   description: string;
   /** Environment variable that supplies the same setting when the flag is absent. */
   env?: string;
+  /**
+   * The value is a number (a port, count, size or duration): a separate value of `-` and a digit
+   * is taken as the value, for `apply` to refuse with its own message (see `separateValue()`).
+   */
+  numeric?: true;
   /** Usage section the option is listed under. */
   section: "serve" | "limits" | "general";
   /** Parses the value into the config; returns an error text (without the option name). */
@@ -69,6 +74,7 @@ export const OPTIONS: readonly OptionSpec[] = [
     short: "p",
     valueName: "PORT",
     env: "PORT",
+    numeric: true,
     section: "serve",
     description: `port, 0 = any free port (default ${DEFAULT_PORT}, env PORT)`,
     apply(config, value) {
@@ -184,6 +190,7 @@ export const OPTIONS: readonly OptionSpec[] = [
   {
     name: "cache-revalidate",
     valueName: "DURATION",
+    numeric: true,
     section: "serve",
     description: `check cached files on disk at most this often (default ${
       formatDuration(DEFAULT_CACHE_REVALIDATE_MS)
@@ -262,6 +269,7 @@ export const OPTIONS: readonly OptionSpec[] = [
   {
     name: "grace-period",
     valueName: "DURATION",
+    numeric: true,
     section: "serve",
     description: `time in-flight requests get on SIGTERM (default ${
       formatDuration(DEFAULT_GRACE_PERIOD_MS)
@@ -276,6 +284,7 @@ export const OPTIONS: readonly OptionSpec[] = [
   {
     name: "workers",
     valueName: "N|auto",
+    numeric: true,
     section: "serve",
     description: "isolates sharing the port (SO_REUSEPORT), auto = one per CPU",
     apply(config, value) {

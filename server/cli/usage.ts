@@ -48,7 +48,9 @@ ${section("Limits (DURATION: 10s, 500ms, 2m; SIZE: bytes or 16k, 1MiB, 1g):", "l
 
 ${section("General:", "general")}
 
-Flags beat environment variables. Logs go to stdout (one line per request), errors to stderr.
+A value that starts with "-" is joined with "=": --header=-X: y, --cert=-c.pem (after an option
+that takes a number, -1 is its value: -p -1 is an invalid port). Flags beat environment
+variables. Logs go to stdout (one line per request), errors to stderr.
 SIGTERM or SIGINT shuts down gracefully (exit 0); connections still open when the grace period
 ends are closed (exit 1); a second SIGINT exits at once (exit 130).
 

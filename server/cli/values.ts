@@ -28,21 +28,31 @@ export function spell(option: string): string {
   return /^[\x21-\x7e]*$/.test(option) ? option : quote(option);
 }
 
+/** What a negative number begins with; no option is named by a digit (`-1` is no option). */
+const NEGATIVE_NUMBER = /^-\d/;
+
 /**
  * The value of an option given as the argument after it (`--name VALUE`, `-p VALUE`), or the usage
- * error's text (without the hint) when there is none. An argument that starts with `-` is never
+ * error's text (without the hint) when there is none. An argument that starts with `-` is not
  * taken as a separate value: `--cache-control --log off` is a missing value, not a Cache-Control of
- * `--log` followed by a stray `off`. No option needs such a value (ports, counts, sizes and
- * durations are never negative; hosts, header names and keywords never start with `-`); a path
- * that does is written `--name=-file` or `--name ./-file`.
+ * `--log` followed by a stray `off`. Such an argument has the shape of an option (`-X: y` reads as
+ * `-X` with the value `: y`, and values hold colons and `=` too), so nothing else tells them
+ * apart; a value that starts with `-` is written `--name=-value` (or a path `./-file`).
+ *
+ * The one exception, for an option whose value is a number (`numeric`: a port, count, size or
+ * duration): `-` followed by a digit is taken as its value, as no option is named by a digit, so
+ * that `-p -1` is refused by the option's own check ("expected a port from 0 to 65535, got "-1"")
+ * rather than reported missing.
  *
  * @param spelling The option as typed (`--port`, `-p`), for the message.
  * @param next The argument after it, `undefined` at the end of the command line.
  * @param what What the option takes, for the message (default `"a value"`).
+ * @param numeric The option takes a number: a negative one is its (invalid) value.
  * @example
  * ```ts
  * import { separateValue } from "./values.ts";
  * separateValue("--port", "8080"); // { value: "8080" }
+ * separateValue("--port", "-1", "a value", true); // { value: "-1" }, which parsePort refuses
  * separateValue("--cache-control", "--log");
  * // { error: 'option --cache-control needs a value, got "--log" (a value that starts with "-" is written --cache-control=VALUE)' }
  * ```
@@ -51,9 +61,10 @@ export function separateValue(
   spelling: string,
   next: string | undefined,
   what = "a value",
+  numeric = false,
 ): { value: string } | { error: string } {
   if (next === undefined) return { error: `option ${spelling} needs ${what}` };
-  if (next.startsWith("-")) {
+  if (next.startsWith("-") && !(numeric && NEGATIVE_NUMBER.test(next))) {
     return {
       error: `option ${spelling} needs ${what}, got ${quote(next)} ` +
         `(a value that starts with "-" is written ${spelling}=VALUE)`,

@@ -94,7 +94,8 @@ export function serve(
 ): Server<Deno.UnixAddr>;
 /**
  * Starts an HTTP/1.1 server on TCP. Same shapes as `Deno.serve`: `serve(handler)`,
- * `serve(options, handler)` or `serve({ ...options, handler })`.
+ * `serve(options, handler)` or `serve({ ...options, handler })`. The handler's `Request` is
+ * shaped like `Deno.serve`'s too, down to its immutable headers (see `Handler` in types.ts).
  *
  * Throws synchronously: a TypeError naming any option it does not implement or does not know
  * (see `serve_options.ts`), a RangeError for a limit out of range, and the binding's own errors

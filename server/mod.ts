@@ -3,7 +3,8 @@
  * server that is an ordinary handler.
  *
  * - {@linkcode serve} binds a TCP port and calls a `(Request, info) => Response` handler for each
- *   request, like `Deno.serve`; every limit and timeout is one of its options.
+ *   request, like `Deno.serve` (and like its requests, the handler's has immutable headers: see
+ *   {@linkcode Handler}); every limit and timeout is one of its options.
  * - {@linkcode createFileServer} returns the handler the `sockserve` command runs: files of a
  *   directory with ranges, conditional requests, compression and directory listings.
  * - {@linkcode createAccessLogger} formats the records `serve()` passes to `onRequestEnd`.

@@ -25,7 +25,23 @@ export interface ServeHandlerInfo<Addr extends ServeAddr = Deno.NetAddr> {
   completed: Promise<void>;
 }
 
-/** A request handler: the same shape as `Deno.ServeHandler`. */
+/**
+ * A request handler: the same shape as `Deno.ServeHandler`. The `Request` it gets has headers
+ * that cannot be changed, as those of `Deno.serve`'s requests: `request.headers.set`, `append`
+ * and `delete` throw a `TypeError` ("Cannot change headers: headers are immutable"), and so do
+ * those of `request.clone()`. `new Request(request)` makes a request whose headers may be
+ * changed (it takes over the body).
+ *
+ * @example Add a header to a request before passing it on
+ * ```ts
+ * import type { Handler } from "./types.ts";
+ * const handler: Handler = (request) => {
+ *   const forwarded = new Request(request);
+ *   forwarded.headers.set("x-forwarded-proto", new URL(request.url).protocol.slice(0, -1));
+ *   return new Response(forwarded.headers.get("x-forwarded-proto"));
+ * };
+ * ```
+ */
 export type Handler<Addr extends ServeAddr = Deno.NetAddr> = (
   request: Request,
   info: ServeHandlerInfo<Addr>,

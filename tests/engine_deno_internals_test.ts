@@ -1,17 +1,23 @@
 /**
  * The engine's fast paths read Deno's private `Response` fields (server/connection/
  * response_source.ts), read accepted connections through Deno's private read op
- * (server/connection/direct_read.ts) and make GET and HEAD requests through Deno's private
- * request fields (server/connection/lazy_request.ts). These tests fail loudly when a Deno upgrade renames or
- * drops them, so the loss of a fast path is seen at once instead of as a silent slowdown; the
- * byte-for-byte equality of the fast and general response paths is
+ * (server/connection/direct_read.ts), make GET and HEAD requests through Deno's private request
+ * fields (server/connection/lazy_request.ts) and make requests' headers immutable through Deno's
+ * private guard (server/connection/immutable_headers.ts). These tests fail loudly when a Deno
+ * upgrade renames or drops them, so the loss of a fast path is seen at once instead of as a
+ * silent slowdown; the byte-for-byte equality of the fast and general response paths is
  * tests/engine_one_encoder_test.ts's; that of the two ways of reading, and of making a request,
  * is below.
  */
 import assert from "node:assert/strict";
-import { buildRequest, ServerRequest } from "../server/connection/dispatch.ts";
+import { buildPublicRequest, buildRequest, ServerRequest } from "../server/connection/dispatch.ts";
 import { directReader } from "../server/connection/direct_read.ts";
 import { LAZY_REQUEST_TOKEN } from "../server/connection/lazy_request.ts";
+import {
+  CAN_SEAL_HEADERS,
+  ImmutableHeaders,
+  sealHeaders,
+} from "../server/connection/immutable_headers.ts";
 import type { RequestHead } from "../server/http1/request_head.ts";
 import { RequestParser } from "../server/http1/request_parser.ts";
 import { bodySource, textResponseParts } from "../server/connection/response_source.ts";
@@ -179,15 +185,43 @@ function parseHead(wire: string): RequestHead {
   return (event as { head: RequestHead }).head;
 }
 
+/** What a call did: "changed", or the class and message of what it threw. */
+function attempt(change: () => unknown): string {
+  try {
+    change();
+    return "changed";
+  } catch (error) {
+    return `${(error as Error).constructor.name}: ${(error as Error).message}`;
+  }
+}
+
+/**
+ * What a handler finds when it tries to change the request's headers, its clone's and a copy's
+ * (`new Request(request)`, which takes over its body; made last).
+ */
+function changes(request: Request): Record<string, unknown> {
+  const clone = request.clone();
+  const result = {
+    set: attempt(() => request.headers.set("x-set", "1")),
+    append: attempt(() => request.headers.append("x-added", "1")),
+    delete: attempt(() => request.headers.delete("host")),
+    badName: attempt(() => request.headers.append("bad name", "1")),
+    noArguments: attempt(() => (request.headers.delete as () => void)()),
+    clone: attempt(() => clone.headers.set("x-set", "2")),
+    cloneOfClone: attempt(() => clone.clone().headers.delete("host")),
+    copy: "",
+  };
+  result.copy = attempt(() => new Request(request).headers.set("x-set", "3"));
+  return result;
+}
+
 /** Everything a handler can read of a request without its body, as comparable text. */
 async function observe(request: Request): Promise<Record<string, unknown>> {
   const headers = [...request.headers];
   const copy = new Request(request);
+  copy.headers.append("x-added", "3"); // a copy's headers may be changed
   const changed = new Request(request, { headers: { "x-changed": "1" } });
-  request.headers.append("x-added", "3"); // a request's headers may be changed
   const clone = request.clone();
-  clone.headers.set("x-set", "2");
-  clone.headers.delete("host");
   return {
     url: request.url,
     method: request.method,
@@ -199,12 +233,30 @@ async function observe(request: Request): Promise<Record<string, unknown>> {
     inspect: Deno.inspect(request),
     copy: [copy.url, copy.method, [...copy.headers]],
     changed: [changed.url, [...changed.headers]],
-    clone: [clone.url, clone.method, [...clone.headers]],
+    clone: [clone.url, clone.method, [...clone.headers], Deno.inspect(clone)],
+    changes: changes(request),
     afterChanges: [...request.headers],
     text: await request.text(),
     bodyUsedAfter: request.bodyUsed,
     aborted: request.signal.aborted,
   };
+}
+
+/**
+ * `observe` of a request made without Deno's private parts, with the names of the classes that
+ * make it (`PublicServerRequest`, `ImmutableHeaders`, `ImmutableRequest`) as the inspected text of
+ * the other ways shows them: the only difference a handler can see.
+ */
+async function observePublic(request: Request): Promise<Record<string, unknown>> {
+  const seen = await observe(request);
+  const names = (text: string) =>
+    text.replaceAll("PublicServerRequest {", "ServerRequest {")
+      .replaceAll("ImmutableHeaders {", "Headers {")
+      .replaceAll("ImmutableRequest {", "Request {");
+  seen.inspect = names(seen.inspect as string);
+  const clone = seen.clone as unknown[];
+  clone[3] = names(clone[3] as string);
+  return seen;
 }
 
 Deno.test("deno_still_lets_the_engine_make_requests_lazily", () => {
@@ -231,7 +283,63 @@ Deno.test("a_lazy_request_is_the_request_new_Request_makes_of_the_same_head", as
     const lazy = buildRequest(head, url, null);
     const init = { method: head.method, headers: head.fields.toPairs() };
     const eager = new ServerRequest(url, init, head.minorVersion);
-    assert.deepEqual(await observe(lazy), await observe(eager), wire);
+    sealHeaders(eager.headers); // as the engine makes the requests it does not make lazily
+    const seen = await observe(lazy);
+    assert.deepEqual(seen, await observe(eager), wire);
+    // Without Deno's private parts, the same request through the public API.
+    const made = buildPublicRequest(head, url, null);
+    assert.ok(made.headers instanceof ImmutableHeaders);
+    assert.deepEqual(seen, await observePublic(made), wire);
+  }
+});
+
+// The headers of a request a handler gets cannot be changed, as Deno.serve's
+// (server/connection/immutable_headers.ts).
+
+const IMMUTABLE_HINT =
+  `Deno ${Deno.version.deno} no longer lets server/connection/immutable_headers.ts give ` +
+  "requests Deno's immutable guard: update it (handlers still get immutable headers, made " +
+  "through the public API, only slower)";
+
+Deno.test("deno_still_lets_the_engine_make_request_headers_immutable", () => {
+  assert.ok(CAN_SEAL_HEADERS, IMMUTABLE_HINT);
+  const post = parseHead("POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 0\r\n\r\n");
+  const sealed = buildRequest(post, "http://h/", null);
+  assert.ok(!(sealed.headers instanceof ImmutableHeaders), IMMUTABLE_HINT);
+  assert.throws(() => sealed.headers.set("x", "1"), TypeError, IMMUTABLE_HINT);
+  const lazy = buildRequest(parseHead("GET / HTTP/1.1\r\nHost: h\r\n\r\n"), "http://h/", null);
+  assert.throws(() => lazy.headers.set("x", "1"), TypeError, LAZY_REQUEST_HINT);
+});
+
+Deno.test("every_way_of_making_a_request_changes_headers_as_deno_serve_s_requests_do", async () => {
+  const seen: Record<string, unknown>[] = [];
+  const target = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, (request) => {
+    seen.push(changes(request));
+    return new Response("ok");
+  });
+  try {
+    const origin = `127.0.0.1:${target.addr.port}`;
+    for (const method of ["GET", "HEAD", "POST"]) {
+      const response = await fetch(`http://${origin}/`, { method, headers: { "x-a": "1" } });
+      await response.body?.cancel();
+      const last = seen.at(-1)!;
+      assert.equal(last.set, "TypeError: Cannot change headers: headers are immutable", method);
+      assert.equal(last.copy, "changed", method);
+      const wire = `${method} / HTTP/1.1\r\nHost: ${origin}\r\nX-A: 1\r\n` +
+        (method === "POST" ? "Content-Length: 0\r\n" : "") + "\r\n";
+      const head = parseHead(wire);
+      const absolute = parseHead(wire.replace(" / ", ` http://${origin}/ `));
+      const ways = {
+        engine: buildRequest(head, `http://${origin}/`, null),
+        "engine, absolute-form": buildRequest(absolute, `http://${origin}/`, null),
+        "public API": buildPublicRequest(head, `http://${origin}/`, null),
+      };
+      for (const [way, request] of Object.entries(ways)) {
+        assert.deepEqual(changes(request), last, `${method}, ${way}`);
+      }
+    }
+  } finally {
+    await target.shutdown();
   }
 });
 

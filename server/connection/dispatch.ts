@@ -12,6 +12,12 @@ import type { RequestHead } from "../http1/request_head.ts";
 import { errorBodyText } from "../http1/response_head.ts";
 import { ParsedRequest } from "../request_like.ts";
 import type { ServeAddr, ServeHandlerInfo } from "../types.ts";
+import {
+  CAN_SEAL_HEADERS,
+  ImmutableHeaders,
+  ImmutableRequest,
+  sealHeaders,
+} from "./immutable_headers.ts";
 import { hasProtocolSwitch } from "./protocol_switch.ts";
 import {
   attachLazyRequest,
@@ -164,8 +170,25 @@ export function requestUrl(
 }
 
 /**
- * The web `Request` for a head. Throws a TypeError when the URL is not one a `Request` accepts
- * (the connection answers 400).
+ * A {@linkcode ServerRequest} whose headers cannot be changed, made through the public API only
+ * (immutable_headers.ts): what handlers get when Deno's private guard cannot be set.
+ */
+class PublicServerRequest extends ServerRequest {
+  #headers: Headers | null = null;
+
+  override get headers(): Headers {
+    return this.#headers ??= new ImmutableHeaders(super.headers);
+  }
+
+  override clone(): Request {
+    return new ImmutableRequest(super.clone());
+  }
+}
+
+/**
+ * The web `Request` for a head, with headers the handler cannot change, as `Deno.serve`'s
+ * (immutable_headers.ts). Throws a TypeError when the URL is not one a `Request` accepts (the
+ * connection answers 400).
  */
 export function buildRequest(
   head: RequestHead,
@@ -182,12 +205,15 @@ export function buildRequest(
     attachLazyRequest(request, method, url, head.fields);
     return request;
   }
+  if (!CAN_SEAL_HEADERS) return buildPublicRequest(head, url, body);
+  const minor = head.minorVersion;
+  let request: ServerRequest;
   if (method === "GET") {
     // The common case, built the cheapest way: a Request with no init dictionary (whose
     // conversion costs more than the appends), then the fields in received order. A body on
     // GET has no meaning (RFC 9110 §9.3.1) and a web Request cannot carry one; it is received
     // and dropped after the response like any unread body.
-    const request = new ServerRequest(url, undefined, head.minorVersion);
+    request = new ServerRequest(url, undefined, minor);
     const headers = request.headers;
     const entries = head.fields.entries;
     let cookies = 0;
@@ -197,14 +223,30 @@ export function buildRequest(
       headers.append(name, entries[i + 1]!);
     }
     if (cookies > 1) headers.set("cookie", head.fields.get("cookie")!);
-    return request;
+  } else {
+    const headers = head.fields.toPairs();
+    request = method === "HEAD"
+      ? new ServerRequest(url, { method, headers }, minor)
+      : new ServerRequest(url, { method, headers, body: body?.stream() ?? null }, minor);
   }
+  sealHeaders(request.headers);
+  return request;
+}
+
+/**
+ * {@linkcode buildRequest}'s request made through the public API only, as when this Deno does
+ * not have the private parts it uses (tests compare the two).
+ */
+export function buildPublicRequest(
+  head: RequestHead,
+  url: string,
+  body: RequestBody | null,
+): ServerRequest {
+  const method = head.method;
   const headers = head.fields.toPairs();
-  const minor = head.minorVersion;
-  if (method === "HEAD") {
-    return new ServerRequest(url, { method, headers }, minor);
-  }
-  return new ServerRequest(url, { method, headers, body: body?.stream() ?? null }, minor);
+  // A body on GET is dropped, as buildRequest's (a web Request cannot carry one).
+  const stream = method === "GET" || method === "HEAD" ? null : body?.stream() ?? null;
+  return new PublicServerRequest(url, { method, headers, body: stream }, head.minorVersion);
 }
 
 /** The {@linkcode ParsedRequest} for handlers marked as reading only method, url and headers. */

@@ -11,7 +11,8 @@
  * time; only the data are ours: the URL, parsed on first read of `url` exactly as the
  * constructor would have parsed it, and the parsed head's fields, turned into the header list on
  * first read of `headers` (the pairs `new Request(url, { headers })` would hold, Cookie lines
- * joined with "; ").
+ * joined with "; "), which have the guard `Deno.serve` gives them: they cannot be changed
+ * (server/connection/immutable_headers.ts).
  *
  * Measured on bench S1 (a handler that reads nothing of its request, keep-alive): 0.82× the
  * server's CPU per response and 1.12× the requests per second (2026-11-30, against the same
@@ -22,10 +23,10 @@
  * checked once per authority seen (a path, query or `%` sequence never fails to parse).
  *
  * Private parts of Deno used: `Deno[Deno.internal].webidlBrand`, the `Request` fields described
- * "request" and "headers guard", and the inner request's shape (its data fields and its
- * `method`, `url` and `currentUrl` members). Without them (a Deno upgrade) requests are made
- * with `new Request` as before; tests/engine_deno_internals_test.ts fails loudly then and shows
- * that both ways give handlers the same request.
+ * "request" and "headers guard" (and its value "immutable"), and the inner request's shape (its
+ * data fields and its `method`, `url` and `currentUrl` members). Without them (a Deno upgrade)
+ * requests are made with `new Request` as before; tests/engine_deno_internals_test.ts fails
+ * loudly then and shows that both ways give handlers the same request.
  *
  * @module
  */
@@ -114,7 +115,17 @@ function probe(): Support | null {
       return null;
     }
     const empty = new Request(token as unknown as string);
-    if ((empty as unknown as Record<symbol, unknown>)[innerField] !== undefined) return null;
+    const record = empty as unknown as Record<symbol, unknown>;
+    if (record[innerField] !== undefined) return null;
+    // The guard a request's headers get from its field, and that "immutable" holds.
+    record[innerField] = inner;
+    record[guardField] = "immutable";
+    try {
+      empty.headers.append("x", "1");
+      return null;
+    } catch (error) {
+      if (!(error instanceof TypeError) || empty.headers.has("x")) return null;
+    }
     for (const key of DENO_INNER_MEMBERS) {
       const member = Object.getOwnPropertyDescriptor(inner, key)!;
       Object.defineProperty(LazyInnerRequest.prototype, key, member);
@@ -167,6 +178,7 @@ export function attachLazyRequest(
   const { innerField, guardField } = support!;
   const record = request as unknown as Record<symbol, unknown>;
   record[innerField] = new LazyInnerRequest(method, url, fields);
-  // The guard `new Request` gives its headers: they may be changed.
-  record[guardField] = "request";
+  // The guard `Deno.serve` gives its requests' headers: they cannot be changed
+  // (immutable_headers.ts).
+  record[guardField] = "immutable";
 }

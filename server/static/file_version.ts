@@ -26,6 +26,7 @@ import {
 } from "./file_cache.ts";
 import { readExactly } from "./file_stream.ts";
 import type { StaticFile, StaticFileSystem } from "./file_system.ts";
+import { ContentHashes, identityEtag, ShrankWhileRead } from "./entity_tag.ts";
 import { formatHttpDate } from "./http_date.ts";
 
 /** Header pairs, names in lowercase. */
@@ -103,31 +104,8 @@ export function takeFile(open: OpenVersion): StaticFile | null {
   return file;
 }
 
-/**
- * Most content hashes remembered for files without mtime (an embedded site has a fixed, usually
- * small set of files; the bound only matters if something else reports null mtimes). About 150
- * bytes each.
- */
-const MAX_CONTENT_HASHES = 10_000;
-
-const HASH_CHUNK_BYTES = 1024 * 1024;
-
 /** Extra bytes counted per cached version besides its content (strings, headers, objects). */
 const ENTRY_OVERHEAD_BYTES = 512;
-
-/**
- * The strong ETag of a file version: every field of its identity (`file_cache.ts`), which the
- * cache also compares on each hit, so that the ETag and the cache tell versions apart alike; or
- * size and a content hash for files without mtime (embedded in an executable). Base 36, no hash
- * to compute: a few hundred nanoseconds per version.
- */
-function identityEtag(identity: FileIdentity, contentHash: string | null): string {
-  const size = identity.size.toString(36);
-  if (contentHash !== null) return `"${size}-h${contentHash}"`;
-  const part = (value: number) => Math.max(0, value).toString(36);
-  return `"${size}-${part(identity.mtime)}-${part(identity.ino)}-${part(identity.dev)}-` +
-    `${part(identity.ctime)}-${part(identity.birthtime)}"`;
-}
 
 /**
  * Last-Modified of a file whose mtime is `mtime` (ms), served at `now` (ms): whole seconds, and
@@ -138,51 +116,6 @@ function identityEtag(identity: FileIdentity, contentHash: string | null): strin
  */
 export function lastModifiedAt(mtime: number, now: number): number {
   return Math.floor(Math.min(mtime, now) / 1000) * 1000;
-}
-
-/** Hash of content read in chunks: SHA-256 over the SHA-256 of each 1 MiB chunk. */
-async function contentHash(
-  chunks: AsyncIterable<Uint8Array<ArrayBuffer>> | Iterable<Uint8Array<ArrayBuffer>>,
-): Promise<string> {
-  const digests: Uint8Array[] = [];
-  for await (const chunk of chunks) {
-    digests.push(new Uint8Array(await crypto.subtle.digest("SHA-256", chunk)));
-  }
-  const all = new Uint8Array(digests.length * 32);
-  digests.forEach((digest, i) => all.set(digest, i * 32));
-  const final = new Uint8Array(await crypto.subtle.digest("SHA-256", all));
-  let hex = "";
-  for (let i = 0; i < 12; i++) hex += final[i]!.toString(16).padStart(2, "0");
-  return hex;
-}
-
-function* bytesInChunks(bytes: Uint8Array<ArrayBuffer>): Iterable<Uint8Array<ArrayBuffer>> {
-  for (let offset = 0; offset < bytes.length || offset === 0; offset += HASH_CHUNK_BYTES) {
-    yield bytes.subarray(offset, offset + HASH_CHUNK_BYTES);
-    if (bytes.length === 0) break;
-  }
-}
-
-/** Raised when a file ended before the size its descriptor reported. */
-class ShrankWhileRead extends Error {}
-
-async function* fileInChunks(
-  file: StaticFile,
-  size: number,
-): AsyncIterable<Uint8Array<ArrayBuffer>> {
-  let offset = 0;
-  if (size === 0) yield new Uint8Array(0);
-  while (offset < size) {
-    const buffer = new Uint8Array(Math.min(HASH_CHUNK_BYTES, size - offset));
-    let filled = 0;
-    while (filled < buffer.length) {
-      const read = await file.read(buffer.subarray(filled));
-      if (read === null || read === 0) throw new ShrankWhileRead();
-      filled += read;
-    }
-    offset += filled;
-    yield buffer;
-  }
 }
 
 /** Settings of a {@linkcode VersionStore}. */
@@ -209,7 +142,7 @@ export class VersionStore {
   /** Files by request path ("/…"), variants by coding and content (`coded_variants.ts`). */
   readonly #cache: ByteBudgetCache<BudgetEntry & { kind: string }>;
   /** Content hashes of files without mtime (embedded in an executable: they never change). */
-  readonly #hashes = new Map<string, string>();
+  readonly #hashes = new ContentHashes();
   /** Compressed representations, counted in the same budget as the files. */
   readonly variants: CodedVariants;
 
@@ -269,7 +202,9 @@ export class VersionStore {
           return "changed";
         }
       }
-      if (info.mtime === null) hash = await this.#hash(requestPath, identity, bytes, file);
+      if (info.mtime === null) {
+        hash = await this.#hashes.of(requestPath, identity, bytes ?? file);
+      }
     } catch (error) {
       file.close();
       if (error instanceof ShrankWhileRead) return "changed";
@@ -307,31 +242,6 @@ export class VersionStore {
       this.#cache.set(requestPath, hit);
     }
     return open;
-  }
-
-  /**
-   * The content hash of a file without mtime (embedded in an executable), remembered by path,
-   * size and inode: such files never change. A large file is read through its descriptor, which
-   * is then rewound for the body.
-   */
-  async #hash(
-    requestPath: string,
-    identity: FileIdentity,
-    bytes: Uint8Array<ArrayBuffer> | null,
-    file: StaticFile,
-  ): Promise<string> {
-    const key = `${requestPath}\0${identity.size}\0${identity.ino}`;
-    let hash = this.#hashes.get(key);
-    if (hash === undefined) {
-      if (bytes !== null) hash = await contentHash(bytesInChunks(bytes));
-      else {
-        hash = await contentHash(fileInChunks(file, identity.size));
-        await file.seek(0, Deno.SeekMode.Start);
-      }
-      if (this.#hashes.size >= MAX_CONTENT_HASHES) this.#hashes.clear();
-      this.#hashes.set(key, hash);
-    }
-    return hash;
   }
 
   /**

@@ -8,14 +8,19 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { gunzipSync, zstdCompressSync, zstdDecompressSync } from "node:zlib";
-import { createFileServer, type FileServerOptions } from "../server/mod.ts";
 import { compressNow } from "../server/static/compressor.ts";
-import { denoFileSystem, type StaticFileSystem } from "../server/static/file_system.ts";
-import { exchange, header, type ParsedResponse } from "./support/http_client.ts";
-import { startServer } from "./support/test_server.ts";
+import { denoFileSystem } from "../server/static/file_system.ts";
+import { header } from "./support/http_client.ts";
+import {
+  countingFileSystem,
+  get,
+  replace,
+  serveFiles,
+  withSite,
+  writeOld,
+} from "./support/static_site.ts";
 
 const decoder = new TextDecoder();
-const YEAR_AGO = new Date(Date.now() - 365 * 24 * 3600 * 1000);
 
 /** Text that compresses like source code (about 4:1), not like one repeated line. */
 function sourceLikeText(bytes: number, seed: number): string {
@@ -30,110 +35,6 @@ function sourceLikeText(bytes: number, seed: number): string {
     length += word.length;
   }
   return parts.join("").slice(0, bytes);
-}
-
-/** Writes `content` at `path` with an mtime a year ago (old enough to be cached). */
-async function writeOld(path: string, content: string | Uint8Array): Promise<void> {
-  if (typeof content === "string") await Deno.writeTextFile(path, content);
-  else await Deno.writeFile(path, content);
-  await Deno.utime(path, YEAR_AGO, YEAR_AGO);
-}
-
-/** Replaces `path` by rename, as deploys do (a new inode), with an old mtime. */
-async function replace(path: string, content: string): Promise<void> {
-  await writeOld(path + ".new", content);
-  await Deno.rename(path + ".new", path);
-}
-
-/** A file system that counts stats and bytes read per path, and can hold reads back. */
-function countingFileSystem() {
-  const stats = new Map<string, number>();
-  const opens = new Map<string, number>();
-  const bytesRead = new Map<string, number>();
-  const count = (map: Map<string, number>, path: string, n = 1) =>
-    map.set(path, (map.get(path) ?? 0) + n);
-  /** Reads wait for this before they start (set by a test; null: they do not wait). */
-  let gate: Promise<void> | null = null;
-  const openWatchers: { path: string; count: number; resolve: () => void }[] = [];
-  const fileSystem: StaticFileSystem = {
-    ...denoFileSystem,
-    stat: (path) => {
-      count(stats, path);
-      return Deno.statSync(path);
-    },
-    open: async (path) => {
-      const file = await Deno.open(path);
-      count(opens, path);
-      for (const watcher of openWatchers) {
-        if (watcher.path === path && opens.get(path)! >= watcher.count) watcher.resolve();
-      }
-      return {
-        read: async (buffer: Uint8Array) => {
-          if (gate !== null) await gate;
-          const read = await file.read(buffer);
-          count(bytesRead, path, read ?? 0);
-          return read;
-        },
-        seek: (offset: number, whence: Deno.SeekMode) => file.seek(offset, whence),
-        statSync: () => file.statSync(),
-        close: () => file.close(),
-      };
-    },
-  };
-  return {
-    fileSystem,
-    stats,
-    opens,
-    bytesRead,
-    /** Resolves once `path` has been opened `count` times in all. */
-    whenOpened(path: string, count: number): Promise<void> {
-      const { promise, resolve } = Promise.withResolvers<void>();
-      if ((opens.get(path) ?? 0) >= count) resolve();
-      else openWatchers.push({ path, count, resolve });
-      return promise;
-    },
-    /** Holds every read back until `until` resolves. */
-    hold(until: Promise<void>) {
-      gate = until.then(() => {
-        gate = null;
-      });
-    },
-  };
-}
-
-/** One request on its own connection; `Connection: close` ends it. */
-async function get(
-  port: number,
-  path: string,
-  headers: Record<string, string> = {},
-): Promise<ParsedResponse> {
-  let raw = `GET ${path} HTTP/1.1\r\nHost: localhost\r\n`;
-  for (const [name, value] of Object.entries(headers)) raw += `${name}: ${value}\r\n`;
-  const { responses } = await exchange(port, raw + "Connection: close\r\n\r\n");
-  assert.equal(responses.length, 1);
-  return responses[0]!;
-}
-
-async function withSite(
-  files: Record<string, string | Uint8Array>,
-  test: (root: string) => Promise<void>,
-): Promise<void> {
-  const root = await Deno.makeTempDir({ prefix: "sockserve_cache_e2e_" });
-  try {
-    for (const [name, content] of Object.entries(files)) await writeOld(join(root, name), content);
-    await test(root);
-  } finally {
-    await Deno.remove(root, { recursive: true });
-  }
-}
-
-function serveFiles(
-  root: string,
-  fileSystem: StaticFileSystem,
-  options: Partial<FileServerOptions> = {},
-) {
-  // cacheMinAgeMs 0: the files were just written (their ctime is now), cache them all the same.
-  return startServer(createFileServer({ root, fileSystem, cacheMinAgeMs: 0, ...options }));
 }
 
 Deno.test("cache e2e: cacheRevalidateMs 0 checks the file on every hit and serves a replacement at once", async () => {

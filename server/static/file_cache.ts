@@ -15,8 +15,20 @@
  * @module
  */
 
-/** Largest file kept in memory; larger files are streamed from disk on every request. */
-export const DEFAULT_CACHE_MAX_FILE_BYTES = 256 * 1024;
+/**
+ * Largest file kept in memory; larger files are streamed from disk on every request. Half the
+ * default budget, so that one file never takes the room of everything else. Files up to
+ * {@linkcode CACHE_READ_WHOLE_MAX_BYTES} are read whole when first asked for; larger ones are kept
+ * from the first response that streams them whole (`kept_content.ts`).
+ */
+export const DEFAULT_CACHE_MAX_FILE_BYTES = 16 * 1024 * 1024;
+
+/**
+ * Largest file read whole into memory on a cache miss. Above this, a miss streams the file and a
+ * copy is kept as it goes (`kept_content.ts`): reading whole on every miss would let N concurrent
+ * misses of a large file hold N copies of it.
+ */
+export const CACHE_READ_WHOLE_MAX_BYTES = 256 * 1024;
 
 /**
  * Total bytes of cached content (compressed variants included). Small sites fit entirely; the
@@ -130,7 +142,10 @@ export interface BudgetEntry {
  */
 export class ByteBudgetCache<V extends BudgetEntry> {
   #entries = new Map<string, V>();
+  /** Bytes of the entries and of what is held beside them. */
   #totalBytes = 0;
+  /** Bytes held beside the entries: copies under way and evicted content still being sent. */
+  #heldBytes = 0;
   readonly maxTotalBytes: number;
 
   constructor(maxTotalBytes: number) {
@@ -147,16 +162,56 @@ export class ByteBudgetCache<V extends BudgetEntry> {
     return this.#entries.size;
   }
 
+  /** Bytes held beside the entries ({@linkcode hold}, {@linkcode reserve}). */
+  get heldBytes(): number {
+    return this.#heldBytes;
+  }
+
+  /**
+   * Counts `bytes` that live outside the entries but in this budget, now and without evicting
+   * (the next {@linkcode set} or {@linkcode reserve} makes room): content evicted while responses
+   * still send it. Given back with {@linkcode unhold}.
+   */
+  hold(bytes: number): void {
+    this.#heldBytes += bytes;
+    this.#totalBytes += bytes;
+  }
+
+  /** Stops counting bytes counted by {@linkcode hold} or {@linkcode reserve}. */
+  unhold(bytes: number): void {
+    this.#heldBytes -= bytes;
+    this.#totalBytes -= bytes;
+  }
+
+  /**
+   * Counts `bytes` about to be allocated outside the entries (a copy under way), evicting entries
+   * to make room. Refused (false) when the bytes held beside the entries would then pass half the
+   * budget, so that copies and content being sent never take the room of all the entries.
+   */
+  reserve(bytes: number): boolean {
+    if (this.#heldBytes + bytes > this.maxTotalBytes / 2) return false;
+    this.hold(bytes);
+    this.#evict(null);
+    // Entries evicted while their content is still being sent stay counted (held), so eviction
+    // may not have made room.
+    if (this.#totalBytes <= this.maxTotalBytes) return true;
+    this.unhold(bytes);
+    return false;
+  }
+
   get(key: string): V | undefined {
     const value = this.#entries.get(key);
     if (value !== undefined) value.recent = true;
     return value;
   }
 
-  /** Stores `value` (replacing any entry of `key`); a value larger than the budget is not kept. */
+  /**
+   * Stores `value` (replacing any entry of `key`); a value that does not fit in the budget beside
+   * what is held ({@linkcode hold}) is not kept.
+   */
   set(key: string, value: V): void {
     this.delete(key);
-    if (value.cachedBytes > this.maxTotalBytes) {
+    if (value.cachedBytes + this.#heldBytes > this.maxTotalBytes) {
       value.evicted?.();
       return;
     }
@@ -164,6 +219,8 @@ export class ByteBudgetCache<V extends BudgetEntry> {
     this.#entries.set(key, value);
     this.#totalBytes += value.cachedBytes;
     this.#evict(value);
+    // Entries evicted while their content is still being sent stay counted (held).
+    if (this.#totalBytes > this.maxTotalBytes) this.delete(key);
   }
 
   delete(key: string): void {
@@ -175,8 +232,8 @@ export class ByteBudgetCache<V extends BudgetEntry> {
     }
   }
 
-  /** Evicts from the old end until the budget holds, `added` (just stored) last. */
-  #evict(added: V): void {
+  /** Evicts from the old end until the budget holds, `added` (just stored, if any) last. */
+  #evict(added: V | null): void {
     while (this.#totalBytes > this.maxTotalBytes) {
       let victim: string | null = null;
       // A Map iterates in insertion order and also visits entries moved to its end meanwhile, so

@@ -8,7 +8,8 @@
  * | --------------------------------------------------------- | --------------------------------------------------- |
  * | resolve: URL → safe path under the root                   | `request_path.ts`                                   |
  * | open: once, metadata from the descriptor, proven inside   | `open_file.ts`, `containment.ts`, `served_root.ts`  |
- * | version: validators, type, bytes; the small-file cache    | `file_version.ts`, `file_cache.ts`                  |
+ * | version: validators, type, bytes; the file cache          | `file_version.ts`, `file_cache.ts`, `entity_tag.ts` |
+ * | large files kept in memory from a response's stream       | `kept_content.ts`                                   |
  * | preconditions (RFC 9110 §13.2.2)                          | `preconditions.ts`                                  |
  * | content coding: sidecar, made on the fly (once), identity | `content_coding.ts`, `accept_encoding.ts`           |
  * | compressed variants: cached, single flight, off-thread    | `coded_variants.ts`, `compressor.ts`                |
@@ -128,6 +129,7 @@ export function createFileServer(
     cacheControl: settings.cacheControl,
     maxRanges: settings.maxRanges,
     streamChunkBytes: settings.streamChunkBytes,
+    keep: (open) => store.keepWhileStreaming(open),
   });
 
   /**

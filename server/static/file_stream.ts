@@ -38,6 +38,29 @@ export interface ChangeCheck {
   error(sent: number, total: number): Error;
 }
 
+/**
+ * A copy of a whole file kept while a stream of it goes (how the file cache admits a large file,
+ * `kept_content.ts`): every byte the stream hands over is also written into `bytes` at its offset.
+ */
+export interface StreamCopy {
+  /** Room for the whole file, filled as the stream goes. */
+  readonly bytes: Uint8Array<ArrayBuffer>;
+  /**
+   * Called once every byte was handed over, the file found unchanged before the last ones (see
+   * {@linkcode ChangeCheck}): `bytes` then holds the version the response's headers describe.
+   */
+  complete(): void;
+  /** Called when the stream ends otherwise: cancelled (the client left) or failed. */
+  abandon(): void;
+}
+
+/**
+ * Abandons the copy of a stream that was dropped without being read to its end or cancelled (a
+ * handler that discards a Response): its reservation in the cache's budget is given back once the
+ * stream is collected.
+ */
+const droppedCopies = new FinalizationRegistry<StreamCopy>((copy) => copy.abandon());
+
 /** A check for streams whose file is never compared (the error is a plain one). */
 const NO_CHECK: ChangeCheck = Object.freeze({
   unchanged: () => true,
@@ -49,6 +72,8 @@ const NO_CHECK: ChangeCheck = Object.freeze({
  * A stream of the given parts of an already open file, which the stream owns from now on.
  *
  * @param check See {@linkcode ChangeCheck}; by default only a file that ends early is noticed.
+ * @param copy Where to keep a copy of the bytes; only for a stream of one part, the whole file
+ *   (`{ start: 0, length: copy.bytes.length }`), else a TypeError is thrown (`copy` abandoned).
  *
  * @example
  * ```ts
@@ -63,11 +88,32 @@ export function fileStream(
   parts: BodyPart[],
   chunkBytes: number = DEFAULT_STREAM_CHUNK_BYTES,
   check: ChangeCheck = NO_CHECK,
+  copy: StreamCopy | null = null,
 ): ReadableStream<Uint8Array<ArrayBuffer>> {
+  if (copy !== null) {
+    const only = parts.length === 1 ? parts[0]! : null;
+    if (
+      only === null || only instanceof Uint8Array || only.start !== 0 ||
+      only.length !== copy.bytes.length
+    ) {
+      copy.abandon();
+      throw new TypeError("a copy is kept only of a stream of a whole file");
+    }
+  }
+  /** Settles the copy once: complete when its last bytes are handed over, else abandoned. */
+  const settleCopy = (complete: boolean) => {
+    if (copy === null) return;
+    const settled = copy;
+    copy = null;
+    droppedCopies.unregister(settleCopy);
+    if (complete) settled.complete();
+    else settled.abandon();
+  };
   let closed = false;
   const close = () => {
     if (closed) return;
     closed = true;
+    settleCopy(false);
     try {
       file.close();
     } catch {
@@ -88,7 +134,7 @@ export function fileStream(
   let literalOffset = 0; // bytes of the current literal part already sent
   let remaining = -1; // bytes left in the current file range; -1 = not started
   let position = 0; // where the file position is now, to skip needless seeks
-  return new ReadableStream({
+  const stream: ReadableStream<Uint8Array<ArrayBuffer>> = new ReadableStream({
     // A byte stream: a consumer with a BYOB reader lends one buffer that is filled again and
     // again (no allocation per chunk at all); a default reader gets fresh chunks of
     // `chunkBytes` allocated by the stream.
@@ -146,9 +192,13 @@ export function fileStream(
           if (partIndex === lastFilePart && filled === remaining && !check.unchanged()) {
             throw check.error(sent, total);
           }
+          copy?.bytes.set(buffer, position); // before enqueue, which takes the buffer away
           remaining -= filled;
           position += filled;
           sent += filled;
+          // Complete as the last bytes go: a consumer that stops at the length cancels the stream
+          // instead of reading its end.
+          if (sent === total) settleCopy(true);
           if (target === null) controller.enqueue(buffer);
           else controller.byobRequest!.respond(filled);
           return;
@@ -166,6 +216,8 @@ export function fileStream(
       close();
     },
   });
+  if (copy !== null) droppedCopies.register(stream, copy, settleCopy);
+  return stream;
 }
 
 /**

@@ -19,15 +19,17 @@ import { CodedVariants, type Compress } from "./coded_variants.ts";
 import {
   type BudgetEntry,
   ByteBudgetCache,
+  CACHE_READ_WHOLE_MAX_BYTES,
   type FileIdentity,
   identityOf,
   sameContent,
   sameIdentity,
 } from "./file_cache.ts";
-import { readExactly } from "./file_stream.ts";
+import { readExactly, type StreamCopy } from "./file_stream.ts";
 import type { StaticFile, StaticFileSystem } from "./file_system.ts";
 import { ContentHashes, identityEtag, ShrankWhileRead } from "./entity_tag.ts";
 import { formatHttpDate } from "./http_date.ts";
+import { isLent, KeptContent } from "./kept_content.ts";
 
 /** Header pairs, names in lowercase. */
 export type HeaderList = [string, string][];
@@ -46,7 +48,11 @@ export interface FileVersion {
   /** Last-Modified as whole-second ms, or null when the mtime is unknown (embedded files). */
   readonly lastModified: number | null;
   readonly lastModifiedText: string | null;
-  /** The content, when the file is small enough to keep in memory. */
+  /**
+   * The content, when the file is small enough to be read whole (`CACHE_READ_WHOLE_MAX_BYTES`).
+   * A larger file kept in memory has none here: it is lent to each response as a file of its own
+   * (`kept_content.ts`).
+   */
   readonly bytes: Uint8Array<ArrayBuffer> | null;
   /**
    * What identifies this version's content among all files (device, inode, size, times and
@@ -80,10 +86,19 @@ export interface SidecarSet {
   gzip: boolean;
 }
 
-/** A version in the cache, as a lookup returns it (made once per version). */
-export interface CachedHit extends BudgetEntry {
+/** A version found: what a lookup returns. */
+export interface FoundVersion {
   readonly kind: "file";
   readonly open: OpenVersion;
+}
+
+/**
+ * A version in the cache. One read whole is its own lookup result, the same object every time
+ * (no descriptor to release); one kept from a stream (`kept`) is lent anew to each lookup.
+ */
+export interface CachedHit extends BudgetEntry, FoundVersion {
+  /** The content of a large version kept from a stream, else null (`open.version.bytes`). */
+  readonly kept: KeptContent | null;
   /** When a `stat` last confirmed that the path still leads to this version (`performance.now()`). */
   validatedAt: number;
 }
@@ -141,6 +156,8 @@ export class VersionStore {
   readonly #options: VersionStoreOptions;
   /** Files by request path ("/…"), variants by coding and content (`coded_variants.ts`). */
   readonly #cache: ByteBudgetCache<BudgetEntry & { kind: string }>;
+  /** Paths whose file a response is streaming with a copy kept (`keepWhileStreaming`). */
+  readonly #keeping = new Set<string>();
   /** Content hashes of files without mtime (embedded in an executable: they never change). */
   readonly #hashes = new ContentHashes();
   /** Compressed representations, counted in the same budget as the files. */
@@ -156,28 +173,98 @@ export class VersionStore {
    * The cached version of `requestPath`, if it is still the one the path leads to: confirmed by a
    * `stat` of the path (same identity) at most once per `cacheRevalidateMs`, and served as it is
    * in between. Null when there is none (a stale entry is dropped). Throws like `stat`; the caller
-   * then opens the path, which tells what is (not) there. A hit is the same object every time:
-   * it holds no descriptor, so there is nothing to release.
+   * then opens the path, which tells what is (not) there. A file read whole is the same object
+   * every time: it holds no descriptor, so there is nothing to release. A kept one comes with a
+   * lent file, released like a descriptor.
    */
-  cached(requestPath: string): CachedHit | null {
+  cached(requestPath: string): FoundVersion | null {
     const entry = this.#cache.get(requestPath);
     if (entry === undefined) return null;
     const hit = entry as CachedHit;
     // A monotonic clock: a wall clock stepped back must not extend how long an entry is trusted.
     const now = performance.now();
-    if (now - hit.validatedAt < this.#options.cacheRevalidateMs) return hit;
-    if (sameIdentity(hit.open.version.identity, this.#options.fs.stat(requestPath))) {
+    if (now - hit.validatedAt >= this.#options.cacheRevalidateMs) {
+      if (!sameIdentity(hit.open.version.identity, this.#options.fs.stat(requestPath))) {
+        this.#cache.delete(requestPath);
+        return null;
+      }
       hit.validatedAt = now;
       hit.open.version.sidecars = null;
-      return hit;
     }
-    this.#cache.delete(requestPath);
-    return null;
+    if (hit.kept === null) return hit;
+    return { kind: "file", open: { version: hit.open.version, file: hit.kept.lend() } };
+  }
+
+  /**
+   * A copy to keep of `open`'s file while a response streams it whole (its descriptor's bytes,
+   * checked unchanged before the last ones), or null when it is not to be kept: read whole already
+   * or lent from memory, larger than `cacheMaxFileBytes`, changed too recently, being kept by
+   * another response (one copy per path at a time), or no room in the budget (copies under way
+   * reserve their size in it, at most half of it). A completed copy is cached under the version's
+   * path and confirmed by a `stat` on its first hit (the path may lead elsewhere by then).
+   */
+  keepWhileStreaming(open: OpenVersion): StreamCopy | null {
+    const version = open.version;
+    const size = version.size;
+    const path = version.requestPath;
+    if (
+      version.bytes !== null || open.file === null || isLent(open.file) || size === 0 ||
+      size > this.#options.cacheMaxFileBytes || this.#keeping.has(path) ||
+      !this.#oldEnoughToCache(version.identity)
+    ) {
+      return null;
+    }
+    const counted = size + ENTRY_OVERHEAD_BYTES;
+    if (!this.#cache.reserve(counted)) return null;
+    this.#keeping.add(path);
+    const file = open.file!;
+    const bytes = new Uint8Array(size);
+    const cache = this.#cache;
+    const keeping = this.#keeping;
+    let settled = false;
+    const settle = () => {
+      if (settled) return false;
+      settled = true;
+      keeping.delete(path);
+      cache.unhold(counted);
+      return true;
+    };
+    return {
+      bytes,
+      complete() {
+        if (!settle()) return;
+        // What a lent file reports (`fstat` as the copy completes): the stream's last check
+        // found it unchanged, so it describes these bytes.
+        let info: Deno.FileInfo;
+        try {
+          info = file.statSync();
+        } catch {
+          return;
+        }
+        if (!sameContent(version.identity, info)) return;
+        const kept = new KeptContent(bytes, info, cache, counted);
+        const hit: CachedHit = {
+          kind: "file",
+          open: { version, file: null },
+          kept,
+          cachedBytes: counted,
+          recent: false,
+          validatedAt: -Infinity,
+          evicted: () => kept.evicted(),
+        };
+        cache.set(path, hit);
+      },
+      abandon() {
+        settle();
+      },
+    };
   }
 
   /**
    * Makes the version of the open `file` (whose `fstat` is `info`) served for `requestPath`.
-   * A small file is read into memory and closed; a large one stays open in the result. Resolves
+   * A small file (up to `CACHE_READ_WHOLE_MAX_BYTES` and `cacheMaxFileBytes`) is read into memory
+   * and closed; a larger one stays open in the result (and may be kept from the response that
+   * streams it: {@linkcode keepWhileStreaming}). Resolves
    * to "changed" (with `file` closed) when the file changed while it was read: its size or mtime
    * moved, its ctime moved while it had one name (`sameContent`), or it ended early.
    *
@@ -195,7 +282,7 @@ export class VersionStore {
     let bytes: Uint8Array<ArrayBuffer> | null = null;
     let hash: string | null = null;
     try {
-      if (info.size <= this.#options.cacheMaxFileBytes) {
+      if (info.size <= Math.min(this.#options.cacheMaxFileBytes, CACHE_READ_WHOLE_MAX_BYTES)) {
         bytes = await readExactly(file, info.size);
         if (bytes === null || !sameContent(identity, file.statSync())) {
           file.close();
@@ -231,10 +318,11 @@ export class VersionStore {
     };
     if (bytes === null) return { version, file };
     const open: OpenVersion = { version, file: null };
-    if (this.#oldEnoughToCache(info)) {
+    if (this.#oldEnoughToCache(identity)) {
       const hit: CachedHit = {
         kind: "file",
         open,
+        kept: null,
         cachedBytes: bytes.length + ENTRY_OVERHEAD_BYTES,
         recent: false,
         validatedAt: performance.now(),
@@ -250,12 +338,12 @@ export class VersionStore {
    * Deno in whole seconds, hence the extra second) must be old enough that a later write is
    * bound to change one of them. 0 turns the guard off.
    */
-  #oldEnoughToCache(info: Deno.FileInfo): boolean {
+  #oldEnoughToCache(identity: FileIdentity): boolean {
     const minAge = this.#options.cacheMinAgeMs;
     if (minAge === 0) return true;
     const now = Date.now();
-    if (info.mtime !== null && now - info.mtime.getTime() < minAge) return false;
-    if (info.ctime !== null && now - info.ctime.getTime() < minAge + 1000) return false;
+    if (identity.mtime !== -1 && now - identity.mtime < minAge) return false;
+    if (identity.ctime !== -1 && now - identity.ctime < minAge + 1000) return false;
     return true;
   }
 }

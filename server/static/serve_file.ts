@@ -12,7 +12,7 @@ import type { CodedVariant, CodedVariants } from "./coded_variants.ts";
 import { type CodingOptions, type Selected, selectRepresentation } from "./content_coding.ts";
 import { sameContent } from "./file_cache.ts";
 import { describeRequest, FileChangedError } from "./file_errors.ts";
-import { fileStream } from "./file_stream.ts";
+import { fileStream, type StreamCopy } from "./file_stream.ts";
 import {
   type FileVersion,
   type HeaderList,
@@ -42,6 +42,11 @@ export interface FileAnswersOptions {
   streamChunkBytes: number;
   /** How a content coding is chosen (sidecars, sizes for coding on the fly). */
   coding: CodingOptions;
+  /**
+   * A copy to keep of a version a 200 streams whole from its descriptor, or null (the file
+   * cache's admission of large files: `VersionStore.keepWhileStreaming`).
+   */
+  keep: (open: OpenVersion) => StreamCopy | null;
 }
 
 /** Builds the answers of one file server for versions of files. */
@@ -155,9 +160,7 @@ export class FileAnswers {
       responseHeaders.push(["content-type", original.version.contentType]);
       responseHeaders.push(["content-encoding", selected.coding]);
       responseHeaders.push(["content-length", String(version.size)]);
-      const body = isGet
-        ? this.#body(request, selected.source, [{ start: 0, length: version.size }])
-        : null;
+      const body = isGet ? this.#wholeBody(request, selected.source) : null;
       return new Response(body, { status: 200, headers: answers.finish(responseHeaders) });
     }
 
@@ -193,7 +196,7 @@ export class FileAnswers {
         content: version.bytes,
       };
     }
-    const body = isGet ? this.#body(request, source, [{ start: 0, length: version.size }]) : null;
+    const body = isGet ? this.#wholeBody(request, source) : null;
     return new Response(body, { status: 200, headers: version.okHeaders });
   }
 
@@ -278,11 +281,24 @@ export class FileAnswers {
     return new Response(body, { status: 206, headers: this.#options.answers.finish(headers) });
   }
 
+  /** The whole of a version as a 200's body, a copy kept of it when the cache admits one. */
+  #wholeBody(request: RequestLike, open: OpenVersion): BodyInit {
+    const whole = [{ start: 0, length: open.version.size }];
+    if (open.version.bytes !== null) return this.#body(request, open, whole);
+    return this.#body(request, open, whole, this.#options.keep(open));
+  }
+
   /**
    * The bytes of `parts` of a version: from memory, or streamed from its descriptor (which the
-   * stream then owns), failing if the file changes in place while it is read.
+   * stream then owns), failing if the file changes in place while it is read; with `copy`, the
+   * stream of a whole file keeps a copy of it (`file_stream.ts`).
    */
-  #body(request: RequestLike, open: OpenVersion, parts: BodyPart[]): BodyInit {
+  #body(
+    request: RequestLike,
+    open: OpenVersion,
+    parts: BodyPart[],
+    copy: StreamCopy | null = null,
+  ): BodyInit {
     const version = open.version;
     if (version.bytes !== null) {
       if (parts.length === 1 && !(parts[0] instanceof Uint8Array)) {
@@ -296,7 +312,10 @@ export class FileAnswers {
       return joinParts(parts, length, version.bytes);
     }
     const file = takeFile(open);
-    if (file === null) throw new Error("the version's descriptor was already used");
+    if (file === null) {
+      copy?.abandon();
+      throw new Error("the version's descriptor was already used");
+    }
     return fileStream(file, parts, this.#options.streamChunkBytes, {
       unchanged: () => sameContent(version.identity, file.statSync()),
       error: (sent, total) =>
@@ -306,7 +325,7 @@ export class FileAnswers {
           sent,
           total,
         ),
-    });
+    }, copy);
   }
 }
 

@@ -33,12 +33,14 @@ export function countingFileSystem() {
   const opens = new Map<string, number>();
   const bytesRead = new Map<string, number>();
   const closes = new Map<string, number>();
+  const readCalls = new Map<string, number>();
   const count = (map: Map<string, number>, path: string, n = 1) =>
     map.set(path, (map.get(path) ?? 0) + n);
   /** Reads wait for this before they start (set by a test; null: they do not wait). */
   let gate: Promise<void> | null = null;
   const openWatchers: { path: string; count: number; resolve: () => void }[] = [];
   const closeWatchers: { path: string; count: number; resolve: () => void }[] = [];
+  const readWatchers: { path: string; count: number; resolve: () => void }[] = [];
   const notify = (
     watchers: { path: string; count: number; resolve: () => void }[],
     map: Map<string, number>,
@@ -71,6 +73,8 @@ export function countingFileSystem() {
       notify(openWatchers, opens, path);
       return {
         read: async (buffer: Uint8Array) => {
+          count(readCalls, path);
+          notify(readWatchers, readCalls, path);
           if (gate !== null) await gate;
           const read = await file.read(buffer);
           count(bytesRead, path, read ?? 0);
@@ -95,6 +99,13 @@ export function countingFileSystem() {
     /** Resolves once `path` has been opened `count` times in all. */
     whenOpened(path: string, count: number): Promise<void> {
       return watch(openWatchers, opens, path, count);
+    },
+    /**
+     * Resolves once reads of `path` have been asked for `count` times in all (before they wait
+     * for {@linkcode hold}): the file was opened and its version made by then.
+     */
+    whenReading(path: string, count: number): Promise<void> {
+      return watch(readWatchers, readCalls, path, count);
     },
     /** Resolves once descriptors of `path` have been closed `count` times in all. */
     whenClosed(path: string, count: number): Promise<void> {

@@ -18,17 +18,11 @@
  * @module
  */
 
-import { cpuUsage } from "node:process";
-import { wrapCommand } from "./processes.ts";
-import { WRK_OVERRUN_MS, type WrkSummary } from "./wrk.ts";
+import { LatencyHistogram, processCpuSeconds, runClientProcess } from "./load_client.ts";
+import type { WrkSummary } from "./wrk.ts";
 
 /** After the duration, how long replies still in flight are waited for (then counted lost). */
 const DRAIN_MS = 2_000;
-
-/** Latency histogram: buckets of this many microseconds… */
-const BUCKET_US = 10;
-/** …up to this (slower replies land in the last bucket). */
-const MAX_LATENCY_US = 10_000_000;
 
 const OPCODE_TEXT = 0x1;
 const OPCODE_CLOSE = 0x8;
@@ -78,34 +72,6 @@ export function maskedTextFrame(payload: Uint8Array, key: Uint8Array): Uint8Arra
   frame.set(key, header);
   for (let i = 0; i < length; i++) frame[header + 4 + i] = payload[i]! ^ key[i & 3]!;
   return frame;
-}
-
-/** Latencies in a fixed histogram, so that a long run costs no memory per message. */
-class LatencyHistogram {
-  readonly #buckets = new Uint32Array(MAX_LATENCY_US / BUCKET_US + 1);
-  #count = 0;
-  #max = 0;
-
-  record(us: number): void {
-    const bucket = Math.min(Math.floor(us / BUCKET_US), this.#buckets.length - 1);
-    this.#buckets[bucket]!++;
-    this.#count++;
-    if (us > this.#max) this.#max = us;
-  }
-
-  percentile(share: number): number {
-    const rank = Math.ceil(this.#count * share);
-    let seen = 0;
-    for (let i = 0; i < this.#buckets.length; i++) {
-      seen += this.#buckets[i]!;
-      if (seen >= rank && seen > 0) return (i + 1) * BUCKET_US;
-    }
-    return 0;
-  }
-
-  get max(): number {
-    return this.#max;
-  }
 }
 
 interface Totals {
@@ -266,13 +232,9 @@ export async function runWebSocketLoad(
   options: WebSocketLoadOptions,
   core: number | null,
 ): Promise<WebSocketLoadSummary> {
-  const argv = wrapCommand([
-    Deno.execPath(),
-    "run",
-    "--no-prompt",
-    "--allow-net=127.0.0.1",
-    import.meta.filename as string,
-    ...[
+  return await runClientProcess({
+    script: import.meta.filename as string,
+    args: [
       options.port,
       options.path,
       options.connections,
@@ -280,24 +242,12 @@ export async function runWebSocketLoad(
       options.messageBytes,
       options.window,
     ].map(String),
-  ], core);
-  const output = await new Deno.Command(argv[0] as string, {
-    args: argv.slice(1),
-    stdout: "piped",
-    stderr: "piped",
-    env: { NO_COLOR: "1" },
-    signal: AbortSignal.timeout(options.durationSec * 1000 + WRK_OVERRUN_MS),
-  }).output();
-  const stdout = new TextDecoder().decode(output.stdout);
-  const line = stdout.split("\n").find((candidate) => candidate.startsWith("WS_JSON "));
-  if (!output.success || line === undefined) {
-    throw new Error(
-      `the WebSocket client failed (code ${output.code}): ${
-        new TextDecoder().decode(output.stderr)
-      }${stdout}`,
-    );
-  }
-  return JSON.parse(line.slice("WS_JSON ".length)) as WebSocketLoadSummary;
+    permissions: ["--allow-net=127.0.0.1"],
+    core,
+    durationSec: options.durationSec,
+    marker: "WS_JSON",
+    name: "WebSocket client",
+  });
 }
 
 /** Runs the load in this process and returns its summary. */
@@ -339,10 +289,7 @@ export async function driveWebSocketLoad(
     }
     await drivers;
   }
-  // All of this process's CPU time, start-up included, so that the harness does not count it
-  // as taken by other processes.
-  const { user, system } = cpuUsage();
-  const cpuSec = (user + system) / 1e6;
+  const cpuSec = processCpuSeconds();
   return {
     requests: totals.messages,
     bytes: totals.bytes,

@@ -25,7 +25,10 @@ export interface BackgroundLoad {
   headers: string[];
 }
 
-/** One load scenario: wrk against an HTTP(S) server, or the WebSocket echo client (W1). */
+/**
+ * One load scenario: wrk against an HTTP(S) server, or one of the bench's own clients: the
+ * large-body client (S4) or the WebSocket echo client (W1).
+ */
 export interface LoadScenario {
   /** S1…S7, T1, W1. */
   id: LoadScenarioId;
@@ -46,9 +49,11 @@ export interface LoadScenario {
   headers: string[];
   /**
    * What makes the load: wrk with its Lua script (`report`: plain summary, `pipeline`: 16
-   * pipelined requests per write), or `websocket-echo`: no wrk, bench/websocket_load.ts.
+   * pipelined requests per write), or no wrk: `large-body`, bench/large_body_load.ts (1 MiB
+   * reads, where wrk's 8 KiB reads saturate its core before the servers), or `websocket-echo`,
+   * bench/websocket_load.ts.
    */
-  script: "report" | "pipeline" | "websocket-echo";
+  script: "report" | "pipeline" | "large-body" | "websocket-echo";
   /** Load on the same server while the measured one runs (its numbers are not reported). */
   background?: BackgroundLoad;
 }
@@ -142,7 +147,7 @@ export const LOAD_SCENARIOS: readonly LoadScenario[] = [
     path: `/${LARGE_FILE_NAME}`,
     connections: LARGE_FILE_CONNECTIONS,
     headers: [],
-    script: "report",
+    script: "large-body",
   },
   {
     id: "S5",
@@ -195,6 +200,18 @@ export const LOAD_SCENARIOS: readonly LoadScenario[] = [
     script: "websocket-echo",
   },
 ];
+
+/**
+ * Whether wrk makes a scenario's load (S4 and W1 have their own clients).
+ *
+ * @example
+ * ```ts
+ * LOAD_SCENARIOS.filter(usesWrk).map((scenario) => scenario.id); // ["S1", "S2", "S3", "S5", …]
+ * ```
+ */
+export function usesWrk(scenario: Pick<LoadScenario, "script">): boolean {
+  return scenario.script === "report" || scenario.script === "pipeline";
+}
 
 /** Titles of the idle-memory scenarios in the table and chart. */
 export const IDLE_SCENARIO_TITLES: Readonly<Record<MemoryScenarioId, string>> = Object.freeze({
@@ -301,10 +318,12 @@ export function missingTool(program: keyof typeof INSTALL_HINTS, consequence?: s
 export const USAGE = `Usage: deno task bench [options]
 
 Runs sockserve, Deno.serve, node:http and nginx (when installed) side by side on loopback,
-each server pinned to core 0 and wrk to core 1, and writes bench/results/latest.{json,svg}.
+each server pinned to core 0 and its load client to core 1, and writes bench/results/latest.{json,svg}.
 T1 is S1 over TLS (https://, a self-signed certificate made with openssl at start; nginx only
 when built with its ssl module). W1 echoes WebSocket messages (sockserve's upgradeWebSocket()
-against Deno.upgradeWebSocket), driven by bench/websocket_load.ts instead of wrk.
+against Deno.upgradeWebSocket), driven by bench/websocket_load.ts instead of wrk. S4 (a 10 MiB
+file) is driven by bench/large_body_load.ts, which reads 1 MiB at a time where wrk reads 8 KiB
+and runs out of core first.
 
 Options:
   --quick                 1 round × ${QUICK.durationSec} s after ${QUICK.warmupSec} s warm-up

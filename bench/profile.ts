@@ -1,6 +1,7 @@
 /**
  * Where sockserve spends its time under load: runs the sockserve benchmark server with
- * `--cpu-prof` under wrk (S1 by default; W1 under bench/websocket_load.ts), then prints the
+ * `--cpu-prof` under wrk (S1 by default; S4 under bench/large_body_load.ts, W1 under
+ * bench/websocket_load.ts), then prints the
  * functions with the most self time.
  *
  * Usage: `deno run --allow-all bench/profile.ts [--scenario S1…S5|T1|W1] [--duration S]
@@ -19,6 +20,7 @@ import {
   missingTool,
   SMALL_FILE_BYTES,
   SMALL_FILE_NAME,
+  usesWrk,
 } from "./options.ts";
 import { hasProgram, pause, startServer } from "./processes.ts";
 import { DEFAULT_CACHE_MIN_AGE_MS } from "../server/static/file_cache.ts";
@@ -158,7 +160,7 @@ async function main(): Promise<number> {
     );
     return 2;
   }
-  if (scenario.script !== "websocket-echo" && !await hasProgram("wrk")) {
+  if (usesWrk(scenario) && !await hasProgram("wrk")) {
     console.error(`bench/profile.ts: ${missingTool("wrk")}`);
     return 1;
   }
@@ -221,6 +223,7 @@ async function main(): Promise<number> {
         script,
         core: pinned ? 1 : null,
         tls: tls !== null,
+        filesDir,
       });
     } finally {
       await pause(200);

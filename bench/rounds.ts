@@ -1,12 +1,18 @@
 /**
- * Measuring the load scenarios: one wrk (or WebSocket client) run with the CPU time around it,
+ * Measuring the load scenarios: one wrk (or own client: S4's large-body, W1's WebSocket) run with the CPU time around it,
  * measured again while others disturb it, and the rounds of every server in one mode with the
  * ratio to Deno.serve in the same round.
  *
  * @module
  */
 
-import { type LoadScenario, WEBSOCKET_MESSAGE_BYTES, WEBSOCKET_WINDOW } from "./options.ts";
+import { join } from "node:path";
+import {
+  type LoadScenario,
+  usesWrk,
+  WEBSOCKET_MESSAGE_BYTES,
+  WEBSOCKET_WINDOW,
+} from "./options.ts";
 import {
   DISTURBED_CPU_SHARE,
   type LoadResult,
@@ -23,6 +29,7 @@ import {
 } from "./processes.ts";
 import { runWrk, totalErrors, type WrkSummary } from "./wrk.ts";
 import { runWebSocketLoad, type WebSocketLoadSummary } from "./websocket_load.ts";
+import { type LargeBodyLoadSummary, runLargeBodyLoad } from "./large_body_load.ts";
 import { roundOrder } from "./baseline.ts";
 import { DISTURBED_RETRY_PAUSE_MS, log, type Mode, type RunContext, SETTLE_MS } from "./context.ts";
 import { launchSpec, startOrReason, stopServer } from "./launch.ts";
@@ -33,10 +40,10 @@ const BACKGROUND_MARGIN_SEC = 2;
 /** Head start of the background load, so that it runs from the measured load's first request. */
 const BACKGROUND_START_MS = 500;
 
-/** One wrk (or WebSocket client) run and the CPU time around it. */
+/** One wrk (or own client) run and the CPU time around it. */
 interface Measurement {
   summary: WrkSummary;
-  /** Threads of the load generator: wrk's, or 1 for the WebSocket client. */
+  /** Threads of the load generator: wrk's, or 1 for the bench's own clients. */
   clientThreads: number;
   /** CPU seconds of the server process. */
   cpuSeconds: number;
@@ -69,9 +76,10 @@ export async function measure(
   if (background !== null) await pause(BACKGROUND_START_MS);
   const summary = await driveLoad(scenario, server.port, durationSec, {
     threads: context.wrkThreads,
-    script: script === "websocket-echo" ? "" : context.scripts[script],
+    script: script === "report" || script === "pipeline" ? context.scripts[script] : "",
     core: context.clientCore,
     tls: scenario.mode === "tls",
+    filesDir: context.filesDir,
   });
   const wallSeconds = (performance.now() - started) / 1000;
   const machineSeconds = (await readMachineCpuSeconds()) - machineBefore;
@@ -80,7 +88,7 @@ export async function measure(
   const backgroundCpu = background === null ? 0 : (await background).cpuSec;
   const otherSeconds = Math.max(0, machineSeconds - cpuSeconds - summary.cpuSec - backgroundCpu);
   const otherCpuShare = otherSeconds / (wallSeconds * navigator.hardwareConcurrency);
-  const clientThreads = script === "websocket-echo" ? 1 : context.wrkThreads;
+  const clientThreads = usesWrk(scenario) ? context.wrkThreads : 1;
   return { summary, clientThreads, cpuSeconds, otherCpuShare };
 }
 
@@ -227,26 +235,39 @@ export async function runMode(
 
 /** How the load client of {@linkcode driveLoad} runs. */
 export interface LoadClient {
-  /** wrk threads (the WebSocket client always uses one). */
+  /** wrk threads (the bench's own clients always use one). */
   threads: number;
-  /** wrk's Lua script (unused for the WebSocket echo). */
+  /** wrk's Lua script (unused by the bench's own clients). */
   script: string;
   /** The core the client is pinned to, or null. */
   core: number | null;
   /** Whether wrk speaks HTTPS. */
   tls: boolean;
+  /**
+   * The directory the static server serves: the large-body client (S4) checks each body's size
+   * and edges against the file there. Without it, bodies are framed but not compared.
+   */
+  filesDir?: string;
 }
 
 /**
- * Runs a scenario's load against `port` for `durationSec`: the WebSocket echo client for
- * `websocket-echo`, wrk otherwise. Used by the bench's rounds and by bench/profile.ts.
+ * Runs a scenario's load against `port` for `durationSec`: the large-body client for
+ * `large-body` (S4), the WebSocket echo client for `websocket-echo` (W1), wrk otherwise. Used by
+ * the bench's rounds and by bench/profile.ts.
  */
 export function driveLoad(
   scenario: LoadScenario,
   port: number,
   durationSec: number,
   client: LoadClient,
-): Promise<WrkSummary | WebSocketLoadSummary> {
+): Promise<WrkSummary | WebSocketLoadSummary | LargeBodyLoadSummary> {
+  if (scenario.script === "large-body") {
+    return runLargeBodyLoad(
+      { port, path: scenario.path, connections: scenario.connections, durationSec },
+      client.core,
+      client.filesDir === undefined ? undefined : join(client.filesDir, scenario.path),
+    );
+  }
   if (scenario.script === "websocket-echo") {
     return runWebSocketLoad({
       port,

@@ -1,7 +1,7 @@
 /**
  * `deno task bench`: the load benchmark of issue 5. Starts each server as its own process pinned
- * to core 0, drives it with wrk pinned to core 1 (the WebSocket scenario with
- * bench/websocket_load.ts), and reports medians and the ratio to Deno.serve measured in the same
+ * to core 0, drives it with wrk pinned to core 1 (the 10 MiB file, S4, with
+ * bench/large_body_load.ts, the WebSocket scenario with bench/websocket_load.ts), and reports medians and the ratio to Deno.serve measured in the same
  * round. With `--baseline REF`, sockserve as of commit REF runs too, as one more server in the
  * same rounds, and the report adds current ÷ baseline per scenario. Installs nothing: a missing wrk stops the run with the command that installs it,
  * missing peers (nginx, node) are named and skipped.
@@ -20,6 +20,7 @@ import {
   missingTool,
   parseBenchArgs,
   USAGE,
+  usesWrk,
 } from "./options.ts";
 import {
   type BaselineResult,
@@ -155,7 +156,7 @@ async function main(): Promise<number> {
   const tools = await detectTools();
   const notes: string[] = [];
   const loadScenarios = LOAD_SCENARIOS.filter((s) => options.scenarios.includes(s.id));
-  const wrkScenarios = loadScenarios.filter((s) => s.script !== "websocket-echo");
+  const wrkScenarios = loadScenarios.filter(usesWrk);
   if (!tools.wrk && wrkScenarios.length > 0) {
     // Stop rather than skip: a run without its load scenarios would overwrite the results.
     console.error(
@@ -299,7 +300,7 @@ async function main(): Promise<number> {
     ).map((entry) => `${entry.scenario} ${entry.server}`);
     if (clientBound.length > 0) {
       notes.push(
-        `the load generator (wrk; W1: bench/websocket_load.ts) used ≥ ${
+        `the load generator (wrk; S4: bench/large_body_load.ts; W1: bench/websocket_load.ts) used ≥ ${
           CLIENT_BOUND_SHARE * 100
         }% of its core in ${clientBound.join(", ")}: ` +
           "there the load generator limits req/s as much as the server, so those ratios " +

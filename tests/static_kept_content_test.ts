@@ -7,6 +7,7 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
+import type { FileServerOptions } from "../server/mod.ts";
 import { ByteBudgetCache } from "../server/static/file_cache.ts";
 import { KeptContent } from "../server/static/kept_content.ts";
 import { exchange, header } from "./support/http_client.ts";
@@ -44,32 +45,44 @@ async function getThenHangUp(port: number, path: string, opened: Promise<void>):
   }
 }
 
+/** The site of one file, `big.bin`, served with a counting file system. */
+async function withBigFile(
+  content: Uint8Array,
+  options: Partial<FileServerOptions>,
+  test: (site: { path: string; counter: Counter; port: number }) => Promise<void>,
+): Promise<void> {
+  await withSite({ "big.bin": content }, async (root) => {
+    const counter = countingFileSystem();
+    await using server = serveFiles(root, counter.fileSystem, options);
+    await test({ path: join(root, "big.bin"), counter, port: server.port });
+  });
+}
+
+type Counter = ReturnType<typeof countingFileSystem>;
+
 Deno.test("kept content: a large file is kept from the first whole 200 it streams, then sent from memory", async () => {
   const content = pattern(SIZE, 1);
-  await withSite({ "big.bin": content }, async (root) => {
-    const path = join(root, "big.bin");
-    const counter = countingFileSystem();
-    await using server = serveFiles(root, counter.fileSystem);
-    const first = await get(server.port, "/big.bin");
+  await withBigFile(content, {}, async ({ path, counter, port }) => {
+    const first = await get(port, "/big.bin");
     assert.deepEqual(first.body, content);
     assert.equal(counter.opens.get(path), 1);
     assert.equal(counter.bytesRead.get(path), SIZE);
     for (let i = 0; i < 3; i++) {
-      const again = await get(server.port, "/big.bin");
+      const again = await get(port, "/big.bin");
       assert.deepEqual(again.body, content);
       assert.equal(header(again, "etag"), header(first, "etag"));
       assert.equal(header(again, "last-modified"), header(first, "last-modified"));
       assert.equal(header(again, "content-length"), String(SIZE));
     }
     // Ranges, HEAD and validation come from the same kept bytes.
-    const range = await get(server.port, "/big.bin", { range: "bytes=500000-500099" });
+    const range = await get(port, "/big.bin", { range: "bytes=500000-500099" });
     assert.equal(range.status, 206);
     assert.deepEqual(range.body, content.subarray(500000, 500100));
-    const multi = await get(server.port, "/big.bin", { range: "bytes=0-9,-10" });
+    const multi = await get(port, "/big.bin", { range: "bytes=0-9,-10" });
     assert.equal(multi.status, 206);
     assert.match(header(multi, "content-type")!, /^multipart\/byteranges/);
     const { responses: [head] } = await exchange(
-      server.port,
+      port,
       "HEAD /big.bin HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n",
       { requestMethods: ["HEAD"] },
     );
@@ -77,7 +90,7 @@ Deno.test("kept content: a large file is kept from the first whole 200 it stream
     assert.equal(head!.body.length, 0);
     assert.equal(header(head!, "content-length"), String(SIZE));
     assert.equal(header(head!, "etag"), header(first, "etag"));
-    const notModified = await get(server.port, "/big.bin", {
+    const notModified = await get(port, "/big.bin", {
       "if-none-match": header(first, "etag")!,
     });
     assert.equal(notModified.status, 304);
@@ -89,20 +102,17 @@ Deno.test("kept content: a large file is kept from the first whole 200 it stream
 Deno.test("kept content: a download cut short keeps nothing; the next whole one is kept", async () => {
   // 8 MiB: read 1 MiB at a time, so the server learns that the client left long before the end.
   const content = pattern(8 * SIZE, 2);
-  await withSite({ "big.bin": content }, async (root) => {
-    const path = join(root, "big.bin");
-    const counter = countingFileSystem();
-    await using server = serveFiles(root, counter.fileSystem);
+  await withBigFile(content, {}, async ({ path, counter, port }) => {
     const release = Promise.withResolvers<void>();
     counter.hold(release.promise);
-    await getThenHangUp(server.port, "/big.bin", counter.whenOpened(path, 1));
+    await getThenHangUp(port, "/big.bin", counter.whenOpened(path, 1));
     release.resolve();
     // The stream is cancelled (its copy abandoned) before its descriptor is closed.
     await counter.whenClosed(path, 1);
     assert.ok(counter.bytesRead.get(path)! < content.length, "cut before the end");
-    assert.deepEqual((await get(server.port, "/big.bin")).body, content);
+    assert.deepEqual((await get(port, "/big.bin")).body, content);
     assert.equal(counter.opens.get(path), 2, "nothing was kept from the cut download");
-    assert.deepEqual((await get(server.port, "/big.bin")).body, content);
+    assert.deepEqual((await get(port, "/big.bin")).body, content);
     assert.equal(counter.opens.get(path), 2, "kept from the second, whole one");
   });
 });
@@ -110,13 +120,10 @@ Deno.test("kept content: a download cut short keeps nothing; the next whole one 
 Deno.test("kept content: a file changed in place while it streams is not kept, and the client sees a cut response", async () => {
   const content = pattern(SIZE, 3);
   const changed = pattern(SIZE, 4);
-  await withSite({ "big.bin": content }, async (root) => {
-    const path = join(root, "big.bin");
-    const counter = countingFileSystem();
-    await using server = serveFiles(root, counter.fileSystem);
+  await withBigFile(content, {}, async ({ path, counter, port }) => {
     const release = Promise.withResolvers<void>();
     counter.hold(release.promise);
-    const response = get(server.port, "/big.bin");
+    const response = get(port, "/big.bin");
     // Its headers are made (from the descriptor's fstat) before its body is read.
     await counter.whenReading(path, 1);
     // Same size, other bytes, another mtime: the stream's last check sees the change.
@@ -129,92 +136,71 @@ Deno.test("kept content: a file changed in place while it streams is not kept, a
     // Counted in bytes read: a file changed this second may be opened again to prove it inside
     // the root (open_file.ts), which says nothing about the cache.
     const readBefore = counter.bytesRead.get(path) ?? 0;
-    const fresh = await get(server.port, "/big.bin");
+    const fresh = await get(port, "/big.bin");
     assert.deepEqual(fresh.body, changed);
     assert.equal(counter.bytesRead.get(path), readBefore + SIZE, "the changed stream kept nothing");
-    assert.deepEqual((await get(server.port, "/big.bin")).body, changed);
+    assert.deepEqual((await get(port, "/big.bin")).body, changed);
     assert.equal(counter.bytesRead.get(path), readBefore + SIZE, "kept from the whole one");
   });
 });
 
 Deno.test("kept content: concurrent first downloads all get the file, and one copy is kept", async () => {
   const content = pattern(SIZE, 5);
-  await withSite({ "big.bin": content }, async (root) => {
-    const path = join(root, "big.bin");
-    const counter = countingFileSystem();
-    await using server = serveFiles(root, counter.fileSystem);
+  await withBigFile(content, {}, async ({ path, counter, port }) => {
     const release = Promise.withResolvers<void>();
     counter.hold(release.promise);
     const N = 4;
-    const responses = Array.from({ length: N }, () => get(server.port, "/big.bin"));
+    const responses = Array.from({ length: N }, () => get(port, "/big.bin"));
     await counter.whenOpened(path, N);
     release.resolve();
     for (const response of await Promise.all(responses)) assert.deepEqual(response.body, content);
-    assert.deepEqual((await get(server.port, "/big.bin")).body, content);
+    assert.deepEqual((await get(port, "/big.bin")).body, content);
     assert.equal(counter.opens.get(path), N, "kept by one of them");
   });
 });
 
 Deno.test("kept content: a kept file is checked on disk at its first hit, whatever cacheRevalidateMs", async () => {
   const content = pattern(SIZE, 6);
-  await withSite({ "big.bin": content }, async (root) => {
-    const path = join(root, "big.bin");
-    const counter = countingFileSystem();
-    await using server = serveFiles(root, counter.fileSystem, { cacheRevalidateMs: 3_600_000 });
+  await withBigFile(content, { cacheRevalidateMs: 3_600_000 }, async ({ path, counter, port }) => {
     const release = Promise.withResolvers<void>();
     counter.hold(release.promise);
-    const first = get(server.port, "/big.bin");
+    const first = get(port, "/big.bin");
     await counter.whenReading(path, 1);
     // Replaced by rename while the first response streams the old version: that response
     // keeps it, and the next request must not get it for an hour.
     await replace(path, "new version");
     release.resolve();
     assert.deepEqual((await first).body, content);
-    const next = await get(server.port, "/big.bin");
+    const next = await get(port, "/big.bin");
     assert.equal(new TextDecoder().decode(next.body), "new version");
   });
 });
 
 Deno.test("kept content: files over cacheMaxFileBytes or half the budget are streamed every time", async () => {
   const content = pattern(SIZE, 7);
-  await withSite({ "big.bin": content }, async (root) => {
-    const path = join(root, "big.bin");
-    for (
-      const options of [
-        { cacheMaxFileBytes: SIZE - 1 },
-        { cacheMaxTotalBytes: 2 * SIZE }, // a copy under way may take half the budget: not quite
-        { cacheMaxFileBytes: 0 },
-      ]
-    ) {
-      const counter = countingFileSystem();
-      await using server = serveFiles(root, counter.fileSystem, options);
+  const cases: [Partial<FileServerOptions>, number][] = [
+    [{ cacheMaxFileBytes: SIZE - 1 }, 3],
+    [{ cacheMaxTotalBytes: 2 * SIZE }, 3], // a copy under way may take half the budget: not quite
+    [{ cacheMaxFileBytes: 0 }, 3],
+    [{ cacheMaxFileBytes: SIZE, cacheMaxTotalBytes: 2 * SIZE + 2048 }, 1], // at the limits: kept
+  ];
+  for (const [options, opens] of cases) {
+    await withBigFile(content, options, async ({ path, counter, port }) => {
       for (let i = 0; i < 3; i++) {
-        assert.deepEqual((await get(server.port, "/big.bin")).body, content);
+        assert.deepEqual((await get(port, "/big.bin")).body, content);
       }
-      assert.equal(counter.opens.get(path), 3, JSON.stringify(options));
-    }
-    const counter = countingFileSystem();
-    await using server = serveFiles(root, counter.fileSystem, {
-      cacheMaxFileBytes: SIZE,
-      cacheMaxTotalBytes: 2 * SIZE + 2048,
+      assert.equal(counter.opens.get(path), opens, JSON.stringify(options));
     });
-    for (let i = 0; i < 3; i++) {
-      assert.deepEqual((await get(server.port, "/big.bin")).body, content);
-    }
-    assert.equal(counter.opens.get(path), 1, "at the limits, kept");
-  });
+  }
 });
 
 Deno.test("kept content: a file changed less than cacheMinAgeMs ago is not kept", async () => {
   const content = pattern(SIZE, 8);
-  await withSite({ "big.bin": content }, async (root) => {
-    const path = join(root, "big.bin");
+  await withBigFile(content, { cacheMinAgeMs: 60_000 }, async ({ path, counter, port }) => {
     await writeOld(path, content);
     await Deno.utime(path, new Date(), new Date());
-    const counter = countingFileSystem();
-    await using server = serveFiles(root, counter.fileSystem, { cacheMinAgeMs: 60_000 });
     for (let i = 0; i < 2; i++) {
-      assert.deepEqual((await get(server.port, "/big.bin")).body, content);
+      assert.deepEqual((await get(port, "/big.bin")).body, content);
     }
     assert.equal(counter.opens.get(path), 2);
   });

@@ -21,6 +21,7 @@ import {
 import type { RequestHead } from "../server/http1/request_head.ts";
 import { RequestParser } from "../server/http1/request_parser.ts";
 import { bodySource, textResponseParts } from "../server/connection/response_source.ts";
+import { attempt } from "./support/attempt.ts";
 
 const UPGRADE_HINT =
   `Deno ${Deno.version.deno} no longer exposes the private Response fields the engine's fast ` +
@@ -183,16 +184,6 @@ function parseHead(wire: string): RequestHead {
   const event = parser.next();
   assert.equal(event.type, "head", wire);
   return (event as { head: RequestHead }).head;
-}
-
-/** What a call did: "changed", or the class and message of what it threw. */
-function attempt(change: () => unknown): string {
-  try {
-    change();
-    return "changed";
-  } catch (error) {
-    return `${(error as Error).constructor.name}: ${(error as Error).message}`;
-  }
 }
 
 /**

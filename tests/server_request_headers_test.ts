@@ -10,16 +10,7 @@
 import assert from "node:assert/strict";
 import { type ParsedResponse, RawClient } from "./support/http_client.ts";
 import { startServer } from "./support/test_server.ts";
-
-/** What a call did: "changed", or the class and message of what it threw. */
-function attempt(change: () => unknown): string {
-  try {
-    change();
-    return "changed";
-  } catch (error) {
-    return `${(error as Error).constructor.name}: ${(error as Error).message}`;
-  }
-}
+import { attempt } from "./support/attempt.ts";
 
 /**
  * What a handler finds when it tries to change its request's headers, and the headers

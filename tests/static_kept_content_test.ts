@@ -270,3 +270,23 @@ Deno.test("kept content: a lent file reads, seeks and reports the kept version",
   file.close();
   await assert.rejects(() => file.read(buffer), Deno.errors.BadResource);
 });
+
+Deno.test("kept content: Responses a handler drops unread give back their descriptor, reservation and loan once collected", async () => {
+  const tenMiB = new Uint8Array(10 * SIZE);
+  const files = Object.fromEntries(["a", "b", "c", "d", "e"].map((n) => [`${n}.bin`, tenMiB]));
+  await withSite(files, async (root) => {
+    const script = new URL("./fixtures/embedding/dropped_responses.ts", import.meta.url);
+    const output = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "--allow-read", "--v8-flags=--expose-gc", script.pathname, root],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const stderr = new TextDecoder().decode(output.stderr);
+    assert.ok(output.success, stderr);
+    assert.deepEqual(JSON.parse(new TextDecoder().decode(output.stdout)), {
+      descriptorClosed: true,
+      keptAfterDroppedCopy: true,
+      keptAfterDroppedLoan: true,
+    });
+  });
+});

@@ -4,7 +4,8 @@
  * The stream is pull-based: a chunk is read only when the consumer (the socket writer) has taken
  * the previous one (the default high-water mark of one chunk reads one ahead, so disk and socket
  * overlap), so a slow client holds at most two chunks in memory however large the file. The file
- * is closed exactly once: at the end, on cancel (client gone) or on error.
+ * is closed exactly once: at the end, on cancel (client gone), on error, or once the stream is
+ * collected if it was dropped unread.
  *
  * The bytes come from the descriptor whose `fstat` gave the headers. A file replaced by rename
  * meanwhile does not matter (the descriptor still reads the old one); a file changed in place is
@@ -54,12 +55,27 @@ export interface StreamCopy {
   abandon(): void;
 }
 
+/** What a stream holds until it is closed: its file, and the copy it keeps, if any. */
+interface StreamHoldings {
+  readonly file: StaticFile;
+  readonly copy: StreamCopy | null;
+}
+
 /**
- * Abandons the copy of a stream that was dropped without being read to its end or cancelled (a
- * handler that discards a Response): its reservation in the cache's budget is given back once the
- * stream is collected.
+ * Releases what a stream dropped without being read to its end or cancelled (a handler that
+ * discards a Response) still holds, once the stream is collected: its file is closed (a
+ * descriptor, or a loan of kept bytes whose count would otherwise never come back down, so that
+ * evicted content would stay counted in the cache's budget for good) and its copy abandoned (its
+ * reservation in the budget given back). Nothing here may refer to the stream itself.
  */
-const droppedCopies = new FinalizationRegistry<StreamCopy>((copy) => copy.abandon());
+const droppedStreams = new FinalizationRegistry<StreamHoldings>(({ file, copy }) => {
+  copy?.abandon(); // a no-op once the copy was settled
+  try {
+    file.close();
+  } catch {
+    // Closed already: nothing left to release.
+  }
+});
 
 /** A check for streams whose file is never compared (the error is a plain one). */
 const NO_CHECK: ChangeCheck = Object.freeze({
@@ -105,14 +121,15 @@ export function fileStream(
     if (copy === null) return;
     const settled = copy;
     copy = null;
-    droppedCopies.unregister(settleCopy);
     if (complete) settled.complete();
     else settled.abandon();
   };
+  const holdings: StreamHoldings = { file, copy };
   let closed = false;
   const close = () => {
     if (closed) return;
     closed = true;
+    droppedStreams.unregister(holdings);
     settleCopy(false);
     try {
       file.close();
@@ -216,7 +233,7 @@ export function fileStream(
       close();
     },
   });
-  if (copy !== null) droppedCopies.register(stream, copy, settleCopy);
+  droppedStreams.register(stream, holdings, holdings);
   return stream;
 }
 

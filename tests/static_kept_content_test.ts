@@ -9,6 +9,8 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import type { FileServerOptions } from "../server/mod.ts";
 import { ByteBudgetCache } from "../server/static/file_cache.ts";
+import { denoFileSystem } from "../server/static/file_system.ts";
+import { VersionStore } from "../server/static/file_version.ts";
 import { KeptContent } from "../server/static/kept_content.ts";
 import { exchange, header } from "./support/http_client.ts";
 import {
@@ -269,6 +271,58 @@ Deno.test("kept content: a lent file reads, seeks and reports the kept version",
   assert.equal(file.statSync(), info);
   file.close();
   await assert.rejects(() => file.read(buffer), Deno.errors.BadResource);
+});
+
+Deno.test("kept content: bytes nothing will read again are given back at once, not when collected", async () => {
+  // Evicted with no loan out: detached now.
+  const cache = new ByteBudgetCache<
+    { cachedBytes: number; recent: boolean; evicted?(): void; kind: string }
+  >(1000);
+  const info = Deno.statSync(import.meta.filename!);
+  const unlent = new KeptContent(new Uint8Array(400), info, cache, 400);
+  cache.set("/a", {
+    kind: "file",
+    cachedBytes: 400,
+    recent: false,
+    evicted: () => unlent.evicted(),
+  });
+  cache.delete("/a");
+  assert.ok(unlent.bytes.buffer.detached);
+  // Evicted while lent: readable until the last loan ends, then detached.
+  const lent = new KeptContent(pattern(400, 10), info, cache, 400);
+  cache.set("/b", { kind: "file", cachedBytes: 400, recent: false, evicted: () => lent.evicted() });
+  const file = lent.lend();
+  cache.delete("/b");
+  const buffer = new Uint8Array(400);
+  assert.equal(await file.read(buffer), 400);
+  assert.deepEqual(buffer, pattern(400, 10));
+  assert.ok(!lent.bytes.buffer.detached);
+  file.close();
+  assert.ok(lent.bytes.buffer.detached);
+  // A copy abandoned (a download cut short) or completed from a file that changed.
+  await withSite({ "big.bin": pattern(SIZE, 11) }, async (root) => {
+    const store = new VersionStore({
+      fs: denoFileSystem,
+      cacheMaxFileBytes: 16 * SIZE,
+      cacheMaxTotalBytes: 32 * SIZE,
+      cacheMinAgeMs: 0,
+      cacheRevalidateMs: 250,
+      compression: false,
+    }, { compress: () => Promise.reject(new Error("not used")) });
+    for (const end of ["abandon", "complete"] as const) {
+      const file = await Deno.open(join(root, "big.bin"));
+      const open = await store.load("/big.bin", file, file.statSync());
+      assert.notEqual(open, "changed");
+      if (open === "changed") return;
+      const copy = store.keepWhileStreaming(open);
+      assert.ok(copy !== null);
+      // complete(): the file's fstat no longer matches the version (another mtime).
+      if (end === "complete") await Deno.utime(join(root, "big.bin"), new Date(), new Date());
+      copy[end]();
+      assert.ok(copy.bytes.buffer.detached, end);
+      file.close();
+    }
+  });
 });
 
 Deno.test("kept content: Responses a handler drops unread give back their descriptor, reservation and loan once collected", async () => {

@@ -29,7 +29,7 @@ import { readExactly, type StreamCopy } from "./file_stream.ts";
 import type { StaticFile, StaticFileSystem } from "./file_system.ts";
 import { ContentHashes, identityEtag, ShrankWhileRead } from "./entity_tag.ts";
 import { formatHttpDate } from "./http_date.ts";
-import { isLent, KeptContent } from "./kept_content.ts";
+import { isLent, KeptContent, releaseBytes } from "./kept_content.ts";
 
 /** Header pairs, names in lowercase. */
 export type HeaderList = [string, string][];
@@ -235,13 +235,16 @@ export class VersionStore {
         if (!settle()) return;
         // What a lent file reports (`fstat` as the copy completes): the stream's last check
         // found it unchanged, so it describes these bytes.
-        let info: Deno.FileInfo;
+        let info: Deno.FileInfo | null = null;
         try {
           info = file.statSync();
         } catch {
+          // Not kept: no fstat to describe the bytes.
+        }
+        if (info === null || !sameContent(version.identity, info)) {
+          releaseBytes(bytes);
           return;
         }
-        if (!sameContent(version.identity, info)) return;
         const kept = new KeptContent(bytes, info, cache, counted);
         const hit: CachedHit = {
           kind: "file",
@@ -255,7 +258,7 @@ export class VersionStore {
         cache.set(path, hit);
       },
       abandon() {
-        settle();
+        if (settle()) releaseBytes(bytes);
       },
     };
   }

@@ -17,7 +17,9 @@
 
 /**
  * Largest file kept in memory; larger files are streamed from disk on every request. Half the
- * default budget, so that one file never takes the room of everything else. Files up to
+ * default budget, so that one file never takes the room of everything else; a file is kept only
+ * if it also fits in half the budget with its 512 bytes of bookkeeping, so with the default budget
+ * the largest kept is 16 MiB − 512 bytes. Files up to
  * {@linkcode CACHE_READ_WHOLE_MAX_BYTES} are read whole when first asked for; larger ones are kept
  * from the first response that streams them whole (`kept_content.ts`).
  */

@@ -344,3 +344,52 @@ Deno.test("kept content: Responses a handler drops unread give back their descri
     });
   });
 });
+
+Deno.test("kept content: large content in all stays within half the budget; the other half is the small files'", () => {
+  type Entry = {
+    kind: string;
+    cachedBytes: number;
+    recent: boolean;
+    large?: boolean;
+    pinned?(): boolean;
+    evicted?(): void;
+  };
+  const cache = new ByteBudgetCache<Entry>(1000);
+  let aSent = true; // a slow client is still receiving A
+  let aHeld = false;
+  const a: Entry = {
+    kind: "file",
+    cachedBytes: 300,
+    recent: false,
+    large: true,
+    pinned: () => aSent,
+    evicted: () => {
+      if (!aSent) return;
+      aHeld = true;
+      cache.hold(300);
+    },
+  };
+  cache.set("/a", a);
+  for (let i = 0; i < 4; i++) {
+    cache.set(`/small${i}`, { kind: "file", cachedBytes: 100, recent: false });
+  }
+  assert.equal(cache.largeBytes, 300);
+  // B would make large content 600 of 1000: refused while A is being sent (evicting it would free
+  // nothing), and no small file is pushed out for it.
+  assert.equal(cache.reserve(300), false);
+  assert.equal(cache.size, 5);
+  assert.equal(cache.largeBytes, 300);
+  // Once A is no longer sent, B's copy evicts A (and only A).
+  aSent = false;
+  assert.ok(cache.reserve(300));
+  assert.equal(cache.size, 4, "A evicted, the small files kept");
+  assert.equal(cache.largeBytes, 300);
+  cache.unhold(300);
+  cache.set("/b", { kind: "file", cachedBytes: 300, recent: false, large: true });
+  assert.equal(cache.largeBytes, 300);
+  // A large entry that would pass half the budget is not kept.
+  cache.set("/c", { kind: "file", cachedBytes: 300, recent: false, large: true });
+  assert.equal(cache.largeBytes, 300);
+  assert.equal(cache.get("/c"), undefined);
+  assert.equal(aHeld, false);
+});

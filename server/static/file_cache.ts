@@ -134,6 +134,13 @@ export interface BudgetEntry {
   recent: boolean;
   /** Called when the entry leaves the cache (evicted, replaced or deleted). */
   evicted?(): void;
+  /**
+   * Large content kept from a stream (`kept_content.ts`): such entries, together with what is
+   * held beside the entries, stay within half the budget ({@linkcode ByteBudgetCache.reserve}).
+   */
+  large?: boolean;
+  /** Whether evicting it now would free nothing (its content is still being sent). */
+  pinned?(): boolean;
 }
 
 /**
@@ -148,6 +155,8 @@ export class ByteBudgetCache<V extends BudgetEntry> {
   #totalBytes = 0;
   /** Bytes held beside the entries: copies under way and evicted content still being sent. */
   #heldBytes = 0;
+  /** Bytes of large entries and of what is held (all of it large content): at most half. */
+  #largeBytes = 0;
   readonly maxTotalBytes: number;
 
   constructor(maxTotalBytes: number) {
@@ -176,22 +185,35 @@ export class ByteBudgetCache<V extends BudgetEntry> {
    */
   hold(bytes: number): void {
     this.#heldBytes += bytes;
+    this.#largeBytes += bytes;
     this.#totalBytes += bytes;
   }
 
   /** Stops counting bytes counted by {@linkcode hold} or {@linkcode reserve}. */
   unhold(bytes: number): void {
     this.#heldBytes -= bytes;
+    this.#largeBytes -= bytes;
     this.#totalBytes -= bytes;
   }
 
+  /** Bytes of large content: large entries, copies under way, evicted content being sent. */
+  get largeBytes(): number {
+    return this.#largeBytes;
+  }
+
   /**
-   * Counts `bytes` about to be allocated outside the entries (a copy under way), evicting entries
-   * to make room. Refused (false) when the bytes held beside the entries would then pass half the
-   * budget, so that copies and content being sent never take the room of all the entries.
+   * Counts `bytes` of large content about to be allocated outside the entries (a copy under way),
+   * evicting entries to make room: first large entries, least recently used first and none whose
+   * content is still being sent, until large content in all (large entries, copies under way and
+   * evicted content still being sent) fits in half the budget with `bytes`. Refused (false) when
+   * it cannot: the other half is always the small files', so that a few slow clients holding
+   * large files can never push every small file out of memory.
    */
   reserve(bytes: number): boolean {
-    if (this.#heldBytes + bytes > this.maxTotalBytes / 2) return false;
+    const half = this.maxTotalBytes / 2;
+    if (this.#heldBytes + bytes > half) return false;
+    this.#evictLarge(half - bytes);
+    if (this.#largeBytes + bytes > half) return false;
     this.hold(bytes);
     this.#evict(null);
     // Entries evicted while their content is still being sent stay counted (held), so eviction
@@ -213,13 +235,17 @@ export class ByteBudgetCache<V extends BudgetEntry> {
    */
   set(key: string, value: V): void {
     this.delete(key);
-    if (value.cachedBytes + this.#heldBytes > this.maxTotalBytes) {
+    if (
+      value.cachedBytes + this.#heldBytes > this.maxTotalBytes ||
+      (value.large === true && value.cachedBytes + this.#largeBytes > this.maxTotalBytes / 2)
+    ) {
       value.evicted?.();
       return;
     }
     value.recent = false;
     this.#entries.set(key, value);
     this.#totalBytes += value.cachedBytes;
+    if (value.large === true) this.#largeBytes += value.cachedBytes;
     this.#evict(value);
     // Entries evicted while their content is still being sent stay counted (held).
     if (this.#totalBytes > this.maxTotalBytes) this.delete(key);
@@ -230,7 +256,32 @@ export class ByteBudgetCache<V extends BudgetEntry> {
     if (old !== undefined) {
       this.#entries.delete(key);
       this.#totalBytes -= old.cachedBytes;
+      if (old.large === true) this.#largeBytes -= old.cachedBytes;
       old.evicted?.();
+    }
+  }
+
+  /**
+   * Evicts large entries not being sent, from the old end (a recently used one gets a second
+   * chance), until large content is at most `limit` bytes or none is left to evict.
+   */
+  #evictLarge(limit: number): void {
+    let candidates = 0;
+    for (const value of this.#entries.values()) {
+      if (value.large === true && value.pinned?.() !== true) candidates++;
+    }
+    // Each candidate is passed at most twice: once to clear its flag, once to evict it.
+    for (let pass = 0; pass < 2 && this.#largeBytes > limit && candidates > 0; pass++) {
+      for (const [key, value] of [...this.#entries]) {
+        if (this.#largeBytes <= limit) return;
+        if (value.large !== true || value.pinned?.() === true) continue;
+        if (value.recent && pass === 0) {
+          value.recent = false;
+          continue;
+        }
+        this.delete(key);
+        candidates--;
+      }
     }
   }
 

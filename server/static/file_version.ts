@@ -254,6 +254,8 @@ export class VersionStore {
           recent: false,
           validatedAt: -Infinity,
           evicted: () => kept.evicted(),
+          large: true,
+          pinned: () => kept.lent > 0,
         };
         cache.set(path, hit);
       },

@@ -12,9 +12,11 @@
  * streamed from disk, and 7.3–7.5 ms for `Deno.serve`.
  *
  * Memory stays within the file cache's budget (`file_cache.ts`): a copy under way is reserved in
- * it before its bytes are allocated (refused past half the budget), and content evicted while
- * responses still send it stays counted until the last of them is done. So however clients
- * behave, the kept content in memory never exceeds `cacheMaxTotalBytes`.
+ * it before its bytes are allocated, and content evicted while responses still send it stays
+ * counted until the last of them is done. So however clients behave, the kept content in memory
+ * never exceeds `cacheMaxTotalBytes`. Large content in all (kept, being copied, evicted but still
+ * sent) stays within half of it (`ByteBudgetCache.reserve`), so that slow clients holding large
+ * files never push the small files out.
  *
  * @module
  */

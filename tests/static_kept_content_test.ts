@@ -393,3 +393,38 @@ Deno.test("kept content: large content in all stays within half the budget; the 
   assert.equal(cache.get("/c"), undefined);
   assert.equal(aHeld, false);
 });
+
+Deno.test("kept content: a copy refused for room evicts nothing, and a large file used since the last copy is not evicted", () => {
+  type Entry = {
+    kind: string;
+    cachedBytes: number;
+    recent: boolean;
+    large?: boolean;
+    pinned?(): boolean;
+  };
+  const cache = new ByteBudgetCache<Entry>(1000);
+  let pSent = true;
+  cache.set("/p", {
+    kind: "file",
+    cachedBytes: 300,
+    recent: false,
+    large: true,
+    pinned: () => pSent,
+  });
+  cache.set("/q", { kind: "file", cachedBytes: 150, recent: false, large: true });
+  // R needs 300 of the 500: evicting Q (150) would not make room while P is sent, so nothing goes.
+  assert.equal(cache.reserve(300), false);
+  assert.ok(cache.get("/q") !== undefined, "Q kept");
+  assert.equal(cache.largeBytes, 450);
+  // Two large files asked for in turn: the one used since the last copy stays, the copy is refused.
+  pSent = false;
+  cache.get("/p");
+  cache.get("/q");
+  assert.equal(cache.reserve(300), false, "both used since: second chance, nothing evicted");
+  assert.equal(cache.size, 2);
+  cache.get("/q");
+  assert.ok(cache.reserve(300), "P unused since the last copy: evicted");
+  assert.equal(cache.get("/p"), undefined);
+  assert.ok(cache.get("/q") !== undefined);
+  assert.equal(cache.largeBytes, 450);
+});

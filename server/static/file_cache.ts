@@ -203,17 +203,18 @@ export class ByteBudgetCache<V extends BudgetEntry> {
 
   /**
    * Counts `bytes` of large content about to be allocated outside the entries (a copy under way),
-   * evicting entries to make room: first large entries, least recently used first and none whose
-   * content is still being sent, until large content in all (large entries, copies under way and
-   * evicted content still being sent) fits in half the budget with `bytes`. Refused (false) when
-   * it cannot: the other half is always the small files', so that a few slow clients holding
-   * large files can never push every small file out of memory.
+   * evicting entries to make room: first large entries, oldest first, none whose content is still
+   * being sent and none used since the last time a copy needed room (their second chance, as in
+   * the rest of the cache), until large content in all (large entries, copies under way and
+   * evicted content still being sent) fits in half the budget with `bytes`. Refused (false), with
+   * nothing evicted, when that cannot be done: the other half is always the small files', so that
+   * a few slow clients holding large files can never push every small file out of memory, and two
+   * large files asked for in turn do not evict each other on every request.
    */
   reserve(bytes: number): boolean {
     const half = this.maxTotalBytes / 2;
     if (this.#heldBytes + bytes > half) return false;
-    this.#evictLarge(half - bytes);
-    if (this.#largeBytes + bytes > half) return false;
+    if (!this.#evictLarge(this.#largeBytes + bytes - half)) return false;
     this.hold(bytes);
     this.#evict(null);
     // Entries evicted while their content is still being sent stay counted (held), so eviction
@@ -262,27 +263,28 @@ export class ByteBudgetCache<V extends BudgetEntry> {
   }
 
   /**
-   * Evicts large entries not being sent, from the old end (a recently used one gets a second
-   * chance), until large content is at most `limit` bytes or none is left to evict.
+   * Frees `needed` bytes of large content by evicting large entries that are neither being sent
+   * nor used since the last call (whose use flag it clears instead), oldest first; or evicts
+   * nothing and returns false when those are not enough.
    */
-  #evictLarge(limit: number): void {
-    let candidates = 0;
-    for (const value of this.#entries.values()) {
-      if (value.large === true && value.pinned?.() !== true) candidates++;
-    }
-    // Each candidate is passed at most twice: once to clear its flag, once to evict it.
-    for (let pass = 0; pass < 2 && this.#largeBytes > limit && candidates > 0; pass++) {
-      for (const [key, value] of [...this.#entries]) {
-        if (this.#largeBytes <= limit) return;
-        if (value.large !== true || value.pinned?.() === true) continue;
-        if (value.recent && pass === 0) {
-          value.recent = false;
-          continue;
-        }
-        this.delete(key);
-        candidates--;
+  #evictLarge(needed: number): boolean {
+    if (needed <= 0) return true;
+    const victims: string[] = [];
+    let freed = 0;
+    for (const [key, value] of this.#entries) {
+      if (value.large !== true || value.pinned?.() === true) continue;
+      if (value.recent) {
+        value.recent = false;
+        continue;
+      }
+      if (freed < needed) {
+        victims.push(key);
+        freed += value.cachedBytes;
       }
     }
+    if (freed < needed) return false;
+    for (const key of victims) this.delete(key);
+    return true;
   }
 
   /** Evicts from the old end until the budget holds, `added` (just stored, if any) last. */

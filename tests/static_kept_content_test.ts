@@ -208,18 +208,31 @@ Deno.test("kept content: a file changed less than cacheMinAgeMs ago is not kept"
   });
 });
 
-Deno.test("kept content: evicted while lent, kept bytes stay counted in the budget until the last loan ends", () => {
-  const cache = new ByteBudgetCache<
-    { cachedBytes: number; recent: boolean; evicted?(): void; kind: string }
-  >(1000);
-  const info = Deno.statSync(import.meta.filename!);
-  const kept = new KeptContent(new Uint8Array(400), info, cache, 400);
-  cache.set("/big", {
+/** A cache entry as the store makes one for kept content (no `large` flag: budget tests only). */
+type KeptEntry = { cachedBytes: number; recent: boolean; evicted?(): void; kind: string };
+
+/** An entry of the half-budget tests: large or not, pinned while its content is being sent. */
+type Entry = KeptEntry & { large?: boolean; pinned?(): boolean };
+
+/** Kept content of `bytes`, cached under `key` in `cache` as the store caches it. */
+function cacheKept(
+  cache: ByteBudgetCache<KeptEntry>,
+  key: string,
+  bytes: Uint8Array<ArrayBuffer>,
+): KeptContent {
+  const kept = new KeptContent(bytes, Deno.statSync(import.meta.filename!), cache, bytes.length);
+  cache.set(key, {
     kind: "file",
-    cachedBytes: 400,
+    cachedBytes: bytes.length,
     recent: false,
     evicted: () => kept.evicted(),
   });
+  return kept;
+}
+
+Deno.test("kept content: evicted while lent, kept bytes stay counted in the budget until the last loan ends", () => {
+  const cache = new ByteBudgetCache<KeptEntry>(1000);
+  const kept = cacheKept(cache, "/big", new Uint8Array(400));
   const first = kept.lend();
   const second = kept.lend();
   assert.equal(kept.lent, 2);
@@ -275,22 +288,12 @@ Deno.test("kept content: a lent file reads, seeks and reports the kept version",
 
 Deno.test("kept content: bytes nothing will read again are given back at once, not when collected", async () => {
   // Evicted with no loan out: detached now.
-  const cache = new ByteBudgetCache<
-    { cachedBytes: number; recent: boolean; evicted?(): void; kind: string }
-  >(1000);
-  const info = Deno.statSync(import.meta.filename!);
-  const unlent = new KeptContent(new Uint8Array(400), info, cache, 400);
-  cache.set("/a", {
-    kind: "file",
-    cachedBytes: 400,
-    recent: false,
-    evicted: () => unlent.evicted(),
-  });
+  const cache = new ByteBudgetCache<KeptEntry>(1000);
+  const unlent = cacheKept(cache, "/a", new Uint8Array(400));
   cache.delete("/a");
   assert.ok(unlent.bytes.buffer.detached);
   // Evicted while lent: readable until the last loan ends, then detached.
-  const lent = new KeptContent(pattern(400, 10), info, cache, 400);
-  cache.set("/b", { kind: "file", cachedBytes: 400, recent: false, evicted: () => lent.evicted() });
+  const lent = cacheKept(cache, "/b", pattern(400, 10));
   const file = lent.lend();
   cache.delete("/b");
   const buffer = new Uint8Array(400);
@@ -346,14 +349,6 @@ Deno.test("kept content: Responses a handler drops unread give back their descri
 });
 
 Deno.test("kept content: large content in all stays within half the budget; the other half is the small files'", () => {
-  type Entry = {
-    kind: string;
-    cachedBytes: number;
-    recent: boolean;
-    large?: boolean;
-    pinned?(): boolean;
-    evicted?(): void;
-  };
   const cache = new ByteBudgetCache<Entry>(1000);
   let aSent = true; // a slow client is still receiving A
   let aHeld = false;
@@ -395,13 +390,6 @@ Deno.test("kept content: large content in all stays within half the budget; the 
 });
 
 Deno.test("kept content: a copy refused for room evicts nothing, and a large file used since the last copy is not evicted", () => {
-  type Entry = {
-    kind: string;
-    cachedBytes: number;
-    recent: boolean;
-    large?: boolean;
-    pinned?(): boolean;
-  };
   const cache = new ByteBudgetCache<Entry>(1000);
   let pSent = true;
   cache.set("/p", {

@@ -284,7 +284,6 @@ export class FileAnswers {
   /** The whole of a version as a 200's body, a copy kept of it when the cache admits one. */
   #wholeBody(request: RequestLike, open: OpenVersion): BodyInit {
     const whole = [{ start: 0, length: open.version.size }];
-    if (open.version.bytes !== null) return this.#body(request, open, whole);
     return this.#body(request, open, whole, this.#options.keep(open));
   }
 
